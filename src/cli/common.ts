@@ -1,0 +1,35 @@
+import { writeFile } from 'node:fs/promises';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { Report } from '../core/report.js';
+import { renderReport, type ReportFormat } from '../core/render/index.js';
+import { parseDuration } from '../core/units.js';
+
+/** `-c/--config FILE`, else `$ROLE_SYNC_CONFIG`, else `./roles.yaml` (PRODUCT.md §2). */
+export function configOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('-c, --config <file>', 'the desired-state file').env('ROLE_SYNC_CONFIG').default('roles.yaml'),
+  );
+}
+
+export function reportOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'markdown']).default('text'))
+    .option('--out <file>', 'also write the report to FILE');
+}
+
+export function durationArg(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError(`"${value}" is not a duration; use a unit, e.g. 500ms, 30s, 5m, 1h`);
+  return ms;
+}
+
+/** The report goes to stdout (and `--out`), so `role-sync plan --format json > plan.json` works. */
+export async function emitReport(report: Report, format: ReportFormat, out: string | undefined): Promise<void> {
+  const colour = format === 'text' && process.stdout.isTTY === true && !process.env['NO_COLOR'];
+  const text = renderReport(report, format, { colour });
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  if (out !== undefined) {
+    const plain = colour ? renderReport(report, format, { colour: false }) : text;
+    await writeFile(out, plain.endsWith('\n') ? plain : `${plain}\n`);
+  }
+}

@@ -1,0 +1,186 @@
+import type { AssignableRole, Email, LiveRole, OrgId, UserId } from './domain.js';
+
+/**
+ * The one report model behind every rendering (text, json, markdown).
+ * An offline plan (file vs. file), a live plan (file vs. Parchment) and an apply all produce it;
+ * they differ in `kind` and in which parts they fill. The JSON rendering is this object,
+ * so changing a field is a `reportVersion` change.
+ */
+export const REPORT_VERSION = 1 as const;
+
+export type ReportKind = 'offline-plan' | 'plan' | 'apply';
+
+export interface Report {
+  readonly reportVersion: typeof REPORT_VERSION;
+  readonly kind: ReportKind;
+  /** True for `apply --dry-run`: nothing was (or could be) written. */
+  readonly dryRun: boolean;
+  /** ISO-8601 time the report was produced. */
+  readonly generatedAt: string;
+  readonly source: ReportSource;
+  readonly organizations: readonly OrgReport[];
+  readonly summary: ReportSummary;
+  /** Shown last in text and markdown. */
+  readonly warnings: readonly ReportWarning[];
+}
+
+export interface ReportSource {
+  /** The desired-state file as given on the command line. */
+  readonly file: string;
+  /** sha256 of the file's bytes. */
+  readonly sha256: string;
+  /** For `plan --against`: the base revision's file. */
+  readonly base?: { readonly file: string; readonly sha256: string };
+}
+
+/** A user as reports name them: always the key from the file when there is one, plus what is known. */
+export interface UserLabel {
+  /** The key as written in the file, or the id/email Parchment gave for users not in the file. */
+  readonly key: string;
+  readonly id?: UserId;
+  readonly email?: Email;
+  readonly fullName?: string;
+}
+
+export type OrgChange = 'added' | 'removed' | 'kept';
+
+export interface OrgReport {
+  readonly id: OrgId;
+  readonly name?: string;
+  /** Offline plans: whether the organization is new in, gone from, or in both revisions. Live: always `kept`. */
+  readonly orgChange: OrgChange;
+  /** Role replacements: planned, applied, failed or not attempted. */
+  readonly changes: readonly RoleChange[];
+  /** Users that enter the file (offline plan only: their live roles are unknown without the network). */
+  readonly startsManaged: readonly ManagedUser[];
+  /** Users that left the file since the base revision / the last successful apply. Their access is NOT revoked. */
+  readonly noLongerManaged: readonly ManagedUser[];
+  /** Users role-sync will not write, with the reason. */
+  readonly skipped: readonly SkippedUser[];
+  /** Users (or the whole organization) that failed this cycle. */
+  readonly failures: readonly Failure[];
+  /** Users in the organization that are not in the file: listed, never touched. Live only. */
+  readonly unmanaged: readonly ManagedUser[];
+  /** Managed users whose roles already match. */
+  readonly unchanged: number;
+}
+
+export interface ManagedUser {
+  readonly user: UserLabel;
+  /** Roles in the file (starts/no-longer managed) or live roles (unmanaged), when known. */
+  readonly roles?: readonly LiveRole[];
+}
+
+export type ChangeResult =
+  | { readonly state: 'planned' }
+  | { readonly state: 'applied' }
+  | { readonly state: 'failed'; readonly failure: FailureDetail }
+  | { readonly state: 'not-attempted'; readonly reason: NotAttemptedReason };
+
+/** Why a planned change was not sent: a guard refused the plan, the organization's auth failed, or shutdown began. */
+export type NotAttemptedReason = 'guard' | 'auth' | 'shutdown';
+
+export interface RoleChange {
+  readonly user: UserLabel;
+  /** Current roles: live roles for live plans, the base revision's roles for offline plans. */
+  readonly from: readonly LiveRole[];
+  readonly to: readonly AssignableRole[];
+  readonly added: readonly AssignableRole[];
+  readonly removed: readonly LiveRole[];
+  readonly result: ChangeResult;
+}
+
+export type SkipReason = 'protected' | 'disabled';
+
+export interface SkippedUser {
+  readonly user: UserLabel;
+  readonly reason: SkipReason;
+  readonly liveRoles: readonly LiveRole[];
+  readonly desired: readonly AssignableRole[];
+}
+
+/** Why a user (or an organization) failed. */
+export type FailureReason =
+  | 'not-found' // no such id or email in the organization; nothing was sent
+  | 'rejected' // 400/403/404/409/422 on the write
+  | 'mismatch' // the PUT answered with roles other than those sent
+  | 'auth' // 401 after a fresh token: writes stopped for the organization
+  | 'network' // retries exhausted on 5xx, resets or timeouts
+  | 'observe'; // the organization's users could not be listed or read
+
+export interface FailureDetail {
+  readonly reason: FailureReason;
+  readonly message: string;
+  readonly status?: number;
+  readonly code?: string;
+  readonly detail?: string;
+  readonly requestId?: string;
+}
+
+export interface Failure extends FailureDetail {
+  /** Absent when the failure concerns the whole organization. */
+  readonly user?: UserLabel;
+}
+
+export interface ReportWarning {
+  readonly message: string;
+  readonly organization?: OrgId;
+  readonly user?: string;
+}
+
+export interface ReportSummary {
+  readonly organizations: number;
+  readonly organizationsAdded: number;
+  readonly organizationsRemoved: number;
+  /** Role changes in the plan (whatever their result). */
+  readonly changes: number;
+  readonly grants: number;
+  readonly revocations: number;
+  readonly applied: number;
+  /** Planned changes not yet written (plans, dry-runs, not-attempted). */
+  readonly pending: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly unchanged: number;
+  readonly unmanaged: number;
+  readonly startsManaged: number;
+  readonly noLongerManaged: number;
+}
+
+export function summarize(orgs: readonly OrgReport[]): ReportSummary {
+  let changes = 0, grants = 0, revocations = 0, applied = 0, pending = 0, skipped = 0, unchanged = 0;
+  let unmanaged = 0, startsManaged = 0, noLongerManaged = 0, failed = 0;
+  for (const org of orgs) {
+    for (const c of org.changes) {
+      changes++;
+      grants += c.added.length;
+      revocations += c.removed.length;
+      if (c.result.state === 'applied') applied++;
+      if (c.result.state === 'planned' || c.result.state === 'not-attempted') pending++;
+    }
+    failed += org.failures.length;
+    skipped += org.skipped.length;
+    unchanged += org.unchanged;
+    unmanaged += org.unmanaged.length;
+    startsManaged += org.startsManaged.length;
+    noLongerManaged += org.noLongerManaged.length;
+  }
+  return {
+    organizations: orgs.length,
+    organizationsAdded: orgs.filter((o) => o.orgChange === 'added').length,
+    organizationsRemoved: orgs.filter((o) => o.orgChange === 'removed').length,
+    changes, grants, revocations, applied, pending, failed, skipped, unchanged, unmanaged, startsManaged, noLongerManaged,
+  };
+}
+
+/**
+ * Whether the report shows anything left to do (exit code 2 under `--detailed-exitcode`).
+ * An offline plan counts any change in what is managed; a live plan counts only writes still to send.
+ */
+export function hasPendingChanges(report: Report): boolean {
+  const s = report.summary;
+  if (report.kind === 'offline-plan') {
+    return s.changes > 0 || s.startsManaged > 0 || s.noLongerManaged > 0 || s.organizationsAdded > 0 || s.organizationsRemoved > 0;
+  }
+  return s.pending > 0;
+}

@@ -1,0 +1,30 @@
+/**
+ * The contract between the Parchment client (which makes HTTP attempts) and the request queue
+ * (which owns the request budget and 429 back-off, PRODUCT.md §4). Neither imports the other.
+ */
+
+/** Runs single HTTP attempts under the shared budget: at most RATE starts a second, CONCURRENCY in flight. */
+export interface RequestScheduler {
+  /**
+   * Run one attempt. If it throws an error for which `isRateLimited` holds, the scheduler pauses
+   * every start for the error's `retryAfterMs` (capped; exponential back-off with jitter when absent),
+   * then runs the attempt again. A 429 is therefore never seen by the caller.
+   */
+  run<T>(attempt: (signal: AbortSignal) => Promise<T>, opts?: { readonly priority?: number; readonly signal?: AbortSignal }): Promise<T>;
+}
+
+/** What a 429 looks like to the scheduler. */
+export interface RateLimited {
+  readonly rateLimited: true;
+  /** Parsed `Retry-After` in milliseconds, when the server sent one. */
+  readonly retryAfterMs?: number;
+}
+
+export function isRateLimited(err: unknown): err is RateLimited {
+  return typeof err === 'object' && err !== null && (err as { rateLimited?: unknown }).rateLimited === true;
+}
+
+/** Runs the attempt at once: for tests and one-off calls with no budget. */
+export const unscheduled: RequestScheduler = {
+  run: (attempt, opts) => attempt(opts?.signal ?? new AbortController().signal),
+};
