@@ -5,6 +5,7 @@ import { VERSION } from './version.js';
 import * as validate from './commands/validate.js';
 import * as schema from './commands/schema.js';
 import * as plan from './commands/plan.js';
+import * as apply from './commands/apply.js';
 import * as simulate from './commands/simulate.js';
 
 const program = new Command()
@@ -20,7 +21,7 @@ const program = new Command()
     process.exit(ExitCode.error);
   });
 
-for (const command of [validate, schema, plan, simulate]) command.register(program);
+for (const command of [validate, schema, plan, apply, simulate]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);

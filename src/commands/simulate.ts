@@ -1,5 +1,172 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { durationArg } from '../cli/common.js';
+import { ExitCode } from '../cli/exit-codes.js';
+import { createLogger } from '../log.js';
+import {
+  ConfigError,
+  DEMO_ACTING_USER,
+  demoSeed,
+  loadSeedFile,
+  SeedError,
+  startSimulator,
+  type ListShape,
+  type RunningSimulator,
+  type SimOrg,
+  type SimSeed,
+} from '../simulator/index.js';
+
+interface SimulateOptions {
+  port: number;
+  host: string;
+  seed?: string;
+  listShape: ListShape;
+  pageSize?: number;
+  rateLimit?: number;
+  faultRate?: number;
+  latency?: number;
+  tokenTtl?: number;
+}
+
+function portArg(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port (0-65535)`);
+  return n;
+}
+
+function positiveIntArg(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError(`"${value}" is not a whole number of at least 1`);
+  return n;
+}
+
+/** `10` or `10/s` requests a second. */
+function rateArg(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(?:\/s)?$/.exec(value.trim());
+  const n = m ? Number(m[1]) : NaN;
+  if (!(n > 0)) throw new InvalidArgumentError(`"${value}" is not a rate; use requests a second, e.g. 10 or 10/s`);
+  return n;
+}
+
+function fractionArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`"${value}" is not a fraction between 0 and 1`);
+  return n;
+}
+
+/** The user whose id goes in `x-user-id`: the demo's fixed one, else the first enabled admin, else the first enabled user. */
+function actingUser(org: SimOrg): string | undefined {
+  const demo = DEMO_ACTING_USER[org.id];
+  if (demo !== undefined && org.users.some((u) => u.id === demo)) return demo;
+  const enabled = org.users.filter((u) => u.disabled !== true);
+  return (enabled.find((u) => u.roles.includes('admin')) ?? enabled[0])?.id;
+}
+
+/** Shell lines ready to paste (PRODUCT.md §3 names): the shared ones, then one pair per organization. */
+function humanBlock(sim: RunningSimulator, seed: SimSeed): string {
+  const partner = seed.partners[0];
+  const lines = [
+    `Parchment simulator listening at ${sim.baseUrl} (the credentials below are simulator fakes)`,
+    '',
+    `export PARCHMENT_BASE_URL=${sim.baseUrl}`,
+    `export PARCHMENT_PARTNER_ID=${partner?.partnerId ?? ''}`,
+    `export PARCHMENT_PARTNER_SECRET=${partner?.partnerSecret ?? ''}`,
+  ];
+  for (const org of seed.organizations) {
+    const user = actingUser(org);
+    lines.push(
+      `# ${org.name ?? 'organization'} ${org.id}:`,
+      `export PARCHMENT_ORGANIZATION_SECRET=${org.secret}${user !== undefined ? ` PARCHMENT_USER_ID=${user}` : ''}`,
+    );
+  }
+  lines.push('', `Request log: curl ${sim.origin}/_sim/requests`, '');
+  return lines.join('\n');
+}
+
+async function simulate(opts: SimulateOptions): Promise<void> {
+  const logger = createLogger({ stream: 'stdout' });
+  let seed: SimSeed;
+  try {
+    seed = opts.seed !== undefined ? await loadSeedFile(opts.seed) : demoSeed();
+  } catch (err) {
+    if (!(err instanceof SeedError)) throw err;
+    process.stderr.write(`role-sync simulate: ${err.message}\n`);
+    process.exitCode = ExitCode.error;
+    return;
+  }
+
+  let sim: RunningSimulator;
+  try {
+    sim = await startSimulator({
+      host: opts.host,
+      port: opts.port,
+      seed,
+      listShape: opts.listShape,
+      logger,
+      ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
+      ...(opts.rateLimit !== undefined ? { rateLimit: { perSecond: opts.rateLimit } } : {}),
+      ...(opts.faultRate !== undefined ? { faultRate: opts.faultRate } : {}),
+      ...(opts.latency !== undefined ? { latencyMs: opts.latency } : {}),
+      ...(opts.tokenTtl !== undefined ? { tokenTtlSeconds: Math.round(opts.tokenTtl / 1000) } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError || err instanceof SeedError || (err as NodeJS.ErrnoException).code !== undefined)) throw err;
+    process.stderr.write(`role-sync simulate: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = ExitCode.error;
+    return;
+  }
+
+  // Handlers go in before the listening line: whoever reads it may signal at once.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      logger.info({ signal }, 'simulator stopping');
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+
+  // Field names avoid the logger's redaction paths on purpose: these fakes are what the user needs to see.
+  const partner = seed.partners[0];
+  logger.info(
+    {
+      baseUrl: sim.baseUrl,
+      env: {
+        PARCHMENT_BASE_URL: sim.baseUrl,
+        PARCHMENT_PARTNER_ID: partner?.partnerId,
+        PARCHMENT_PARTNER_SECRET: partner?.partnerSecret,
+      },
+      organizations: sim.seed.organizations.map((o) => ({
+        id: o.id,
+        name: o.name,
+        env: { PARCHMENT_ORGANIZATION_SECRET: o.secret, PARCHMENT_USER_ID: actingUser(o) },
+      })),
+    },
+    'simulator listening',
+  );
+  process.stderr.write(humanBlock(sim, sim.seed));
+
+  await stopped;
+  await sim.close();
+  logger.info('simulator stopped');
+  process.exitCode = ExitCode.ok;
+}
 
 export function register(program: Command): void {
-  program.command('simulate').description('(not yet built)');
+  program
+    .command('simulate')
+    .description('run a local stand-in for the Parchment API (for the demo, tests and trying role-sync without credentials)')
+    .addOption(new Option('--port <n>', 'port to listen on (0 picks a free one)').argParser(portArg).default(4010))
+    .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1'))
+    .addOption(new Option('--seed <file>', 'YAML or JSON file of partners, organizations and users (default: the demo organizations)'))
+    .addOption(new Option('--list-shape <shape>', 'list-users response shape (API-NOTES §5.1)').choices(['oas', 'bare', 'rs']).default('oas'))
+    .addOption(new Option('--page-size <n>', 'most users per list page').argParser(positiveIntArg))
+    .addOption(new Option('--rate-limit <n>', 'requests a second before answering 429 (e.g. 10 or 10/s)').argParser(rateArg))
+    .addOption(new Option('--fault-rate <fraction>', 'fraction of requests answered 500, 503 or dropped (0-1)').argParser(fractionArg))
+    .addOption(new Option('--latency <duration>', 'delay before each answer, e.g. 20ms').argParser(durationArg))
+    .addOption(new Option('--token-ttl <duration>', 'lifetime of minted tokens, e.g. 1h').argParser(durationArg))
+    .action(async (opts: SimulateOptions) => {
+      await simulate(opts);
+    });
 }

@@ -1,0 +1,32 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { configOption, reportOptions } from '../cli/common.js';
+import type { ReportFormat } from '../core/render/index.js';
+import { parseMaxChanges, type MaxChanges } from '../core/units.js';
+import { runLive } from './live.js';
+
+export function maxChangesArg(value: string): MaxChanges {
+  const parsed = parseMaxChanges(value);
+  if (!parsed) throw new InvalidArgumentError(`"${value}" is not a count (40) or a percentage (25%)`);
+  return parsed;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('apply')
+    .description('Plan against the live roles in Parchment, check the safety guards, write the changes and report.');
+  configOption(cmd);
+  reportOptions(cmd)
+    .option('--dry-run', 'plan and report only; the HTTP layer refuses every write')
+    .option('--detailed-exitcode', 'with --dry-run: exit 2 when changes are pending')
+    .option('--max-changes <n|n%>', 'refuse when an organization has more changes (default 25%, at least 10)', maxChangesArg)
+    .option('--force', 'write even when a safety guard refuses the plan')
+    .action(async (o: { config: string; format: ReportFormat; out?: string; dryRun?: boolean; detailedExitcode?: boolean; maxChanges?: MaxChanges; force?: boolean }) => {
+      process.exitCode = await runLive({
+        config: o.config, mode: 'apply', dryRun: o.dryRun === true, format: o.format,
+        ...(o.out !== undefined ? { out: o.out } : {}),
+        detailedExitcode: o.detailedExitcode === true,
+        ...(o.maxChanges ? { maxChanges: o.maxChanges } : {}),
+        force: o.force === true,
+      });
+    });
+}

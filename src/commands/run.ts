@@ -1,0 +1,169 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { configOption, durationArg } from '../cli/common.js';
+import { ExitCode } from '../cli/exit-codes.js';
+import type { OrgId } from '../core/domain.js';
+import { DEFAULT_MAX_CHANGES } from '../core/guards.js';
+import type { MaxChanges } from '../core/units.js';
+import { Daemon, type Connection } from '../daemon/daemon.js';
+import { DesiredSource } from '../daemon/desired-source.js';
+import { DaemonMetrics } from '../daemon/metrics.js';
+import { DEFAULT_LISTEN, parseListenAddress, type ListenAddress } from '../daemon/ops-server.js';
+import { loadDesiredFile } from '../desired-file.js';
+import { Reconciler } from '../engine/reconciler.js';
+import { createLogger, type Logger } from '../log.js';
+import { ParchmentClient } from '../parchment/client.js';
+import { loadSettings, SettingsError, type ParchmentSettings } from '../parchment/settings.js';
+import { RequestQueue } from '../queue/request-queue.js';
+import { maxChangesArg } from './apply.js';
+
+/**
+ * `role-sync run`: the daemon (PRODUCT.md §5). Logs JSON lines to stdout.
+ *
+ * An invalid file at start is exit 1: there is no last good state to fall back on, and a
+ * Deployment should fail its rollout rather than start doing nothing. An invalid file later
+ * keeps the daemon running on the last good state, with `/readyz` answering 503 until fixed.
+ */
+
+export interface RunOptions {
+  readonly config: string;
+  readonly dryRun: boolean;
+  readonly force: boolean;
+  readonly maxChanges: MaxChanges;
+  readonly listen: ListenAddress;
+  readonly debounceMs: number;
+  readonly rereadIntervalMs: number;
+  readonly resyncIntervalMs: number;
+}
+
+/** STACK-NOTES §7: well under Kubernetes' default 30 s grace period. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+/** After the deadline, the snapshot write and closing get this long before a forced exit. */
+const SHUTDOWN_MARGIN_MS = 5_000;
+
+function listenArg(value: string): ListenAddress {
+  const parsed = parseListenAddress(value);
+  if (!parsed) throw new InvalidArgumentError(`"${value}" is not HOST:PORT (e.g. 0.0.0.0:9464, [::]:9464, 127.0.0.1:0)`);
+  return parsed;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('run')
+    .description('the daemon: watch the file, apply changes, re-check the live roles on a timer, heal or report drift, serve health and metrics');
+  configOption(cmd)
+    .option('--dry-run', 'observe and report (drift, pending changes) but never write; the HTTP layer refuses writes')
+    .addOption(new Option('--listen <host:port>', 'address of /healthz, /readyz, /metrics and /status').default(listenArg(DEFAULT_LISTEN), DEFAULT_LISTEN).argParser(listenArg))
+    .addOption(new Option('--debounce <duration>', 'wait this long after the last file event before reading').default(1000, '1s').argParser(durationArg))
+    .addOption(new Option('--reread-interval <duration>', 're-read the file this often in case an event is missed').default(30_000, '30s').argParser(durationArg))
+    .addOption(new Option('--resync-interval <duration>', 're-observe the live roles this often (drift)').default(300_000, '5m').argParser(durationArg))
+    .option('--max-changes <n|n%>', 'refuse a cycle with more changes per organization (default 25%, at least 10)', maxChangesArg)
+    .option('--force', 'write even when a safety guard refuses the plan')
+    .action(async (o: {
+      config: string; dryRun?: boolean; listen: ListenAddress; debounce: number; rereadInterval: number; resyncInterval: number;
+      maxChanges?: MaxChanges; force?: boolean;
+    }) => {
+      for (const [flag, ms] of [['--reread-interval', o.rereadInterval], ['--resync-interval', o.resyncInterval]] as const) {
+        if (ms <= 0) cmd.error(`error: option '${flag}' must be longer than 0`, { exitCode: ExitCode.error });
+      }
+      process.exitCode = await runDaemon({
+        config: o.config,
+        dryRun: o.dryRun === true,
+        force: o.force === true,
+        maxChanges: o.maxChanges ?? DEFAULT_MAX_CHANGES,
+        listen: o.listen,
+        debounceMs: o.debounce,
+        rereadIntervalMs: o.rereadInterval,
+        resyncIntervalMs: o.resyncInterval,
+      });
+    });
+}
+
+export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
+  const logger = createLogger({ stream: 'stdout' });
+  const source = new DesiredSource(opts.config, loadDesiredFile, logger);
+  const first = await source.reload();
+  if (first.kind === 'invalid') {
+    logger.error({ file: opts.config }, 'the desired-state file is not valid at start; fix it and start again');
+    return ExitCode.error;
+  }
+  const organizations = first.desired.state.organizations.map((o) => o.id);
+
+  let settings: ParchmentSettings;
+  try {
+    settings = await loadSettings(process.env, organizations);
+  } catch (err) {
+    if (err instanceof SettingsError) {
+      logger.error({ variable: err.variable }, err.message);
+      return ExitCode.error;
+    }
+    throw err;
+  }
+
+  const metrics = new DaemonMetrics({ queueDepth: () => queue.depth });
+  const queue = new RequestQueue({
+    ratePerSecond: settings.ratePerSecond,
+    concurrency: settings.concurrency,
+    onRateLimited: (delayMs) => {
+      metrics.recordRateLimited();
+      logger.warn({ delayMs }, 'rate limited by Parchment: pausing all requests');
+    },
+  });
+  let initial: ParchmentSettings | undefined = settings;
+  const connect = async (orgs: readonly OrgId[]): Promise<Connection> => {
+    // Credentials are read again for a new set of organizations: a mounted secret may have been updated with them.
+    const s = initial ?? (await loadSettings(process.env, orgs));
+    initial = undefined;
+    return connection(s, opts.dryRun, queue, metrics, logger);
+  };
+
+  const daemon = new Daemon(
+    {
+      dryRun: opts.dryRun, force: opts.force, maxChanges: opts.maxChanges, listen: opts.listen,
+      debounceMs: opts.debounceMs, rereadIntervalMs: opts.rereadIntervalMs, resyncIntervalMs: opts.resyncIntervalMs,
+      shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
+    },
+    { configPath: opts.config, logger, metrics, source, queue, connect, stateDir: settings.stateDir, now: () => new Date() },
+  );
+
+  const stopped = new Promise<string>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.error({ signal }, 'second signal during shutdown: exiting now');
+        process.exit(ExitCode.error);
+      }
+      stopping = true;
+      // PID 1 in a container gets no default signal handling, and a wedged shutdown must still end.
+      setTimeout(() => {
+        logger.error('shutdown did not finish in time: exiting now');
+        process.exit(ExitCode.error);
+      }, SHUTDOWN_DEADLINE_MS + SHUTDOWN_MARGIN_MS).unref();
+      void daemon.shutdown(signal).then(() => resolve(signal));
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  const hup = (): void => void daemon.reread();
+  process.on('SIGHUP', hup);
+
+  try {
+    await daemon.start();
+  } catch (err) {
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot start the daemon');
+    await daemon.shutdown('start-failure');
+    return ExitCode.error;
+  }
+  await stopped;
+  process.off('SIGHUP', hup);
+  return ExitCode.ok;
+}
+
+function connection(settings: ParchmentSettings, dryRun: boolean, queue: RequestQueue, metrics: DaemonMetrics, logger: Logger): Connection {
+  // Dry-run rests on the HTTP layer refusing writes, not on the reconciler's good behaviour.
+  const client = new ParchmentClient({ settings, logger, scheduler: queue, readOnly: dryRun, onRequest: metrics.recordApiRequest });
+  const reconciler = new Reconciler({
+    client, logger, now: () => new Date(),
+    ...(settings.auth.userId !== undefined ? { actingUser: settings.auth.userId } : {}),
+  });
+  return { organizations: new Set(settings.organizations.keys()), reconciler, close: () => client.close() };
+}

@@ -1,0 +1,510 @@
+/**
+ * Text of the desired-state file → DesiredState, or every problem in it with its line and column.
+ * Pure. The YAML tree is walked directly (a 50,000-user file must cost about what parsing it costs);
+ * every key and value is judged by the zod schemas in file-schema.ts, the source of the JSON Schema too.
+ */
+import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, type Alias, type ParsedNode, type YAMLError } from 'yaml';
+import type * as z from 'zod';
+import {
+  START_OF_FILE,
+  canonicalRoles,
+  parseOrgId,
+  parseUserRef,
+  userRefKey,
+  type AssignableRole,
+  type SourcePos,
+} from './domain.js';
+import type { DesiredOrg, DesiredState, DesiredUser } from './desired-state.js';
+import {
+  closestMatch,
+  describeValue,
+  desiredFileSchema,
+  orgKeySchema,
+  orgNameSchema,
+  orgSchema,
+  organizationsSchema,
+  roleListSchema,
+  userKeySchema,
+  versionSchema,
+} from './file-schema.js';
+import { hasErrors, sortProblems, type Problem } from './problems.js';
+
+/**
+ * Nodes an alias may stand for, summed over the file. An alias costs the size of what it names, so a
+ * billion-laughs file is refused after a bounded amount of work, while a role list shared by 50,000 users
+ * (`*desk`, three nodes each) stays far below it.
+ */
+export const MAX_ALIAS_EXPANSION = 1_000_000;
+
+export interface ParseResult {
+  /** Present exactly when no problem is an error. */
+  readonly state?: DesiredState;
+  readonly problems: Problem[];
+}
+
+const CORE_TAG_PREFIX = 'tag:yaml.org,2002:';
+const CORE_TAGS = ['str', 'int', 'float', 'bool', 'null', 'map', 'seq'];
+
+export function parseDesiredState(text: string): ParseResult {
+  const lines = lineIndex(text);
+  // uniqueKeys: false because the library's own check is quadratic; duplicates are found below in one pass.
+  // resolveKnownTags: false keeps YAML 1.1 tags (!!binary, !!set, ...) unresolved, so they are refused.
+  const doc = parseDocument(text, {
+    uniqueKeys: false,
+    resolveKnownTags: false,
+    schema: 'core',
+    version: '1.2',
+    merge: false,
+    prettyErrors: false,
+  });
+  const problems: Problem[] = doc.warnings.map((w) => yamlWarningProblem(w, lines));
+  if (doc.errors.length > 0) {
+    problems.push(...doc.errors.map((e) => yamlErrorProblem(e, lines)));
+    return { problems: finish(problems) };
+  }
+  const contents = doc.contents as ParsedNode | null;
+  if (contents === null) {
+    problems.push(error(START_OF_FILE, 'the file is empty; it needs "version: 1" and "organizations"'));
+    return { problems: finish(problems) };
+  }
+  const model = new FileModel(lines, problems);
+  model.index(contents, 'root');
+  const state = model.root(contents);
+  const sorted = finish(problems);
+  return state !== undefined && !hasErrors(sorted) ? { state, problems: sorted } : { problems: sorted };
+}
+
+/**
+ * Line starts from the text itself rather than from the parser: the parser does not report the newlines
+ * inside tokens it skips while recovering from a syntax error, which would shift later positions.
+ * Positions are computed lazily (a binary search), only for problems and users.
+ */
+function lineIndex(text: string): LineCounter {
+  const lines = new LineCounter();
+  lines.addNewLine(0);
+  for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', nl + 1)) lines.addNewLine(nl + 1);
+  return lines;
+}
+
+function error(pos: SourcePos, message: string): Problem {
+  return { severity: 'error', pos, message };
+}
+
+function warning(pos: SourcePos, message: string): Problem {
+  return { severity: 'warning', pos, message };
+}
+
+/** A node reached through an alias is reported where the alias is: that is where the reader is looking. */
+function finish(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  const unique = problems.filter((p) => {
+    const id = `${p.pos.line}:${p.pos.col}:${p.severity}:${p.message}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+  return sortProblems(unique);
+}
+
+/** The parser quotes whole tokens, which may span lines or be huge; a problem is one short line. */
+function oneLine(message: string): string {
+  const flat = message.replace(/\r?\n/g, '\\n');
+  return flat.length > 160 ? `${flat.slice(0, 159)}…` : flat;
+}
+
+function yamlPos(err: YAMLError, lines: LineCounter): SourcePos {
+  return lines.linePos(err.pos[0]);
+}
+
+function yamlErrorProblem(err: YAMLError, lines: LineCounter): Problem {
+  if (err.code === 'MULTIPLE_DOCS') {
+    return error(yamlPos(err, lines), 'the file holds more than one YAML document ("---"); role-sync reads exactly one');
+  }
+  return error(yamlPos(err, lines), `YAML syntax: ${oneLine(err.message)}`);
+}
+
+function yamlWarningProblem(err: YAMLError, lines: LineCounter): Problem {
+  if (err.code !== 'TAG_RESOLVE_FAILED') return warning(yamlPos(err, lines), `YAML: ${oneLine(err.message)}`);
+  const tag = /Unresolved tag: (.*)$/.exec(err.message)?.[1] ?? '';
+  const core = tag.startsWith(CORE_TAG_PREFIX) && CORE_TAGS.includes(tag.slice(CORE_TAG_PREFIX.length));
+  const shown = tag.startsWith(CORE_TAG_PREFIX) ? `!!${tag.slice(CORE_TAG_PREFIX.length)}` : tag;
+  return error(
+    yamlPos(err, lines),
+    core
+      ? `the value does not fit its tag ${shown}`
+      : `tag ${shown} is not allowed: only YAML core schema tags are (${CORE_TAGS.map((t) => `!!${t}`).join(', ')})`,
+  );
+}
+
+/** Which part of the format a mapping is, for duplicate-key rules and messages. */
+type MapKind = 'root' | 'organizations' | 'org' | 'users' | 'other';
+
+function childKind(parent: MapKind, key: string | undefined): MapKind {
+  if (parent === 'root' && key === 'organizations') return 'organizations';
+  if (parent === 'organizations') return 'org';
+  if (parent === 'org' && key === 'users') return 'users';
+  return 'other';
+}
+
+/** How duplicate keys are told apart and named in each kind of map (PRODUCT.md §1). */
+const DUPLICATE_RULES: Record<MapKind, { identity(key: string): string; message(key: string, firstLine: number): string }> = {
+  root: genericDuplicates(),
+  other: genericDuplicates(),
+  org: genericDuplicates(),
+  organizations: {
+    identity: (key) => parseOrgId(key) ?? key,
+    message: (key, line) => `organization "${key}" is listed twice (first at line ${line})`,
+  },
+  users: {
+    identity: (key) => {
+      const ref = parseUserRef(key);
+      return ref === undefined ? `key:${key}` : userRefKey(ref);
+    },
+    message: (key, line) => `user "${key}" is listed twice (first at line ${line})`,
+  },
+};
+
+function genericDuplicates(): (typeof DUPLICATE_RULES)[MapKind] {
+  return { identity: (key) => key, message: (key, line) => `key "${key}" is repeated (first at line ${line})` };
+}
+
+/** The key as written. Scalars only: `007` stays "007" rather than the number 7. */
+function keyText(key: ParsedNode | null): string | undefined {
+  if (!isScalar(key)) return undefined;
+  return typeof key.source === 'string' ? key.source : String(key.value);
+}
+
+/** What zod sees for a node: scalars as their value, collections as an empty stand-in of their kind. */
+function shallowValue(node: ParsedNode | null): unknown {
+  if (node === null) return null;
+  if (isScalar(node)) return node.value;
+  if (isSeq(node)) return [];
+  return {};
+}
+
+type AliasNode = Alias.Parsed;
+type Shape = Readonly<Record<string, z.ZodType>>;
+/** A character offset into the text; converted to line:col only when something is reported. */
+type Offset = number;
+/** Line 1, column 1: where problems that belong to no node go. */
+const FILE_START: Offset = 0;
+
+type Handlers<S extends Shape> = { readonly [K in keyof S]: (value: ParsedNode | null, valuePos: Offset) => void };
+
+class FileModel {
+  private readonly aliasTargets = new Map<AliasNode, ParsedNode>();
+  private readonly anchorSizes = new Map<ParsedNode, number>();
+  private aliasBudget = MAX_ALIAS_EXPANSION;
+  private readonly warnedLists = new Set<ParsedNode>();
+
+  constructor(
+    private readonly lines: LineCounter,
+    private readonly problems: Problem[],
+  ) {}
+
+  private posAt(offset: Offset): SourcePos {
+    return this.lines.linePos(offset);
+  }
+
+  /** Where to report about `node`: at the alias that brought the walk into an anchored subtree, else at the node. */
+  private pos(node: ParsedNode | null, via: AliasNode | undefined, fallback: Offset): Offset {
+    if (via !== undefined) return via.range[0];
+    return node === null ? fallback : node.range[0];
+  }
+
+  private error(at: Offset, message: string): void {
+    this.problems.push(error(this.posAt(at), message));
+  }
+
+  private warning(at: Offset, message: string): void {
+    this.problems.push(warning(this.posAt(at), message));
+  }
+
+  /**
+   * One pass in document order: resolve every alias to the last anchor before it (the library's own
+   * `Alias.resolve` rescans the document per alias), size anchored subtrees, and find duplicate keys.
+   * An anchor is registered after its content, so an alias can never sit inside what it names (no cycles).
+   * Returns the node count the subtree expands to.
+   */
+  index(node: ParsedNode | null, kind: MapKind, anchors = new Map<string, ParsedNode>()): number {
+    if (node === null) return 0;
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      if (target === undefined) {
+        this.error(node.range[0], `alias "*${node.source}" refers to no anchor "&${node.source}" before it`);
+        return 1;
+      }
+      this.aliasTargets.set(node, target);
+      return this.anchorSizes.get(target) ?? 1;
+    }
+    let size = 1;
+    if (isMap(node)) {
+      const rule = DUPLICATE_RULES[kind];
+      const firstAt = new Map<string, number>();
+      for (const pair of node.items) {
+        const key = keyText(pair.key);
+        if (key !== undefined && pair.key !== null) {
+          const identity = rule.identity(key);
+          const first = firstAt.get(identity);
+          if (first === undefined) firstAt.set(identity, pair.key.range[0]);
+          else this.error(pair.key.range[0], rule.message(key, this.posAt(first).line));
+        }
+        size += this.index(pair.key, 'other', anchors) + this.index(pair.value, childKind(kind, key), anchors);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) size += isPair(item) ? 1 : this.index(item, 'other', anchors);
+    }
+    if (node.anchor !== undefined) {
+      anchors.set(node.anchor, node);
+      this.anchorSizes.set(node, size);
+    }
+    return size;
+  }
+
+  /**
+   * Follows an alias (charging the expansion budget once per outermost alias), so callers see content.
+   * Undefined when there is nothing to walk: an unknown anchor (already reported) or an exhausted budget.
+   */
+  private resolve(node: ParsedNode | null, via: AliasNode | undefined): { node: ParsedNode | null; via: AliasNode | undefined } | undefined {
+    if (!isAlias(node)) return { node, via };
+    const target = this.aliasTargets.get(node);
+    if (target === undefined) return undefined;
+    if (via === undefined) {
+      const cost = this.anchorSizes.get(target) ?? 1;
+      if (this.aliasBudget < cost) {
+        if (this.aliasBudget >= 0) {
+          this.error(
+            node.range[0],
+            `aliases expand to more than ${MAX_ALIAS_EXPANSION} nodes; refusing the file (an alias bomb?)`,
+          );
+        }
+        this.aliasBudget = -1;
+        return undefined;
+      }
+      this.aliasBudget -= cost;
+    }
+    return { node: target, via: via ?? node };
+  }
+
+  /** A strict object: every key must be one of `shape`'s; a required key that is absent is reported at `ownerPos`. */
+  private strictObject<S extends Shape>(
+    map: ParsedNode,
+    via: AliasNode | undefined,
+    shape: S,
+    handlers: Handlers<S>,
+    ownerPos: Offset,
+    where: string,
+  ): void {
+    if (!isMap(map)) return;
+    const allowed = Object.keys(shape);
+    const seen = new Set<string>();
+    for (const pair of map.items) {
+      const keyPos = this.pos(pair.key, via, ownerPos);
+      const key = keyText(pair.key);
+      if (key === undefined) {
+        this.error(keyPos, `${where}: a key must be a plain string, not ${describeNode(pair.key)}`);
+        continue;
+      }
+      const handler = Object.hasOwn(handlers, key) ? handlers[key as keyof S] : undefined;
+      if (handler === undefined) {
+        const suggestion = closestMatch(key, allowed);
+        const hint = suggestion === undefined ? '' : `; did you mean "${suggestion}"?`;
+        this.error(keyPos, `unknown key "${key}" in ${where}${hint} (allowed: ${allowed.join(', ')})`);
+        continue;
+      }
+      seen.add(key);
+      handler(pair.value, this.pos(pair.value, via, keyPos));
+    }
+    for (const key of allowed) {
+      if (!seen.has(key) && !isOptional(shape[key])) this.error(ownerPos, `${where} is missing the required key "${key}"`);
+    }
+  }
+
+  private zodIssues(schema: z.ZodType, value: unknown, pos: Offset): boolean {
+    const result = schema.safeParse(value);
+    if (result.success) return true;
+    for (const issue of result.error.issues) this.error(pos, issue.message);
+    return false;
+  }
+
+  root(node: ParsedNode): DesiredState | undefined {
+    const resolved = this.resolve(node, undefined);
+    if (resolved === undefined) return undefined;
+    if (!isMap(resolved.node)) {
+      this.error(
+        this.pos(resolved.node, resolved.via, FILE_START),
+        `the top level must be a map with "version" and "organizations", not ${describeNode(resolved.node)}`,
+      );
+      return undefined;
+    }
+    let organizations: DesiredOrg[] | undefined;
+    let versionOk = false;
+    this.strictObject(
+      resolved.node,
+      resolved.via,
+      desiredFileSchema.shape,
+      {
+        version: (value, pos) => {
+          const target = this.resolve(value, resolved.via);
+          versionOk = target !== undefined && this.zodIssues(versionSchema, shallowValue(target.node), pos);
+        },
+        organizations: (value, pos) => {
+          organizations = this.organizations(value, resolved.via, pos);
+        },
+      },
+      FILE_START,
+      'the file',
+    );
+    return versionOk && organizations !== undefined ? { version: 1, organizations } : undefined;
+  }
+
+  private organizations(value: ParsedNode | null, outerVia: AliasNode | undefined, pos: Offset): DesiredOrg[] | undefined {
+    const resolved = this.resolve(value, outerVia);
+    if (resolved === undefined) return undefined;
+    const { node, via } = resolved;
+    if (!isMap(node)) {
+      this.error(pos, `"organizations" must be a map of organization id → organization, not ${describeNode(node)}`);
+      return undefined;
+    }
+    if (node.items.length === 0) {
+      this.zodIssues(organizationsSchema, {}, pos);
+      return undefined;
+    }
+    const orgs: DesiredOrg[] = [];
+    for (const pair of node.items) {
+      const keyPos = this.pos(pair.key, via, pos);
+      const key = keyText(pair.key);
+      if (key === undefined) {
+        this.error(keyPos, `an organization key must be a plain string, not ${describeNode(pair.key)}`);
+        continue;
+      }
+      const keyOk = this.zodIssues(orgKeySchema, key, keyPos);
+      const org = this.organization(pair.value, via, this.pos(pair.value, via, keyPos), key, keyPos);
+      const id = parseOrgId(key);
+      if (keyOk && org !== undefined && id !== undefined) {
+        orgs.push({ id, ...(org.name !== undefined ? { name: org.name } : {}), users: org.users, pos: this.posAt(pair.key?.range[0] ?? keyPos) });
+      }
+    }
+    return orgs;
+  }
+
+  private organization(
+    value: ParsedNode | null,
+    outerVia: AliasNode | undefined,
+    pos: Offset,
+    key: string,
+    keyPos: Offset,
+  ): { name?: string; users: DesiredUser[] } | undefined {
+    const resolved = this.resolve(value, outerVia);
+    if (resolved === undefined) return undefined;
+    const { node, via } = resolved;
+    const where = `organization "${key}"`;
+    if (!isMap(node)) {
+      this.error(pos, `${where} must be a map with "users" (and optionally "name"), not ${describeNode(node)}`);
+      return undefined;
+    }
+    let name: string | undefined;
+    let users: DesiredUser[] | undefined;
+    this.strictObject(
+      node,
+      via,
+      orgSchema.shape,
+      {
+        name: (nameNode, namePos) => {
+          const target = this.resolve(nameNode, via);
+          if (target === undefined) return;
+          const raw = shallowValue(target.node);
+          if (this.zodIssues(orgNameSchema, raw, namePos)) name = raw as string;
+        },
+        users: (usersNode, usersPos) => {
+          users = this.users(usersNode, via, usersPos, where);
+        },
+      },
+      keyPos,
+      where,
+    );
+    return users === undefined ? undefined : { ...(name !== undefined ? { name } : {}), users };
+  }
+
+  private users(value: ParsedNode | null, outerVia: AliasNode | undefined, pos: Offset, where: string): DesiredUser[] | undefined {
+    const resolved = this.resolve(value, outerVia);
+    if (resolved === undefined) return undefined;
+    const { node, via } = resolved;
+    if (!isMap(node)) {
+      this.error(pos, `"users" of ${where} must be a map of user → role list (use {} for none), not ${describeNode(node)}`);
+      return undefined;
+    }
+    const users: DesiredUser[] = [];
+    for (const pair of node.items) {
+      const keyNode = pair.key;
+      const key = keyText(keyNode);
+      if (key === undefined || keyNode === null) {
+        this.error(this.pos(keyNode, via, pos), `a user key must be a plain string, not ${describeNode(keyNode)}`);
+        continue;
+      }
+      const keyPos = this.pos(keyNode, via, pos);
+      const keyOk = this.zodIssues(userKeySchema, key, keyPos);
+      const roles = this.roles(pair.value, via, this.pos(pair.value, via, keyPos));
+      const ref = parseUserRef(key);
+      if (keyOk && roles !== undefined && ref !== undefined) users.push({ ref, key, roles, pos: this.posAt(keyNode.range[0]) });
+    }
+    return users;
+  }
+
+  private roles(value: ParsedNode | null, outerVia: AliasNode | undefined, pos: Offset): readonly AssignableRole[] | undefined {
+    const resolved = this.resolve(value, outerVia);
+    if (resolved === undefined) return undefined;
+    const { node, via } = resolved;
+    if (!isSeq(node)) {
+      const raw = shallowValue(node);
+      const hint = typeof raw === 'string' ? `, e.g. [${raw}]` : ', e.g. [provider]';
+      this.error(pos, `roles must be a list${hint}, not ${describeValue(raw)}`);
+      return undefined;
+    }
+    const values: unknown[] = [];
+    const positions: Offset[] = [];
+    for (const item of node.items) {
+      // `[a: b]` puts a bare pair in a flow list: a map, as far as a role is concerned.
+      const itemNode = isPair(item) ? (item.key as ParsedNode | null) : item;
+      const target = isPair(item) ? undefined : this.resolve(item, via);
+      values.push(isPair(item) ? {} : target === undefined ? undefined : shallowValue(target.node));
+      positions.push(this.pos(itemNode, via, pos));
+    }
+    this.roleWarnings(node, values, positions);
+    const result = roleListSchema.safeParse(values);
+    if (result.success) return canonicalRoles(result.data);
+    for (const issue of result.error.issues) {
+      const index = issue.path[0];
+      this.error(typeof index === 'number' ? (positions[index] ?? pos) : pos, issue.message);
+    }
+    return undefined;
+  }
+
+  /** Once per list node: an anchored list shared by many users is one list to fix. */
+  private roleWarnings(list: ParsedNode, values: readonly unknown[], positions: readonly Offset[]): void {
+    if (this.warnedLists.has(list)) return;
+    this.warnedLists.add(list);
+    const seen = new Set<string>();
+    values.forEach((value, i) => {
+      if (typeof value !== 'string') return;
+      const at = positions[i]!;
+      if (seen.has(value)) {
+        this.warning(at, `role "${value}" is listed twice; the duplicate is ignored`);
+        return;
+      }
+      seen.add(value);
+      if (value === 'rx_queue_manager') {
+        this.warning(at, 'rx_queue_manager is marked "coming soon" by Parchment; granting it may have no effect yet');
+      }
+    });
+  }
+}
+
+function isOptional(schema: z.ZodType | undefined): boolean {
+  return schema === undefined || schema.safeParse(undefined).success;
+}
+
+function describeNode(node: ParsedNode | null): string {
+  if (isAlias(node)) return 'an alias';
+  return describeValue(shallowValue(node));
+}

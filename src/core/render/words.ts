@@ -1,0 +1,137 @@
+import type { FailureDetail, NotAttemptedReason, OrgReport, Report, ReportSummary, SkipReason, UserLabel } from '../report.js';
+
+/**
+ * Wording shared by the text and markdown renderings, so both say the same thing the same way.
+ * Strings returned here are raw: each rendering escapes them for its own medium.
+ */
+
+/** Long ids are noise in a line that already names the user; eight characters are enough to tell them apart. */
+export function abbreviateId(id: string): string {
+  return id.length > 9 ? `${id.slice(0, 8)}…` : id;
+}
+
+/** What is known about a user beyond the key, e.g. `['Dr Cameron', 'a7748dfd…']`. */
+export function userAside(user: UserLabel): string[] {
+  const aside: string[] = [];
+  if (user.fullName !== undefined && user.fullName !== '') aside.push(user.fullName);
+  if (user.id !== undefined && user.id !== user.key) aside.push(abbreviateId(user.id));
+  if (user.email !== undefined && user.email !== user.key.toLowerCase()) aside.push(user.email);
+  return aside;
+}
+
+export function roleList(roles: readonly string[]): string {
+  return roles.length === 0 ? '(none)' : roles.join(', ');
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+export function orgTitle(org: Pick<OrgReport, 'id' | 'name'>): string {
+  return org.name !== undefined && org.name !== '' ? `${org.name} (${org.id})` : org.id;
+}
+
+/** Unmanaged users are listed by name up to this many per organization; beyond it only counted. */
+export const UNMANAGED_LIST_LIMIT = 20;
+
+export const NOT_REVOKED = 'access NOT revoked';
+
+export function orgChangeNote(org: OrgReport): string | undefined {
+  switch (org.orgChange) {
+    case 'added':
+      return 'new in this revision';
+    case 'removed':
+      return "removed from the file; its users' access is NOT revoked";
+    case 'kept':
+      return undefined;
+  }
+}
+
+export function skipReasonText(reason: SkipReason): string {
+  switch (reason) {
+    case 'protected':
+      return 'protected: holds owner or support, so a replacing write could strip a role the API cannot give back; never written';
+    case 'disabled':
+      return 'disabled: the only role is member; never written';
+  }
+}
+
+export function notAttemptedText(reason: NotAttemptedReason): string {
+  switch (reason) {
+    case 'guard':
+      return 'refused by a safety guard';
+    case 'auth':
+      return "the organization's authentication failed";
+    case 'shutdown':
+      return 'shutting down';
+  }
+}
+
+/** e.g. `rejected: HTTP 422 ROLE_INVALID: Invalid role (request 7c1e…): message`, every known part once. */
+export function failureText(f: FailureDetail): string {
+  const parts: string[] = [f.reason];
+  if (f.status !== undefined) parts.push(`HTTP ${f.status}`);
+  if (f.code !== undefined && f.code !== '') parts.push(f.code);
+  let text = parts.join(' ');
+  if (f.detail !== undefined && f.detail !== '') text += `: ${f.detail}`;
+  if (f.message !== '' && f.message !== f.detail) text += ` — ${f.message}`;
+  if (f.requestId !== undefined && f.requestId !== '') text += ` (requestId ${f.requestId})`;
+  return text;
+}
+
+/** The short form for a change's result column, when the full failure is listed separately. */
+export function failureBrief(f: FailureDetail): string {
+  return f.status !== undefined ? `${f.reason}, HTTP ${f.status}` : f.reason;
+}
+
+export function reportTitle(report: Report): string {
+  const file = report.source.file;
+  switch (report.kind) {
+    case 'offline-plan':
+      return `role-sync plan: ${file} against ${report.source.base?.file ?? 'the base revision'}`;
+    case 'plan':
+      return `role-sync plan: ${file} against the live roles in Parchment`;
+    case 'apply':
+      return report.dryRun ? `role-sync apply --dry-run: ${file} (nothing written)` : `role-sync apply: ${file}`;
+  }
+}
+
+/**
+ * The one-line verdict, Terraform style:
+ * `Plan: 3 to change (2 grants, 4 revocations), 1 starts being managed, 1 no longer managed; 0 failed.`
+ */
+export function summarySentence(report: Report): string {
+  const s = report.summary;
+  const toChange = `${s.changes.toLocaleString('en-US')} to change (${plural(s.grants, 'grant')}, ${plural(s.revocations, 'revocation')})`;
+  const failed = `${s.failed.toLocaleString('en-US')} failed`;
+  if (report.kind === 'offline-plan') {
+    const parts = [
+      toChange,
+      `${s.startsManaged.toLocaleString('en-US')} starts being managed`,
+      `${s.noLongerManaged.toLocaleString('en-US')} no longer managed`,
+      ...organizationParts(s),
+    ];
+    return `Plan: ${parts.join(', ')}; ${failed}.`;
+  }
+  const rest = [`${s.unchanged.toLocaleString('en-US')} unchanged`, ...liveParts(s)];
+  if (report.kind === 'plan') return `Plan: ${[toChange, ...rest].join(', ')}; ${failed}.`;
+  if (report.dryRun) return `Dry run (nothing written): ${[toChange, ...rest].join(', ')}; ${failed}.`;
+  const outcome = [`${s.applied.toLocaleString('en-US')} applied`, failed];
+  if (s.pending > 0) outcome.push(`${s.pending.toLocaleString('en-US')} not applied`);
+  return `Apply: ${outcome.join(', ')}; ${[toChange, ...rest].join(', ')}.`;
+}
+
+function organizationParts(s: ReportSummary): string[] {
+  const parts: string[] = [];
+  if (s.organizationsAdded > 0) parts.push(`${plural(s.organizationsAdded, 'organization')} added`);
+  if (s.organizationsRemoved > 0) parts.push(`${plural(s.organizationsRemoved, 'organization')} removed`);
+  return parts;
+}
+
+function liveParts(s: ReportSummary): string[] {
+  const parts: string[] = [];
+  if (s.skipped > 0) parts.push(`${s.skipped.toLocaleString('en-US')} skipped`);
+  if (s.unmanaged > 0) parts.push(`${s.unmanaged.toLocaleString('en-US')} unmanaged`);
+  if (s.noLongerManaged > 0) parts.push(`${s.noLongerManaged.toLocaleString('en-US')} no longer managed (${NOT_REVOKED})`);
+  return parts;
+}

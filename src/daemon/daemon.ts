@@ -1,0 +1,382 @@
+import type { OrgId } from '../core/domain.js';
+import type { Memory } from '../core/observed-state.js';
+import type { Failure, Report, ReportSummary } from '../core/report.js';
+import type { MaxChanges } from '../core/units.js';
+import type { Reconciler } from '../engine/reconciler.js';
+import { loadSnapshot, memoryOrEmpty, saveSnapshot } from '../engine/snapshot.js';
+import type { Logger } from '../log.js';
+import type { RequestQueue } from '../queue/request-queue.js';
+import type { DesiredSource, GoodDesired } from './desired-source.js';
+import { analyzeDrift, type DriftEntry } from './drift.js';
+import { FileWatcher, type CheckReason, type FileFingerprint } from './file-watcher.js';
+import type { CycleResultLabel, DaemonMetrics, OrgGauges } from './metrics.js';
+import { startOpsServer, type ListenAddress, type OpsServer, type Readiness } from './ops-server.js';
+
+/**
+ * `role-sync run` (PRODUCT.md §5): reconcile when the file changes, on SIGHUP and on a timer;
+ * detect and heal drift; serve health and metrics; shut down without losing track of writes.
+ * Cycles never overlap: triggers arriving while one runs are folded into a single next cycle.
+ */
+
+export interface DaemonOptions {
+  readonly dryRun: boolean;
+  readonly force: boolean;
+  readonly maxChanges: MaxChanges;
+  readonly debounceMs: number;
+  readonly rereadIntervalMs: number;
+  readonly resyncIntervalMs: number;
+  readonly listen: ListenAddress;
+  /** How long requests in flight may take to finish after SIGTERM. */
+  readonly shutdownDeadlineMs: number;
+}
+
+/** A reconciler bound to credentials for a set of organizations. */
+export interface Connection {
+  readonly organizations: ReadonlySet<OrgId>;
+  readonly reconciler: Reconciler;
+  close(): void;
+}
+
+export interface DaemonDeps {
+  readonly configPath: string;
+  readonly logger: Logger;
+  readonly metrics: DaemonMetrics;
+  /** Already loaded once, validly: an invalid file at start is the caller's exit 1. */
+  readonly source: DesiredSource;
+  readonly queue: RequestQueue;
+  /** Credentials for these organizations; throws (a SettingsError) when some have none. */
+  readonly connect: (organizations: readonly OrgId[]) => Promise<Connection>;
+  readonly stateDir: string;
+  readonly now: () => Date;
+}
+
+export type Trigger = 'start' | 'file-change' | 'resync' | 'signal';
+
+export interface CycleRecord {
+  readonly triggers: readonly Trigger[];
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly result: CycleResultLabel;
+  /** `apply` writes (unless dry-run); `plan` only observes, while the file is invalid. */
+  readonly mode: 'apply' | 'plan';
+  readonly dryRun: boolean;
+  readonly summary?: ReportSummary;
+  readonly drift?: { readonly detected: number; readonly healed: number };
+  readonly refusals?: readonly string[];
+  readonly error?: string;
+  readonly report?: Report;
+}
+
+export interface DaemonStatus {
+  readonly fileHash: string | undefined;
+  readonly configValid: boolean;
+  readonly configProblems: readonly string[];
+  readonly dryRun: boolean;
+  readonly ready: boolean;
+  readonly readyReason?: string;
+  readonly shuttingDown: boolean;
+  readonly lastCycle: CycleRecord | undefined;
+  readonly lastCompletedAt: string | undefined;
+  readonly drift: readonly DriftEntry[];
+  readonly failures: readonly (Failure & { readonly organization: OrgId })[];
+  readonly pendingChanges: number;
+  readonly process: { readonly uptimeSeconds: number; readonly cpuUserMicros: number; readonly cpuSystemMicros: number; readonly rssBytes: number };
+}
+
+export class Daemon {
+  readonly #opts: DaemonOptions;
+  readonly #deps: DaemonDeps;
+  #memory: Memory = { organizations: new Map() };
+  #connection: Connection | undefined;
+  #watcher: FileWatcher | undefined;
+  #ops: OpsServer | undefined;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #requested = new Set<Trigger>();
+  #loop: Promise<void> | undefined;
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+  #lastCycle: CycleRecord | undefined;
+  /** End of the last cycle that observed every organization: what readiness is about. */
+  #lastCompleted: Date | undefined;
+  #drift: readonly DriftEntry[] = [];
+  #gauges = new Map<OrgId, OrgGauges>();
+
+  constructor(opts: DaemonOptions, deps: DaemonDeps) {
+    this.#opts = opts;
+    this.#deps = deps;
+  }
+
+  get address(): ListenAddress | undefined {
+    return this.#ops?.address;
+  }
+
+  /** Connect, load the snapshot, start the ops server and the watcher, and run the first cycle. */
+  async start(): Promise<void> {
+    const { logger, source, metrics, stateDir } = this.#deps;
+    const good = source.good;
+    if (!good) throw new Error('the daemon starts from a valid desired-state file');
+    this.#connection = await this.#deps.connect(good.state.organizations.map((o) => o.id));
+    metrics.setConfigValid(true);
+    metrics.declareOrganizations(good.state.organizations.map((o) => o.id));
+
+    const snapshot = await loadSnapshot(stateDir);
+    if (snapshot.kind === 'unreadable') logger.warn({ stateDir }, `${snapshot.message}; starting without memory`);
+    this.#memory = memoryOrEmpty(snapshot);
+
+    if (this.#stopping) return;
+    this.#ops = await startOpsServer(this.#opts.listen, {
+      readiness: () => this.readiness(),
+      metrics: () => metrics.render(),
+      status: () => this.status(),
+    }, logger);
+    logger.info({ host: this.#ops.address.host, port: this.#ops.address.port }, 'ops server listening (/healthz, /readyz, /metrics, /status)');
+
+    if (this.#stopping) return;
+    const initial: FileFingerprint = { kind: 'content', sha256: good.sha256 };
+    this.#watcher = await FileWatcher.start({
+      path: this.#deps.configPath,
+      debounceMs: this.#opts.debounceMs,
+      rereadIntervalMs: this.#opts.rereadIntervalMs,
+      initial,
+      logger,
+      onChange: (fingerprint, reason) => this.#onFileChange(fingerprint, reason),
+    });
+    logger.info(
+      {
+        file: good.file, sha256: good.sha256, directories: this.#watcher.directories, dryRun: this.#opts.dryRun,
+        debounceMs: this.#opts.debounceMs, rereadIntervalMs: this.#opts.rereadIntervalMs, resyncIntervalMs: this.#opts.resyncIntervalMs,
+      },
+      'watching the desired-state file',
+    );
+    this.#request('start');
+  }
+
+  /** SIGHUP: read the file now and reconcile, whether or not it changed. */
+  async reread(): Promise<void> {
+    if (this.#stopping || !this.#watcher) return;
+    this.#deps.logger.info('SIGHUP: re-reading the desired-state file');
+    await this.#watcher.check('signal');
+    this.#request('signal');
+  }
+
+  readiness(): Readiness {
+    if (this.#stopping) return { ready: false, reason: 'shutting down' };
+    if (!this.#deps.source.valid) return { ready: false, reason: 'the desired-state file is not valid' };
+    if (!this.#lastCompleted) return { ready: false, reason: 'no reconcile has completed yet' };
+    const age = this.#deps.now().getTime() - this.#lastCompleted.getTime();
+    if (age > 3 * this.#opts.resyncIntervalMs) return { ready: false, reason: `the last completed reconcile was ${Math.round(age / 1000)} s ago` };
+    return { ready: true };
+  }
+
+  status(): DaemonStatus {
+    const { source } = this.#deps;
+    const readiness = this.readiness();
+    const cpu = process.cpuUsage();
+    const report = this.#lastCycle?.report;
+    return {
+      fileHash: source.good?.sha256,
+      configValid: source.valid,
+      configProblems: source.problems,
+      dryRun: this.#opts.dryRun,
+      ready: readiness.ready,
+      ...(readiness.ready ? {} : { readyReason: readiness.reason }),
+      shuttingDown: this.#stopping,
+      lastCycle: this.#lastCycle,
+      lastCompletedAt: this.#lastCompleted?.toISOString(),
+      drift: this.#drift,
+      failures: report ? report.organizations.flatMap((o) => o.failures.map((f) => ({ organization: o.id, ...f }))) : [],
+      pendingChanges: [...this.#gauges.values()].reduce((n, g) => n + g.pendingChanges, 0),
+      process: { uptimeSeconds: Math.round(process.uptime()), cpuUserMicros: cpu.user, cpuSystemMicros: cpu.system, rssBytes: process.memoryUsage.rss() },
+    };
+  }
+
+  /**
+   * SIGTERM/SIGINT: readiness goes 503, the watcher and timers stop, queued work is dropped,
+   * requests in flight get `shutdownDeadlineMs` to finish, then the snapshot is written.
+   */
+  shutdown(signal: string): Promise<void> {
+    this.#stopped ??= this.#shutdown(signal);
+    return this.#stopped;
+  }
+
+  async #shutdown(signal: string): Promise<void> {
+    const { logger, queue } = this.#deps;
+    this.#stopping = true;
+    this.#requested.clear();
+    clearTimeout(this.#resyncTimer);
+    logger.info({ signal, inFlight: queue.depth }, 'shutting down: taking no new work, letting requests in flight finish');
+    await this.#watcher?.close();
+    // Writes queued behind a user's in-flight write are dropped; the file is read again at the next start.
+    this.#connection?.reconciler.coordinator.close();
+    const drained = await queue.drain(this.#opts.shutdownDeadlineMs);
+    if (drained === 'deadline') logger.warn({ deadlineMs: this.#opts.shutdownDeadlineMs }, 'requests still in flight at the shutdown deadline were aborted');
+    await this.#loop;
+    if (!this.#opts.dryRun) await this.#saveSnapshot();
+    this.#connection?.close();
+    await this.#ops?.close();
+    logger.info({ signal }, 'stopped');
+  }
+
+  async #onFileChange(fingerprint: FileFingerprint, reason: CheckReason): Promise<void> {
+    const { logger, source, metrics } = this.#deps;
+    if (this.#stopping) return;
+    if (fingerprint.kind === 'unreadable') logger.warn({ code: fingerprint.code, reason }, 'the desired-state file cannot be read');
+    const update = await source.reload();
+    switch (update.kind) {
+      case 'invalid':
+        metrics.setConfigValid(false);
+        return;
+      case 'same':
+        metrics.setConfigValid(true);
+        logger.info({ sha256: update.desired.sha256, reason }, 'the desired-state file is valid again, with the content already applied');
+        return;
+      case 'changed':
+        metrics.setConfigValid(true);
+        metrics.declareOrganizations(update.desired.state.organizations.map((o) => o.id));
+        logger.info({ sha256: update.desired.sha256, reason }, 'the desired-state file changed');
+        this.#request('file-change');
+        return;
+    }
+  }
+
+  #request(trigger: Trigger): void {
+    if (this.#stopping) return;
+    this.#requested.add(trigger);
+    this.#loop ??= this.#runLoop();
+  }
+
+  async #runLoop(): Promise<void> {
+    // Let triggers raised in the same turn (a file change and SIGHUP) join this cycle.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      while (this.#requested.size > 0 && !this.#stopping) {
+        const triggers = [...this.#requested];
+        this.#requested.clear();
+        clearTimeout(this.#resyncTimer);
+        await this.#cycle(triggers);
+        if (!this.#stopping) this.#resyncTimer = setTimeout(() => this.#request('resync'), this.#opts.resyncIntervalMs);
+      }
+    } finally {
+      this.#loop = undefined;
+    }
+  }
+
+  async #cycle(triggers: readonly Trigger[]): Promise<void> {
+    const { logger, source, metrics, now } = this.#deps;
+    const desired = source.good!;
+    // While the file is invalid the last good state is kept, but nothing is written on its behalf.
+    const mode = source.valid ? 'apply' : 'plan';
+    const started = now();
+    const connection = await this.#connectionFor(desired);
+    const baseline = this.#memory;
+    let record: CycleRecord;
+    try {
+      const result = await connection.reconciler.cycle(desired.state, baseline, {
+        mode,
+        dryRun: this.#opts.dryRun,
+        maxChanges: this.#opts.maxChanges,
+        force: this.#opts.force,
+        source: { file: desired.file, sha256: desired.sha256 },
+      });
+      const ended = now();
+      const refused = result.refusals.length > 0;
+      const report = result.report;
+      if (!refused) this.#memory = result.memory;
+      if (!refused && mode === 'apply' && !this.#opts.dryRun) await this.#saveSnapshot();
+
+      const drift = analyzeDrift({ plans: result.plans, baseline, report, previous: this.#drift, now: started });
+      this.#drift = drift.open;
+      this.#logDrift(drift.detected, drift.open, mode);
+      this.#updateGauges(desired, report, drift.pending);
+
+      const resultLabel: CycleResultLabel = refused ? 'refused' : report.summary.failed > 0 ? 'failure' : 'success';
+      metrics.recordCycle(resultLabel, report, this.#gauges, ended);
+      const observedAll = !report.organizations.some((o) => o.failures.some((f) => f.user === undefined && f.reason === 'observe'));
+      if (observedAll) this.#lastCompleted = ended;
+      record = {
+        triggers, startedAt: started.toISOString(), durationMs: ended.getTime() - started.getTime(), result: resultLabel, mode,
+        dryRun: this.#opts.dryRun, summary: report.summary,
+        drift: { detected: drift.detected.length, healed: drift.detected.length - drift.open.filter((d) => drift.detected.includes(d)).length },
+        ...(refused ? { refusals: result.refusals.map((r) => r.message) } : {}),
+        report,
+      };
+    } catch (err) {
+      const ended = now();
+      metrics.recordCycle('failure', undefined, this.#gauges, ended);
+      record = {
+        triggers, startedAt: started.toISOString(), durationMs: ended.getTime() - started.getTime(), result: 'failure', mode,
+        dryRun: this.#opts.dryRun, error: err instanceof Error ? err.message : String(err),
+      };
+      logger.error({ err: record.error }, 'reconcile cycle failed');
+    }
+    this.#lastCycle = record;
+    const s = record.summary;
+    logger.info(
+      {
+        cycle: {
+          triggers, result: record.result, mode, dryRun: this.#opts.dryRun, durationMs: record.durationMs,
+          changes: s?.changes ?? 0, applied: s?.applied ?? 0, pending: s?.pending ?? 0, failed: s?.failed ?? 0,
+          unmanaged: s?.unmanaged ?? 0, driftDetected: record.drift?.detected ?? 0, driftHealed: record.drift?.healed ?? 0,
+          openDrift: this.#drift.length,
+        },
+      },
+      mode === 'plan' ? 'reconcile cycle finished (observed only: the desired-state file is not valid)' : 'reconcile cycle finished',
+    );
+  }
+
+  /** A file that names organizations the current credentials do not cover needs a new connection. */
+  async #connectionFor(desired: GoodDesired): Promise<Connection> {
+    const current = this.#connection!;
+    const wanted = desired.state.organizations.map((o) => o.id);
+    if (wanted.every((id) => current.organizations.has(id))) return current;
+    try {
+      const next = await this.#deps.connect(wanted);
+      current.close();
+      this.#connection = next;
+      return next;
+    } catch (err) {
+      // The organizations with credentials still reconcile; the others fail visibly in the report.
+      this.#deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot load credentials for every organization in the file');
+      return current;
+    }
+  }
+
+  #logDrift(detected: readonly DriftEntry[], open: readonly DriftEntry[], mode: 'apply' | 'plan'): void {
+    const openSet = new Set(open);
+    for (const d of detected) {
+      const outcome = !openSet.has(d) ? 'healed' : this.#opts.dryRun ? 'reported only (dry-run)' : mode === 'plan' ? 'reported only (file invalid)' : 'not healed';
+      this.#deps.logger.warn(
+        { drift: { organization: d.organization, user: d.user, userId: d.userId, from: d.from, to: d.to, firstSeen: d.firstSeen, outcome } },
+        `drift: ${d.user} in organization ${d.organization} has [${d.to.join(', ')}], role-sync last applied [${d.from.join(', ')}]; ${outcome}`,
+      );
+    }
+  }
+
+  #updateGauges(desired: GoodDesired, report: Report, pending: ReadonlyMap<OrgId, number>): void {
+    const next = new Map<OrgId, OrgGauges>();
+    for (const org of desired.state.organizations) {
+      const observed = pending.get(org.id);
+      const orgReport = report.organizations.find((o) => o.id === org.id);
+      if (observed === undefined || !orgReport) {
+        // Not observed this cycle: the last known figures stand.
+        const previous = this.#gauges.get(org.id);
+        if (previous) next.set(org.id, previous);
+        continue;
+      }
+      next.set(org.id, {
+        pendingChanges: observed,
+        driftedUsers: this.#drift.filter((d) => d.organization === org.id).length,
+        unmanagedUsers: orgReport.unmanaged.length,
+      });
+    }
+    this.#gauges = next;
+  }
+
+  async #saveSnapshot(): Promise<void> {
+    try {
+      await saveSnapshot(this.#deps.stateDir, this.#memory, this.#deps.now());
+    } catch (err) {
+      this.#deps.logger.error({ stateDir: this.#deps.stateDir, err: err instanceof Error ? err.message : String(err) }, 'cannot write the observed-state snapshot');
+    }
+  }
+}

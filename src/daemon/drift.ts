@@ -1,0 +1,115 @@
+import { sameRoles, type Email, type LiveRole, type OrgId, type UserId } from '../core/domain.js';
+import type { OrgPlan, PlanEntry } from '../core/live-plan.js';
+import type { Memory } from '../core/observed-state.js';
+import type { ChangeResult, Report } from '../core/report.js';
+
+/**
+ * Drift (PRODUCT.md §5): a managed user whose live roles differ from what role-sync last applied
+ * or confirmed (`Memory.applied`). A difference for a user with no such baseline, or one that
+ * only the file's new content causes, is a pending change instead. Pure: `now` is passed in.
+ */
+export interface DriftEntry {
+  readonly organization: OrgId;
+  /** The key the file uses for the user. */
+  readonly user: string;
+  readonly userId: UserId;
+  readonly email?: Email;
+  /** What role-sync last applied. */
+  readonly from: readonly LiveRole[];
+  /** What Parchment reports now. */
+  readonly to: readonly LiveRole[];
+  /** ISO time of the first cycle that saw this same drift; kept while it persists. */
+  readonly firstSeen: string;
+}
+
+export interface DriftAnalysis {
+  /** Drift found by this cycle's observation. */
+  readonly detected: readonly DriftEntry[];
+  /** Drift still in place after the cycle: not healed (dry-run, guard, failure, protected or disabled user). */
+  readonly open: readonly DriftEntry[];
+  /** Per organization: changes role-sync still has to make that are not drift. */
+  readonly pending: ReadonlyMap<OrgId, number>;
+}
+
+export interface DriftInput {
+  readonly plans: readonly OrgPlan[];
+  /** The memory the cycle started from: its `applied` is the drift baseline. */
+  readonly baseline: Memory;
+  /** The cycle's report: which changes were applied. */
+  readonly report: Report;
+  /** The open drift of the previous cycle, for `firstSeen` and for organizations this cycle could not observe. */
+  readonly previous: readonly DriftEntry[];
+  readonly now: Date;
+}
+
+export function analyzeDrift(input: DriftInput): DriftAnalysis {
+  const { plans, baseline, report, previous, now } = input;
+  const previousByKey = new Map(previous.map((d) => [driftKey(d.organization, d.userId, d.to), d]));
+  const detected: DriftEntry[] = [];
+  const open: DriftEntry[] = [];
+  const pending = new Map<OrgId, number>();
+  const observedOrgs = new Set(plans.map((p) => p.id));
+
+  for (const plan of plans) {
+    const applied = baseline.organizations.get(plan.id)?.applied;
+    const results = resultsByUser(report, plan.id);
+    let pendingHere = 0;
+    for (const entry of plan.entries) {
+      const seenLive = liveRolesOf(entry);
+      if (!seenLive) continue;
+      const { id, live } = seenLive;
+      const healed = entry.kind === 'change' && results.get(id)?.state === 'applied';
+      const base = applied?.get(id);
+      if (base && entry.kind !== 'unchanged' && !sameRoles(base, live)) {
+        const seen = previousByKey.get(driftKey(plan.id, id, live));
+        const drift: DriftEntry = {
+          organization: plan.id,
+          user: entry.user.key,
+          userId: id,
+          ...(entry.user.email ? { email: entry.user.email } : {}),
+          from: base,
+          to: live,
+          firstSeen: seen?.firstSeen ?? now.toISOString(),
+        };
+        detected.push(drift);
+        if (!healed) open.push(drift);
+      } else if (entry.kind === 'change' && !healed) {
+        pendingHere++;
+      }
+    }
+    pending.set(plan.id, pendingHere);
+  }
+  // An organization this cycle could not observe keeps the drift last seen there: unknown is not healed.
+  for (const d of previous) if (!observedOrgs.has(d.organization)) open.push(d);
+  return { detected, open, pending };
+}
+
+/** The same user drifted to the same roles is the same drift; drifting elsewhere starts a new one. */
+function driftKey(org: OrgId, user: UserId, to: readonly LiveRole[]): string {
+  return `${org}/${user}/${[...to].sort().join(',')}`;
+}
+
+/** The user's id and live roles, when the observation has them. */
+function liveRolesOf(entry: PlanEntry): { readonly id: UserId; readonly live: readonly LiveRole[] } | undefined {
+  switch (entry.kind) {
+    case 'change':
+      return { id: entry.id, live: entry.from };
+    case 'unchanged':
+      return { id: entry.id, live: entry.roles };
+    case 'protected':
+    case 'disabled':
+      return { id: entry.id, live: entry.live };
+    case 'not-found':
+    case 'unreadable':
+    case 'ambiguous':
+      return undefined;
+  }
+}
+
+function resultsByUser(report: Report, org: OrgId): Map<UserId, ChangeResult> {
+  const out = new Map<UserId, ChangeResult>();
+  for (const change of report.organizations.find((o) => o.id === org)?.changes ?? []) {
+    if (change.user.id) out.set(change.user.id, change.result);
+  }
+  return out;
+}

@@ -1,0 +1,152 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OrgId } from '../core/domain.js';
+import type { FailureReason, Report } from '../core/report.js';
+
+/**
+ * The daemon's Prometheus metrics (PRODUCT.md §5), on a registry of their own rather than
+ * prom-client's global one, so several daemons (tests, benchmarks) can live in one process.
+ */
+
+export type CycleResultLabel = 'success' | 'failure' | 'refused';
+const CYCLE_RESULTS: readonly CycleResultLabel[] = ['success', 'failure', 'refused'];
+const FAILURE_REASONS: readonly FailureReason[] = ['not-found', 'rejected', 'mismatch', 'auth', 'network', 'observe'];
+
+/** One HTTP attempt against Parchment, as the client reports it. */
+export interface ApiRequestRecord {
+  readonly method: string;
+  /** The route template (`/v1/organizations/{organization_id}/users`), never a filled-in path: bounded cardinality. */
+  readonly route: string;
+  /** The HTTP status, or `error` when no response came (reset, timeout, abort). */
+  readonly status: number | 'error';
+  readonly durationSeconds: number;
+}
+
+/** Per-organization figures of one cycle, for the gauges that describe "now". */
+export interface OrgGauges {
+  readonly pendingChanges: number;
+  readonly driftedUsers: number;
+  readonly unmanagedUsers: number;
+}
+
+export interface DaemonMetricsOptions {
+  /** Read on every scrape, so the gauge never lags the queue. */
+  readonly queueDepth: () => number;
+}
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  readonly #configValid: Gauge;
+  readonly #pending: Gauge<'organization'>;
+  readonly #runs: Counter<'result'>;
+  readonly #applied: Counter<'organization'>;
+  readonly #failures: Counter<'organization' | 'reason'>;
+  readonly #drifted: Gauge<'organization'>;
+  readonly #unmanaged: Gauge<'organization'>;
+  readonly #apiRequests: Counter<'method' | 'route' | 'status'>;
+  readonly #apiDuration: Histogram<'method' | 'route'>;
+  readonly #rateLimited: Counter;
+  readonly #lastSuccess: Gauge;
+
+  constructor(opts: DaemonMetricsOptions) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.#configValid = new Gauge({ name: 'role_sync_config_valid', help: '1 when the desired-state file last read is valid, else 0', registers });
+    this.#pending = new Gauge({
+      name: 'role_sync_pending_changes',
+      help: 'Managed users whose live roles differ from the file and that role-sync has not applied yet (drift excluded)',
+      labelNames: ['organization'],
+      registers,
+    });
+    this.#runs = new Counter({ name: 'role_sync_reconcile_runs_total', help: 'Reconcile cycles by result', labelNames: ['result'], registers });
+    this.#applied = new Counter({ name: 'role_sync_changes_applied_total', help: 'Role replacements written and confirmed', labelNames: ['organization'], registers });
+    this.#failures = new Counter({
+      name: 'role_sync_apply_failures_total',
+      help: 'Failed users or organizations, per cycle, by reason',
+      labelNames: ['organization', 'reason'],
+      registers,
+    });
+    this.#drifted = new Gauge({
+      name: 'role_sync_drifted_users',
+      help: 'Managed users whose live roles differ from what role-sync last applied, not (yet) healed',
+      labelNames: ['organization'],
+      registers,
+    });
+    this.#unmanaged = new Gauge({ name: 'role_sync_unmanaged_users', help: 'Users in the organization but not in the file', labelNames: ['organization'], registers });
+    this.#apiRequests = new Counter({
+      name: 'role_sync_api_requests_total',
+      help: 'HTTP attempts against the Parchment API',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.#apiDuration = new Histogram({
+      name: 'role_sync_api_request_duration_seconds',
+      help: 'Duration of HTTP attempts against the Parchment API',
+      labelNames: ['method', 'route'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#rateLimited = new Counter({ name: 'role_sync_rate_limited_total', help: 'Responses 429 from Parchment', registers });
+    new Gauge({
+      name: 'role_sync_queue_depth',
+      help: 'Requests waiting or in flight in the request queue',
+      registers,
+      collect() {
+        this.set(opts.queueDepth());
+      },
+    });
+    this.#lastSuccess = new Gauge({
+      name: 'role_sync_last_success_timestamp_seconds',
+      help: 'Unix time the last fully successful reconcile cycle ended',
+      registers,
+    });
+    // Series exist from the start, so dashboards and alerts see 0 rather than "no data".
+    for (const result of CYCLE_RESULTS) this.#runs.inc({ result }, 0);
+    this.#rateLimited.inc(0);
+  }
+
+  readonly recordApiRequest = (r: ApiRequestRecord): void => {
+    this.#apiRequests.inc({ method: r.method, route: r.route, status: String(r.status) });
+    this.#apiDuration.observe({ method: r.method, route: r.route }, r.durationSeconds);
+  };
+
+  readonly recordRateLimited = (): void => {
+    this.#rateLimited.inc();
+  };
+
+  setConfigValid(valid: boolean): void {
+    this.#configValid.set(valid ? 1 : 0);
+  }
+
+  /** Organizations in the file: their counters start at 0 rather than appearing on the first event. */
+  declareOrganizations(orgs: readonly OrgId[]): void {
+    for (const organization of orgs) {
+      this.#applied.inc({ organization }, 0);
+      for (const reason of FAILURE_REASONS) this.#failures.inc({ organization, reason }, 0);
+    }
+  }
+
+  /** After a cycle: counters from the report, gauges replaced so organizations gone from the file disappear. */
+  recordCycle(result: CycleResultLabel, report: Report | undefined, gauges: ReadonlyMap<OrgId, OrgGauges>, endedAt: Date): void {
+    this.#runs.inc({ result });
+    if (result === 'success') this.#lastSuccess.set(endedAt.getTime() / 1000);
+    if (report) {
+      for (const org of report.organizations) {
+        const applied = org.changes.filter((c) => c.result.state === 'applied').length;
+        this.#applied.inc({ organization: org.id }, applied);
+        for (const f of org.failures) this.#failures.inc({ organization: org.id, reason: f.reason });
+      }
+    }
+    this.#pending.reset();
+    this.#drifted.reset();
+    this.#unmanaged.reset();
+    for (const [organization, g] of gauges) {
+      this.#pending.set({ organization }, g.pendingChanges);
+      this.#drifted.set({ organization }, g.driftedUsers);
+      this.#unmanaged.set({ organization }, g.unmanagedUsers);
+    }
+  }
+
+  async render(): Promise<{ readonly contentType: string; readonly body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,30 @@
+import type { FailureDetail, FailureReason } from '../core/report.js';
+import { AuthFailedError, ParchmentApiError, ParchmentNetworkError, ParchmentResponseError, ReadOnlyViolation } from '../parchment/errors.js';
+
+/** Turn whatever a call threw into the report's failure value, keeping status, code, detail and requestId. */
+export function failureOf(err: unknown, fallback: FailureReason, context: string): FailureDetail {
+  if (err instanceof AuthFailedError) {
+    return { reason: 'auth', message: `${context}: ${err.message}`, status: err.status, ...apiFields(err) };
+  }
+  if (err instanceof ParchmentApiError) {
+    return { reason: fallback === 'observe' ? 'observe' : 'rejected', message: `${context}: ${err.message}`, status: err.status, ...apiFields(err) };
+  }
+  if (err instanceof ParchmentResponseError) {
+    return { reason: fallback, message: `${context}: ${err.message}`, status: err.status, ...(err.requestId !== undefined ? { requestId: err.requestId } : {}) };
+  }
+  if (err instanceof ReadOnlyViolation) {
+    return { reason: fallback, message: `${context}: ${err.message}` };
+  }
+  if (err instanceof ParchmentNetworkError) {
+    return { reason: fallback === 'observe' ? 'observe' : 'network', message: `${context}: ${err.message}` };
+  }
+  return { reason: fallback, message: `${context}: ${err instanceof Error ? err.message : String(err)}` };
+}
+
+function apiFields(err: ParchmentApiError): Pick<FailureDetail, 'code' | 'detail' | 'requestId'> {
+  return {
+    ...(err.code !== undefined ? { code: err.code } : {}),
+    ...(err.detail !== undefined ? { detail: err.detail } : {}),
+    ...(err.requestId !== undefined ? { requestId: err.requestId } : {}),
+  };
+}

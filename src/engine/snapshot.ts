@@ -1,0 +1,110 @@
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as z from 'zod';
+import { asLiveRole, parseEmail, parseOrgId, parseUserId, type OrgId, type UserId } from '../core/domain.js';
+import { EMPTY_MEMORY, type Memory, type OrgMemory, type RememberedUser } from '../core/observed-state.js';
+
+/**
+ * The observed-state snapshot in ROLE_SYNC_STATE_DIR. Written atomically (temp file, fsync, rename,
+ * fsync of the directory) so a crash at any moment leaves the old or the new snapshot, never a torn one.
+ */
+export const SNAPSHOT_FILE = 'snapshot.json';
+const SNAPSHOT_VERSION = 1;
+
+const rolesSchema = z.array(z.string());
+const snapshotSchema = z.object({
+  snapshotVersion: z.literal(SNAPSHOT_VERSION),
+  writtenAt: z.string(),
+  organizations: z.record(z.string(), z.object({
+    managed: z.record(z.string(), z.object({ key: z.string(), email: z.string().optional() })),
+    observed: z.record(z.string(), rolesSchema),
+    applied: z.record(z.string(), rolesSchema),
+  })),
+});
+
+export type SnapshotLoad = { readonly kind: 'loaded'; readonly memory: Memory } | { readonly kind: 'absent' } | { readonly kind: 'unreadable'; readonly message: string };
+
+export async function loadSnapshot(stateDir: string): Promise<SnapshotLoad> {
+  const path = join(stateDir, SNAPSHOT_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    return { kind: 'unreadable', message: `cannot read ${path}: ${(err as Error).message}` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { kind: 'unreadable', message: `${path} is not valid JSON` };
+  }
+  const parsed = snapshotSchema.safeParse(json);
+  if (!parsed.success) return { kind: 'unreadable', message: `${path} is not a role-sync snapshot (version ${SNAPSHOT_VERSION})` };
+  const organizations = new Map<OrgId, OrgMemory>();
+  for (const [orgKey, org] of Object.entries(parsed.data.organizations)) {
+    const orgId = parseOrgId(orgKey);
+    if (!orgId) continue;
+    organizations.set(orgId, {
+      managed: idMap(org.managed, (r): RememberedUser => {
+        const email = r.email !== undefined ? parseEmail(r.email) : undefined;
+        return { key: r.key, ...(email ? { email } : {}) };
+      }),
+      observed: idMap(org.observed, (roles) => roles.map(asLiveRole)),
+      applied: idMap(org.applied, (roles) => roles.map(asLiveRole)),
+    });
+  }
+  return { kind: 'loaded', memory: { organizations } };
+}
+
+function idMap<A, B>(record: Record<string, A>, f: (a: A) => B): Map<UserId, B> {
+  const out = new Map<UserId, B>();
+  for (const [key, value] of Object.entries(record)) {
+    const id = parseUserId(key);
+    if (id) out.set(id, f(value));
+  }
+  return out;
+}
+
+export function serializeSnapshot(memory: Memory, now: Date): string {
+  const organizations: Record<string, unknown> = {};
+  for (const [orgId, org] of memory.organizations) {
+    organizations[orgId] = {
+      managed: Object.fromEntries(org.managed),
+      observed: Object.fromEntries(org.observed),
+      applied: Object.fromEntries(org.applied),
+    };
+  }
+  return `${JSON.stringify({ snapshotVersion: SNAPSHOT_VERSION, writtenAt: now.toISOString(), organizations })}\n`;
+}
+
+export async function saveSnapshot(stateDir: string, memory: Memory, now: Date): Promise<void> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const path = join(stateDir, SNAPSHOT_FILE);
+  const tmp = join(stateDir, `.${SNAPSHOT_FILE}.${process.pid}.${Date.now()}.tmp`);
+  const handle = await open(tmp, 'w', 0o600);
+  try {
+    await handle.writeFile(serializeSnapshot(memory, now));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  // The rename is durable only once the directory entry is on disk.
+  const dir = await open(stateDir, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+export function memoryOrEmpty(load: SnapshotLoad): Memory {
+  return load.kind === 'loaded' ? load.memory : EMPTY_MEMORY;
+}
+

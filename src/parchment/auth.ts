@@ -1,0 +1,166 @@
+/**
+ * Bearer tokens per organization (API-NOTES §2, §14.1). Partner credentials mint one token per
+ * organization with `POST /v1/token`, cached and renewed before expiry. Minting is single-flight:
+ * concurrent callers share one mint, and every request that saw a 401 on the same token generation
+ * shares one re-mint. A static PARCHMENT_ACCESS_TOKEN is used as given and never renewed.
+ */
+import type { Logger } from 'pino';
+import type { OrgId } from '../core/domain.js';
+import { AuthFailedError, ParchmentApiError, ParchmentResponseError } from './errors.js';
+import type { HttpRequest } from './http.js';
+import { parseTokenBody } from './responses.js';
+import type { Send } from './retry.js';
+import { ROUTES } from './routes.js';
+import type { AuthSettings, OrgCredentials } from './settings.js';
+
+export interface TokenLease {
+  readonly token: string;
+  /** Increases with every mint for the organization; tells a stale token from a renewed one. */
+  readonly generation: number;
+}
+
+export interface TokenSource {
+  current(org: OrgCredentials, signal?: AbortSignal): Promise<TokenLease>;
+  /** After `stale` was answered 401: a newer token, or undefined when tokens cannot be renewed. */
+  renew(org: OrgCredentials, stale: TokenLease, signal?: AbortSignal): Promise<TokenLease | undefined>;
+}
+
+export const REQUESTED_SCOPES = ['read:users', 'read:user', 'update:user'] as const;
+
+/** Docs say 1 h in some places and 6 h in others (API-NOTES §12.16); assuming the shorter costs one extra mint an hour. */
+export const DEFAULT_TOKEN_LIFETIME_S = 3600;
+/** Renew this long before expiry (API-NOTES §2.3, POSTMAN), or at half-life for shorter tokens. */
+const RENEW_LEAD_S = 300;
+/** Token calls jump the queue: every other request of the organization is waiting on them. */
+const TOKEN_PRIORITY = 10;
+
+export interface TokenSourceDeps {
+  readonly send: Send;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+export function createTokenSource(auth: AuthSettings, deps: TokenSourceDeps): TokenSource {
+  if (auth.kind === 'token') {
+    const lease: TokenLease = { token: auth.accessToken, generation: 1 };
+    return { current: async () => lease, renew: async () => undefined };
+  }
+  return new MintedTokens(auth, deps);
+}
+
+interface Held extends TokenLease {
+  readonly renewAt: number;
+}
+
+interface OrgTokens {
+  held?: Held | undefined;
+  minting?: Promise<Held> | undefined;
+}
+
+class MintedTokens implements TokenSource {
+  readonly #auth: Extract<AuthSettings, { kind: 'partner' }>;
+  readonly #deps: TokenSourceDeps;
+  readonly #orgs = new Map<OrgId, OrgTokens>();
+  #generation = 0;
+
+  constructor(auth: Extract<AuthSettings, { kind: 'partner' }>, deps: TokenSourceDeps) {
+    this.#auth = auth;
+    this.#deps = deps;
+  }
+
+  async current(org: OrgCredentials, signal?: AbortSignal): Promise<TokenLease> {
+    const state = this.#state(org.organizationId);
+    if (state.held !== undefined && this.#deps.now() < state.held.renewAt) return state.held;
+    return abortable(state.minting ?? this.#mint(org, state), signal);
+  }
+
+  async renew(org: OrgCredentials, stale: TokenLease, signal?: AbortSignal): Promise<TokenLease> {
+    const state = this.#state(org.organizationId);
+    if (state.held !== undefined && state.held.generation > stale.generation) return state.held;
+    if (state.minting === undefined) state.held = undefined;
+    return abortable(state.minting ?? this.#mint(org, state), signal);
+  }
+
+  #state(org: OrgId): OrgTokens {
+    let state = this.#orgs.get(org);
+    if (state === undefined) {
+      state = {};
+      this.#orgs.set(org, state);
+    }
+    return state;
+  }
+
+  /** Shared by every waiter, so it takes no caller's signal; the request timeout bounds it. */
+  #mint(org: OrgCredentials, state: OrgTokens): Promise<Held> {
+    const minting = this.#requestToken(org).then((held) => {
+      state.held = held;
+      return held;
+    });
+    state.minting = minting;
+    const clear = (): void => {
+      if (state.minting === minting) state.minting = undefined;
+    };
+    minting.then(clear, clear);
+    return minting;
+  }
+
+  async #requestToken(org: OrgCredentials): Promise<Held> {
+    const req: HttpRequest = {
+      method: 'POST',
+      route: ROUTES.token,
+      path: ROUTES.token,
+      organizationId: org.organizationId,
+      headers: {
+        'x-partner-id': this.#auth.partnerId,
+        'x-partner-secret': this.#auth.partnerSecret,
+        'x-organization-id': org.organizationId,
+        'x-organization-secret': org.secret,
+        // Settings guarantee an acting user for every organization when minting.
+        'x-user-id': org.actingUser ?? this.#auth.userId ?? '',
+      },
+      json: { grantType: 'client_credentials', scope: [...REQUESTED_SCOPES] },
+    };
+    let res;
+    try {
+      res = await this.#deps.send(req, { priority: TOKEN_PRIORITY });
+    } catch (err) {
+      if (err instanceof ParchmentApiError && err.status === 401) throw new AuthFailedError(err, 'credentials-rejected');
+      throw err;
+    }
+    const grant = parseTokenBody(res.body);
+    if (!grant.ok) {
+      throw new ParchmentResponseError({ ...req, status: res.status, requestId: res.requestId }, grant.problem);
+    }
+    const { accessToken, expiresIn = DEFAULT_TOKEN_LIFETIME_S, scope } = grant.value;
+    const missing = scope === undefined ? [] : REQUESTED_SCOPES.filter((s) => !scope.includes(s));
+    if (missing.length > 0) {
+      this.#deps.logger.warn(
+        { organizationId: org.organizationId, missingScopes: missing, requestId: res.requestId },
+        'token lacks requested scopes; calls needing them will be refused',
+      );
+    }
+    const lead = Math.min(RENEW_LEAD_S, expiresIn / 2);
+    this.#generation += 1;
+    return { token: accessToken, generation: this.#generation, renewAt: this.#deps.now() + (expiresIn - lead) * 1000 };
+  }
+}
+
+/** Lets one caller stop waiting for a shared promise without cancelling it for the others. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

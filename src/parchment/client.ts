@@ -1,0 +1,179 @@
+/**
+ * The Parchment API as role-sync needs it: list users, read a user, replace a user's roles.
+ * Wires settings, tokens, retries, the request scheduler and the HTTP layer together, and turns
+ * response bodies into domain values.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { canonicalRoles, type AssignableRole, type LiveRole, type OrgId, type UserId } from '../core/domain.js';
+import { unscheduled, type RequestScheduler } from '../queue/contract.js';
+import { createTokenSource, type TokenLease, type TokenSource } from './auth.js';
+import { AuthFailedError, ParchmentApiError, ParchmentResponseError } from './errors.js';
+import { HttpTransport, type AttemptRecord, type HttpRequest, type HttpResponse } from './http.js';
+import { parseRolesBody, parseUserBody, parseUserListBody, type LiveUser } from './responses.js';
+import { retryingSender, type Send } from './retry.js';
+import { ROUTES, paths } from './routes.js';
+import type { OrgCredentials, ParchmentSettings } from './settings.js';
+
+export type { LiveUser } from './responses.js';
+export type { AttemptRecord } from './http.js';
+
+export interface ClientOptions {
+  readonly settings: ParchmentSettings;
+  readonly logger: Logger;
+  /** Default: `unscheduled` (no budget; a 429 reaches the caller). */
+  readonly scheduler?: RequestScheduler;
+  /** Dry-run: the HTTP layer refuses everything but GET and the token call. */
+  readonly readOnly: boolean;
+  /** Per attempt. Default 10 s. */
+  readonly timeoutMs?: number;
+  readonly retry?: { readonly attempts?: number; readonly baseMs?: number; readonly capMs?: number };
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Wall clock for token expiry and HTTP-date Retry-After. */
+  readonly now?: () => number;
+  /** Called once per attempt that reached the network, e.g. for metrics. */
+  readonly onRequest?: (record: AttemptRecord) => void;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_RETRY = { attempts: 4, baseMs: 500, capMs: 10_000 } as const;
+/** The documented maximum page size (API-NOTES §5.1). */
+const PAGE_SIZE = 100;
+/** 100,000 users: far beyond any clinic, so hitting it means the cursor is broken. */
+const MAX_PAGES = 1_000;
+
+export class ParchmentClient {
+  readonly #settings: ParchmentSettings;
+  readonly #transport: HttpTransport;
+  readonly #send: Send;
+  readonly #tokens: TokenSource;
+
+  constructor(opts: ClientOptions) {
+    const now = opts.now ?? Date.now;
+    this.#settings = opts.settings;
+    this.#transport = new HttpTransport({
+      baseUrl: opts.settings.baseUrl,
+      logger: opts.logger,
+      readOnly: opts.readOnly,
+      timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      maxSockets: Math.max(1, opts.settings.concurrency),
+      now,
+      onAttempt: opts.onRequest,
+    });
+    this.#send = retryingSender(this.#transport, opts.scheduler ?? unscheduled, {
+      attempts: Math.max(1, opts.retry?.attempts ?? DEFAULT_RETRY.attempts),
+      baseMs: opts.retry?.baseMs ?? DEFAULT_RETRY.baseMs,
+      capMs: opts.retry?.capMs ?? DEFAULT_RETRY.capMs,
+      random: Math.random,
+      sleep: opts.sleep ?? ((ms, signal) => delay(ms, undefined, signal === undefined ? {} : { signal })),
+    });
+    this.#tokens = createTokenSource(opts.settings.auth, { send: this.#send, logger: opts.logger, now });
+  }
+
+  /** Every user of the organization, following `lastKey` across pages. */
+  async listUsers(org: OrgId, signal?: AbortSignal): Promise<LiveUser[]> {
+    const users: LiveUser[] = [];
+    const sent = new Set<string>();
+    let lastKey: string | undefined;
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const req = {
+        method: 'GET',
+        route: ROUTES.users,
+        path: paths.users(org),
+        organizationId: org,
+        searchParams: { limit: String(PAGE_SIZE), ...(lastKey === undefined ? {} : { lastKey }) },
+      } as const;
+      const res = await this.#authorized(req, signal);
+      const parsed = parseUserListBody(res.body);
+      if (!parsed.ok) throw responseError(req, res, parsed.problem);
+      users.push(...parsed.value.users);
+      const next = parsed.value.nextKey;
+      if (next === undefined) return users;
+      if (sent.has(next)) {
+        throw responseError(req, res, `page ${page} returned a lastKey already used; stopping rather than looping forever`);
+      }
+      sent.add(next);
+      lastKey = next;
+    }
+    throw new ParchmentResponseError(
+      { method: 'GET', route: ROUTES.users, organizationId: org, status: 200 },
+      `more than ${MAX_PAGES} pages of ${PAGE_SIZE} users; stopping rather than looping forever`,
+    );
+  }
+
+  async getUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<LiveUser> {
+    const req = { method: 'GET', route: ROUTES.user, path: paths.user(org, user), organizationId: org, userId: user } as const;
+    const res = await this.#authorized(req, signal);
+    const parsed = parseUserBody(res.body);
+    if (!parsed.ok) throw responseError(req, res, parsed.problem);
+    return parsed.value;
+  }
+
+  /** Replaces the user's whole role list. The result is what Parchment stored, which may differ from what was sent. */
+  async replaceRoles(
+    org: OrgId,
+    user: UserId,
+    roles: readonly AssignableRole[],
+    signal?: AbortSignal,
+  ): Promise<{ roles: readonly LiveRole[]; requestId?: string }> {
+    const accessRoles = canonicalRoles(roles);
+    if (accessRoles.length === 0) {
+      // Parchment refuses an empty list (API-NOTES §5.5); stripping every role is not something to send.
+      throw new RangeError(`refusing to send an empty role list for user ${user} in organization ${org}`);
+    }
+    const req = {
+      method: 'PUT',
+      route: ROUTES.roles,
+      path: paths.roles(org, user),
+      organizationId: org,
+      userId: user,
+      json: { access_roles: accessRoles },
+    } as const;
+    const res = await this.#authorized(req, signal);
+    const parsed = parseRolesBody(res.body);
+    if (!parsed.ok) throw responseError(req, res, parsed.problem);
+    return res.requestId === undefined ? { roles: parsed.value } : { roles: parsed.value, requestId: res.requestId };
+  }
+
+  /** Ends pooled keep-alive sockets; the client is unusable afterwards. */
+  close(): void {
+    this.#transport.close();
+  }
+
+  /** Sends with the organization's token; on a 401, renews the token once and tries again. */
+  async #authorized(req: Omit<HttpRequest, 'headers'>, signal: AbortSignal | undefined): Promise<HttpResponse> {
+    const org = this.#credentials(req.organizationId);
+    const lease = await this.#tokens.current(org, signal);
+    try {
+      return await this.#send({ ...req, headers: authHeaders(lease, org) }, { signal });
+    } catch (err) {
+      if (!isUnauthorized(err)) throw err;
+      const fresh = await this.#tokens.renew(org, lease, signal);
+      if (fresh === undefined) throw new AuthFailedError(err, 'static-token-rejected');
+      try {
+        return await this.#send({ ...req, headers: authHeaders(fresh, org) }, { signal });
+      } catch (again) {
+        if (isUnauthorized(again)) throw new AuthFailedError(again, 'token-rejected-after-renewal');
+        throw again;
+      }
+    }
+  }
+
+  #credentials(org: OrgId | undefined): OrgCredentials {
+    const creds = org === undefined ? undefined : this.#settings.organizations.get(org);
+    if (creds === undefined) throw new Error(`organization ${org ?? '(none)'} has no credentials in the loaded settings`);
+    return creds;
+  }
+}
+
+function authHeaders(lease: TokenLease, org: OrgCredentials): Record<string, string> {
+  return { authorization: `Bearer ${lease.token}`, 'x-organization-secret': org.secret };
+}
+
+function isUnauthorized(err: unknown): err is ParchmentApiError {
+  return err instanceof ParchmentApiError && err.status === 401;
+}
+
+function responseError(req: Omit<HttpRequest, 'headers'>, res: HttpResponse, problem: string): ParchmentResponseError {
+  return new ParchmentResponseError({ ...req, status: res.status, requestId: res.requestId }, problem);
+}

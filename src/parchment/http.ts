@@ -1,0 +1,192 @@
+/**
+ * One HTTP attempt against Parchment: the got instance, the read-only guard, the per-attempt log
+ * line, and the mapping of every outcome to a response or one of our error values.
+ *
+ * got never retries here (`retry.limit: 0`): retries, token renewal and rate limiting are decided
+ * above this layer, so every attempt is visible to the request queue and to the logs. got's own
+ * errors are dropped at this boundary because they carry the request options, headers included
+ * (STACK-NOTES §3, §5).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import got, { type BeforeRequestHook, type Got } from 'got';
+import type { Logger } from 'pino';
+import { USER_AGENT } from '../version.js';
+import { ParchmentApiError, ParchmentNetworkError, ReadOnlyViolation, type HttpMethod, type RequestContext } from './errors.js';
+import { parseErrorBody, parseRetryAfter, requestIdOf } from './responses.js';
+import { ROUTES, type Route } from './routes.js';
+
+export interface HttpRequest extends RequestContext {
+  readonly route: Route;
+  /** The filled-in path, ids already encoded, starting at `/v1/`. */
+  readonly path: string;
+  readonly searchParams?: Readonly<Record<string, string>>;
+  /** Per-request headers (credentials). User-Agent and Accept are added here for every request. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly json?: unknown;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  /** Parsed JSON; undefined when the body was empty or not JSON. */
+  readonly body: unknown;
+  readonly requestId?: string;
+}
+
+/** One attempt as metrics see it: the route template keeps label cardinality bounded. */
+export interface AttemptRecord {
+  readonly method: HttpMethod;
+  readonly route: string;
+  /** The HTTP status, or `error` when no response came (reset, timeout, abort). */
+  readonly status: number | 'error';
+  readonly durationSeconds: number;
+}
+
+export interface HttpTransportOptions {
+  readonly baseUrl: URL;
+  readonly logger: Logger;
+  /** Dry-run: refuse every request except GET and the token call. */
+  readonly readOnly: boolean;
+  readonly timeoutMs: number;
+  /** Upper bound on pooled sockets per host; the queue's concurrency. */
+  readonly maxSockets: number;
+  /** Wall clock, for HTTP-date `Retry-After` values. */
+  readonly now: () => number;
+  /** Called once per attempt that reached the network. */
+  readonly onAttempt?: ((record: AttemptRecord) => void) | undefined;
+}
+
+interface AttemptContext {
+  readonly route: string;
+}
+
+export class HttpTransport {
+  readonly #got: Got;
+  readonly #agents: { readonly http: http.Agent; readonly https: https.Agent };
+  readonly #basePath: string;
+  readonly #baseUrl: URL;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #onAttempt: ((record: AttemptRecord) => void) | undefined;
+
+  constructor(opts: HttpTransportOptions) {
+    this.#baseUrl = opts.baseUrl;
+    this.#basePath = opts.baseUrl.pathname.replace(/\/+$/, '');
+    this.#logger = opts.logger;
+    this.#now = opts.now;
+    this.#onAttempt = opts.onAttempt;
+    // Mirrors Node's global agent (keep-alive, 5 s idle), but ours, so close() can end the sockets.
+    const agentOptions = { keepAlive: true, timeout: 5_000, maxSockets: opts.maxSockets };
+    this.#agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+    const tokenPath = `${this.#basePath}${ROUTES.token}`;
+    const guard: BeforeRequestHook = (options) => {
+      const method = options.method.toUpperCase();
+      if (method === 'GET') return;
+      const url = options.url;
+      const pathname = url instanceof URL ? url.pathname : new URL(String(url)).pathname;
+      if (method === 'POST' && pathname === tokenPath) return;
+      throw new ReadOnlyViolation(method, (options.context as Partial<AttemptContext>).route ?? pathname);
+    };
+    this.#got = got.extend({
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      responseType: 'text',
+      timeout: { request: opts.timeoutMs },
+      agent: this.#agents,
+      headers: { 'user-agent': USER_AGENT, accept: 'application/json' },
+      hooks: { beforeRequest: opts.readOnly ? [guard] : [] },
+    });
+  }
+
+  /** One attempt. Resolves only for a 2xx; throws ParchmentApiError, ParchmentNetworkError or ReadOnlyViolation. */
+  async attempt(req: HttpRequest, attempt: number, signal: AbortSignal): Promise<HttpResponse> {
+    const url = new URL(this.#baseUrl.href);
+    url.pathname = `${this.#basePath}${req.path}`;
+    const started = performance.now();
+    let response;
+    try {
+      response = await this.#got(url, {
+        method: req.method,
+        headers: { ...req.headers },
+        signal,
+        context: { route: req.route } satisfies AttemptContext,
+        ...(req.searchParams === undefined ? {} : { searchParams: { ...req.searchParams } }),
+        ...(req.json === undefined ? {} : { json: req.json }),
+      });
+    } catch (err) {
+      const durationMs = Math.round(performance.now() - started);
+      const cause = (err as { cause?: unknown }).cause;
+      if (cause instanceof ReadOnlyViolation) {
+        this.#logger.warn(logFields(req, { attempt, durationMs, refused: 'read-only' }), 'parchment request refused in read-only mode');
+        throw cause;
+      }
+      const code = signal.aborted ? 'ERR_ABORTED' : networkCode(err);
+      this.#logger.warn(logFields(req, { attempt, durationMs, errorCode: code }), 'parchment request failed without a response');
+      this.#onAttempt?.({ method: req.method, route: req.route, status: 'error', durationSeconds: durationMs / 1000 });
+      if (signal.aborted) throw abortReason(signal);
+      throw new ParchmentNetworkError(req, code, attempt);
+    }
+
+    const durationMs = Math.round(performance.now() - started);
+    const status = response.statusCode;
+    const text = response.body;
+    const body = parseJson(text);
+    const requestId = requestIdOf(body) ?? headerRequestId(response.headers);
+    const ok = status >= 200 && status < 300;
+    this.#logger[ok ? 'info' : 'warn'](logFields(req, { status, attempt, durationMs, requestId }), 'parchment request');
+    this.#onAttempt?.({ method: req.method, route: req.route, status, durationSeconds: durationMs / 1000 });
+    if (ok) return requestId === undefined ? { status, body } : { status, body, requestId };
+
+    const fields = parseErrorBody(body, text);
+    throw new ParchmentApiError({
+      method: req.method,
+      route: req.route,
+      organizationId: req.organizationId,
+      userId: req.userId,
+      status,
+      ...fields,
+      requestId: fields.requestId ?? requestId,
+      retryAfterMs: parseRetryAfter(headerValue(response.headers['retry-after']), this.#now()),
+    });
+  }
+
+  close(): void {
+    this.#agents.http.destroy();
+    this.#agents.https.destroy();
+  }
+}
+
+/** Only chosen scalar fields: never headers, options or got errors (STACK-NOTES §5). */
+function logFields(req: HttpRequest, extra: Record<string, unknown>): Record<string, unknown> {
+  return { method: req.method, route: req.route, organizationId: req.organizationId, userId: req.userId, ...extra };
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** API Gateway and load balancers put their id in a header when the body has none. */
+function headerRequestId(headers: http.IncomingHttpHeaders): string | undefined {
+  return headerValue(headers['x-amzn-requestid']) ?? headerValue(headers['x-request-id']);
+}
+
+function networkCode(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code !== 'ERR_GOT_REQUEST_ERROR' ? code : 'ERR_NETWORK';
+}
+
+/** Like fetch: an aborted call rejects with the signal's reason. */
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('The operation was aborted', 'AbortError');
+}

@@ -1,0 +1,23 @@
+/**
+ * The endpoints role-sync uses, as route templates (what logs and errors name) and as filled-in
+ * paths (what goes on the wire). Ids are opaque strings (API-NOTES §4), so every one is
+ * percent-encoded.
+ */
+import type { OrgId, UserId } from '../core/domain.js';
+
+export const ROUTES = {
+  token: '/v1/token',
+  users: '/v1/organizations/{organization_id}/users',
+  user: '/v1/organizations/{organization_id}/users/{user_id}',
+  roles: '/v1/organizations/{organization_id}/users/{user_id}/roles',
+} as const;
+
+export type Route = (typeof ROUTES)[keyof typeof ROUTES];
+
+const enc = encodeURIComponent;
+
+export const paths = {
+  users: (org: OrgId): string => `/v1/organizations/${enc(org)}/users`,
+  user: (org: OrgId, user: UserId): string => `/v1/organizations/${enc(org)}/users/${enc(user)}`,
+  roles: (org: OrgId, user: UserId): string => `/v1/organizations/${enc(org)}/users/${enc(user)}/roles`,
+};

@@ -1,0 +1,299 @@
+/**
+ * Connection settings from the environment (PRODUCT.md §3). Everything is checked here, before any
+ * request, and a problem is one SettingsError naming the variable. Secret values never appear in a
+ * message: only variable names, file paths and keys.
+ */
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import * as z from 'zod';
+import { parseOrgId, parseUserId, type OrgId, type UserId } from '../core/domain.js';
+
+export interface OrgCredentials {
+  readonly organizationId: OrgId;
+  readonly secret: string;
+  /**
+   * The acting user (`x-user-id`) for this organization: `organizations.<id>.userId` in the
+   * credentials file, else PARCHMENT_USER_ID. A user id belongs to one organization, so several
+   * organizations need one each. Always set when tokens are minted.
+   */
+  readonly actingUser?: UserId;
+}
+
+export type AuthSettings =
+  | { readonly kind: 'partner'; readonly partnerId: string; readonly partnerSecret: string; readonly userId?: UserId }
+  | { readonly kind: 'token'; readonly accessToken: string; readonly userId?: UserId };
+
+export interface ParchmentSettings {
+  readonly baseUrl: URL;
+  readonly auth: AuthSettings;
+  readonly organizations: ReadonlyMap<OrgId, OrgCredentials>;
+  readonly ratePerSecond: number;
+  readonly concurrency: number;
+  readonly stateDir: string;
+}
+
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+export const DEFAULT_BASE_URL = 'https://api.sandbox.parchmenthealth.io/external';
+const DEFAULT_RATE = 5;
+const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_STATE_DIR = './.role-sync';
+
+const V = {
+  baseUrl: 'PARCHMENT_BASE_URL',
+  partnerId: 'PARCHMENT_PARTNER_ID',
+  partnerSecret: 'PARCHMENT_PARTNER_SECRET',
+  userId: 'PARCHMENT_USER_ID',
+  accessToken: 'PARCHMENT_ACCESS_TOKEN',
+  orgSecret: 'PARCHMENT_ORGANIZATION_SECRET',
+  credentialsFile: 'PARCHMENT_CREDENTIALS_FILE',
+  rate: 'ROLE_SYNC_RATE',
+  concurrency: 'ROLE_SYNC_CONCURRENCY',
+  stateDir: 'ROLE_SYNC_STATE_DIR',
+} as const;
+
+export async function loadSettings(env: NodeJS.ProcessEnv, organizations: readonly OrgId[]): Promise<ParchmentSettings> {
+  const baseUrl = parseBaseUrl(plain(env, V.baseUrl) ?? DEFAULT_BASE_URL);
+  const ratePerSecond = parseRate(plain(env, V.rate));
+  const concurrency = parseConcurrency(plain(env, V.concurrency));
+  const stateDir = plain(env, V.stateDir) ?? DEFAULT_STATE_DIR;
+
+  const credentialsPath = plain(env, V.credentialsFile);
+  const file = credentialsPath === undefined ? undefined : await readCredentialsFile(credentialsPath);
+
+  const [partnerId, partnerSecret, userIdText, accessToken, orgSecret] = await Promise.all([
+    credential(env, V.partnerId),
+    credential(env, V.partnerSecret),
+    credential(env, V.userId),
+    credential(env, V.accessToken),
+    credential(env, V.orgSecret),
+  ]);
+
+  const userId = userIdText === undefined ? fromFile(file?.userId, credentialsPath, 'userId') : fromEnv(userIdText, V.userId);
+  const orgs = resolveOrganizations(organizations, orgSecret, file?.organizations, credentialsPath, userId);
+  const everyOrgHasUser = [...orgs.values()].every((o) => o.actingUser !== undefined);
+  const auth = resolveAuth({
+    partnerId: partnerId ?? file?.partnerId,
+    partnerSecret: partnerSecret ?? file?.partnerSecret,
+    userId,
+    everyOrgHasUser,
+    accessToken: accessToken ?? file?.accessToken,
+  });
+
+  return {
+    baseUrl,
+    auth,
+    organizations: orgs,
+    ratePerSecond,
+    concurrency,
+    stateDir,
+  };
+}
+
+/** A set, non-empty variable; an empty value counts as unset, as container env files often leave them. */
+function plain(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** `NAME` or `NAME_FILE` (a Kubernetes secret mount), never both. */
+async function credential(env: NodeJS.ProcessEnv, name: string): Promise<string | undefined> {
+  const direct = plain(env, name);
+  const path = plain(env, `${name}_FILE`);
+  if (direct !== undefined && path !== undefined) {
+    throw new SettingsError(name, `set either ${name} or ${name}_FILE, not both`);
+  }
+  if (path === undefined) return direct;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new SettingsError(`${name}_FILE`, `cannot read ${path} (${errorCode(err)})`);
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new SettingsError(`${name}_FILE`, `${path} is empty`);
+  return value;
+}
+
+function parseBaseUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new SettingsError(V.baseUrl, 'not a valid URL');
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new SettingsError(V.baseUrl, 'must not carry credentials; use the PARCHMENT_* secret variables');
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new SettingsError(V.baseUrl, 'must not have a query or fragment');
+  }
+  if (url.protocol === 'http:') {
+    if (!isLoopback(url.hostname)) {
+      throw new SettingsError(V.baseUrl, 'http:// is allowed only for a loopback host (127.0.0.0/8, ::1, localhost); use https://');
+    }
+  } else if (url.protocol !== 'https:') {
+    throw new SettingsError(V.baseUrl, 'must be an https:// URL');
+  }
+  return url;
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '0:0:0:0:0:0:0:1';
+}
+
+function parseRate(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_RATE;
+  const n = Number(text.trim());
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0) throw new SettingsError(V.rate, 'must be a number greater than 0');
+  return n;
+}
+
+function parseConcurrency(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_CONCURRENCY;
+  const t = text.trim();
+  if (!/^\d+$/.test(t) || Number(t) < 1 || !Number.isSafeInteger(Number(t))) {
+    throw new SettingsError(V.concurrency, 'must be a whole number of at least 1');
+  }
+  return Number(t);
+}
+
+// ---------------------------------------------------------------------------
+// Credentials file
+
+const nonEmpty = z.string().min(1, 'must be a non-empty string');
+const CredentialsFileSchema = z.strictObject({
+  organizations: z.record(z.string(), z.strictObject({ secret: nonEmpty, userId: nonEmpty.optional() })).optional(),
+  partnerId: nonEmpty.optional(),
+  partnerSecret: nonEmpty.optional(),
+  userId: nonEmpty.optional(),
+  accessToken: nonEmpty.optional(),
+});
+type CredentialsFile = z.infer<typeof CredentialsFileSchema>;
+
+async function readCredentialsFile(path: string): Promise<CredentialsFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new SettingsError(V.credentialsFile, `cannot read ${path} (${errorCode(err)})`);
+  }
+  let raw: unknown;
+  try {
+    // YAML is a superset of JSON, so one parser reads both forms.
+    raw = parseYaml(text, { logLevel: 'error' });
+  } catch (err) {
+    // The parser's message quotes the offending line, which may hold a secret: keep only the position.
+    const pos = (err as { linePos?: readonly { line: number; col: number }[] }).linePos?.[0];
+    throw new SettingsError(V.credentialsFile, `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML or JSON`);
+  }
+  const parsed = CredentialsFileSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+    throw new SettingsError(V.credentialsFile, `${path}: ${key}: ${describeIssue(issue)}`);
+  }
+  return parsed.data;
+}
+
+/** zod messages name types and keys, not received values; unrecognized keys are listed by name. */
+function describeIssue(issue: z.core.$ZodIssue | undefined): string {
+  if (issue === undefined) return 'invalid';
+  if (issue.code === 'unrecognized_keys') return `unknown key(s) ${issue.keys.join(', ')}`;
+  return issue.message;
+}
+
+function fromFile(value: string | undefined, path: string | undefined, key: string): UserId | undefined {
+  if (value === undefined) return undefined;
+  const id = parseUserId(value);
+  if (id === undefined) throw new SettingsError(V.credentialsFile, `${path ?? ''}: ${key}: not a valid Parchment user id`);
+  return id;
+}
+
+function fromEnv(value: string, variable: string): UserId {
+  const id = parseUserId(value.trim());
+  if (id === undefined) throw new SettingsError(variable, 'not a valid Parchment user id');
+  return id;
+}
+
+// ---------------------------------------------------------------------------
+// Resolution
+
+interface AuthInputs {
+  readonly partnerId: string | undefined;
+  readonly partnerSecret: string | undefined;
+  readonly userId: UserId | undefined;
+  /** Every requested organization has an acting user (its own, or PARCHMENT_USER_ID). */
+  readonly everyOrgHasUser: boolean;
+  readonly accessToken: string | undefined;
+}
+
+function resolveAuth({ partnerId, partnerSecret, userId, everyOrgHasUser, accessToken }: AuthInputs): AuthSettings {
+  if (accessToken !== undefined) {
+    return userId === undefined ? { kind: 'token', accessToken } : { kind: 'token', accessToken, userId };
+  }
+  if (partnerId !== undefined && partnerSecret !== undefined && everyOrgHasUser) {
+    return userId === undefined ? { kind: 'partner', partnerId, partnerSecret } : { kind: 'partner', partnerId, partnerSecret, userId };
+  }
+  const missing = [
+    partnerId === undefined ? V.partnerId : undefined,
+    partnerSecret === undefined ? V.partnerSecret : undefined,
+    everyOrgHasUser ? undefined : V.userId,
+  ].filter((v) => v !== undefined);
+  throw new SettingsError(
+    missing[0] ?? V.partnerId,
+    `missing; minting tokens needs ${V.partnerId}, ${V.partnerSecret} and ${V.userId} (or set ${V.accessToken} instead). Missing: ${missing.join(', ')}`,
+  );
+}
+
+function resolveOrganizations(
+  requested: readonly OrgId[],
+  envSecret: string | undefined,
+  fileOrgs: CredentialsFile['organizations'],
+  credentialsPath: string | undefined,
+  defaultUser: UserId | undefined,
+): ReadonlyMap<OrgId, OrgCredentials> {
+  const unique = [...new Set(requested)];
+  if (envSecret !== undefined && unique.length !== 1) {
+    throw new SettingsError(
+      V.orgSecret,
+      `only usable when exactly one organization is requested (${unique.length} are); use ${V.credentialsFile} for several`,
+    );
+  }
+  const fileEntries = new Map<OrgId, { secret: string; userId: UserId | undefined }>();
+  for (const [key, value] of Object.entries(fileOrgs ?? {})) {
+    const id = parseOrgId(key);
+    if (id === undefined) throw new SettingsError(V.credentialsFile, `${credentialsPath ?? ''}: organizations.${key}: not a UUID organization id`);
+    fileEntries.set(id, { secret: value.secret, userId: fromFile(value.userId, credentialsPath, `organizations.${key}.userId`) });
+  }
+  const result = new Map<OrgId, OrgCredentials>();
+  for (const org of unique) {
+    const secret = envSecret ?? fileEntries.get(org)?.secret;
+    if (secret === undefined) {
+      throw new SettingsError(
+        unique.length === 1 ? V.orgSecret : V.credentialsFile,
+        `no secret for organization ${org}; set ${V.orgSecret} (one organization) or organizations.${org}.secret in ${V.credentialsFile}`,
+      );
+    }
+    const actingUser = fileEntries.get(org)?.userId ?? defaultUser;
+    result.set(org, actingUser === undefined ? { organizationId: org, secret } : { organizationId: org, secret, actingUser });
+  }
+  return result;
+}
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'error';
+}

@@ -1,0 +1,70 @@
+import * as z from 'zod';
+import { normalizeUserId } from './seed.js';
+import { FAULT_KINDS, LIST_SHAPES, type ConfigPatch, type SimConfig, type SimOptions } from './types.js';
+
+const rateLimitSchema = z.strictObject({
+  perSecond: z.number().positive(),
+  burst: z.number().int().min(1).optional(),
+});
+
+/** The keys `configure()` and `PATCH /_sim/config` accept; `rateLimit: null` switches limiting off. */
+export const configPatchSchema = z.strictObject({
+  listShape: z.enum(LIST_SHAPES).optional(),
+  pageSize: z.number().int().min(1).optional(),
+  rateLimit: rateLimitSchema.nullable().optional(),
+  faultRate: z.number().min(0).max(1).optional(),
+  faults: z.array(z.enum(FAULT_KINDS)).min(1).optional(),
+  latencyMs: z.number().min(0).optional(),
+  tokenTtlSeconds: z.number().int().min(0).optional(),
+  failUser: z.record(z.string(), z.number().int().min(400).max(599)).optional(),
+});
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function parseConfigPatch(input: unknown): ConfigPatch {
+  const parsed = configPatchSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `invalid simulator configuration: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const { rateLimit, ...rest } = parsed.data;
+  // `null` and `undefined` both mean "unlimited"; only an absent key leaves the setting alone.
+  return { ...rest, ...('rateLimit' in parsed.data ? { rateLimit: rateLimit ?? undefined } : {}) } as ConfigPatch;
+}
+
+export function initialConfig(opts: SimOptions): SimConfig {
+  const base: SimConfig = {
+    listShape: 'oas',
+    pageSize: 100,
+    rateLimit: undefined,
+    faultRate: 0,
+    faults: [...FAULT_KINDS],
+    latencyMs: 0,
+    tokenTtlSeconds: 3600,
+    failUser: {},
+  };
+  const { listShape, pageSize, rateLimit, faultRate, faults, latencyMs, tokenTtlSeconds } = opts;
+  return applyPatch(base, parseConfigPatch(dropUndefined({ listShape, pageSize, rateLimit, faultRate, faults, latencyMs, tokenTtlSeconds })));
+}
+
+export function applyPatch(config: SimConfig, patch: ConfigPatch): SimConfig {
+  const next: SimConfig = { ...config, faults: [...config.faults], failUser: { ...config.failUser } };
+  if (patch.listShape !== undefined) next.listShape = patch.listShape;
+  if (patch.pageSize !== undefined) next.pageSize = patch.pageSize;
+  if ('rateLimit' in patch) next.rateLimit = patch.rateLimit ? { ...patch.rateLimit } : undefined;
+  if (patch.faultRate !== undefined) next.faultRate = patch.faultRate;
+  if (patch.faults !== undefined) next.faults = [...patch.faults];
+  if (patch.latencyMs !== undefined) next.latencyMs = patch.latencyMs;
+  if (patch.tokenTtlSeconds !== undefined) next.tokenTtlSeconds = patch.tokenTtlSeconds;
+  if (patch.failUser !== undefined) {
+    next.failUser = Object.fromEntries(Object.entries(patch.failUser).map(([id, status]) => [normalizeUserId(id), status]));
+  }
+  return next;
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

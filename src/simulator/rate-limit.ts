@@ -1,0 +1,29 @@
+import type { RateLimitOptions } from './types.js';
+
+export type TakeResult = { ok: true } | { ok: false; retryAfterSeconds: number };
+
+/** A token bucket: `perSecond` refill, `burst` capacity (default: one second's worth, at least 1). */
+export class TokenBucket {
+  private tokens: number;
+  private readonly burst: number;
+
+  constructor(
+    private readonly opts: RateLimitOptions,
+    private last: number,
+  ) {
+    this.burst = opts.burst ?? Math.max(1, Math.ceil(opts.perSecond));
+    this.tokens = this.burst;
+  }
+
+  take(nowMs: number): TakeResult {
+    const elapsed = Math.max(0, nowMs - this.last) / 1000;
+    this.last = nowMs;
+    this.tokens = Math.min(this.burst, this.tokens + elapsed * this.opts.perSecond);
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return { ok: true };
+    }
+    // Retry-After is whole seconds (RFC 9110), so round up and never say 0.
+    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - this.tokens) / this.opts.perSecond)) };
+  }
+}

@@ -1,0 +1,135 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import * as z from 'zod';
+import { EMAIL_PATTERN, UUID_PATTERN } from '../core/domain.js';
+import type { SimOrg, SimSeed, SimUser } from './types.js';
+
+/** Thrown for a seed that cannot be used; `problems` has one line per issue. */
+export class SeedError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`invalid simulator seed ${source}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'SeedError';
+  }
+}
+
+const nonEmpty = z.string().min(1, 'must be a non-empty string');
+
+const userSchema = z.strictObject({
+  id: nonEmpty,
+  email: z.string().regex(EMAIL_PATTERN, 'must be an email address'),
+  fullName: nonEmpty.optional(),
+  roles: z.array(nonEmpty),
+  disabled: z.boolean().optional(),
+});
+
+const orgSchema = z.strictObject({
+  id: nonEmpty,
+  name: nonEmpty.optional(),
+  secret: nonEmpty,
+  users: z.array(userSchema),
+});
+
+const seedSchema = z.strictObject({
+  partners: z.array(z.strictObject({ partnerId: nonEmpty, partnerSecret: nonEmpty })).min(1, 'needs at least one partner'),
+  organizations: z.array(orgSchema),
+});
+
+/** Organization ids are UUIDs compared case-insensitively; Parchment issues them lower-case. */
+export function normalizeOrgId(id: string): string {
+  return id.toLowerCase();
+}
+
+/** UUID user ids compare case-insensitively; opaque ids are kept as written (as src/core/domain.ts does). */
+export function normalizeUserId(id: string): string {
+  return UUID_PATTERN.test(id) ? id.toLowerCase() : id;
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : `${out === '' ? '' : '.'}${String(seg)}`;
+  return out === '' ? '(top level)' : out;
+}
+
+function normalizeUser(u: SimUser): SimUser {
+  return {
+    id: normalizeUserId(u.id),
+    email: u.email.toLowerCase(),
+    ...(u.fullName !== undefined ? { fullName: u.fullName } : {}),
+    roles: [...u.roles],
+    ...(u.disabled === true ? { disabled: true } : {}),
+  };
+}
+
+function crossCheck(seed: SimSeed): string[] {
+  const problems: string[] = [];
+  const partnerIds = new Set<string>();
+  seed.partners.forEach((p, i) => {
+    if (partnerIds.has(p.partnerId)) problems.push(`partners[${i}].partnerId: "${p.partnerId}" is listed twice`);
+    partnerIds.add(p.partnerId);
+  });
+  const orgIds = new Set<string>();
+  seed.organizations.forEach((org: SimOrg, oi) => {
+    if (orgIds.has(org.id)) problems.push(`organizations[${oi}].id: organization "${org.id}" is listed twice`);
+    orgIds.add(org.id);
+    const ids = new Set<string>();
+    const emails = new Set<string>();
+    org.users.forEach((u, ui) => {
+      const at = `organizations[${oi}].users[${ui}]`;
+      if (ids.has(u.id)) problems.push(`${at}.id: user "${u.id}" is listed twice in organization ${org.id}`);
+      if (emails.has(u.email)) problems.push(`${at}.email: "${u.email}" is listed twice in organization ${org.id}`);
+      ids.add(u.id);
+      emails.add(u.email);
+      // Disabling downgrades every role to member (API-NOTES §5.6); a seed must not describe another state.
+      if (u.disabled === true && !(u.roles.length === 1 && u.roles[0] === 'member')) {
+        problems.push(`${at}.roles: a disabled user holds exactly [member], not [${u.roles.join(', ')}]`);
+      }
+    });
+  });
+  return problems;
+}
+
+/**
+ * Checks a seed and returns a normalized deep copy (ids and emails in the case Parchment uses),
+ * so the caller's object is never shared with the running simulator.
+ */
+export function validateSeed(input: unknown, source = 'seed'): SimSeed {
+  const parsed = seedSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new SeedError(
+      source,
+      parsed.error.issues.map((i) => `${pathText(i.path)}: ${i.message}`),
+    );
+  }
+  const seed: SimSeed = {
+    partners: parsed.data.partners.map((p) => ({ ...p })),
+    organizations: parsed.data.organizations.map((o) => ({
+      id: normalizeOrgId(o.id),
+      ...(o.name !== undefined ? { name: o.name } : {}),
+      secret: o.secret,
+      users: o.users.map(normalizeUser),
+    })),
+  };
+  const problems = crossCheck(seed);
+  if (problems.length > 0) throw new SeedError(source, problems);
+  return seed;
+}
+
+/** A seed file in YAML or JSON (JSON is YAML), shaped like `SimSeed`. */
+export async function loadSeedFile(path: string): Promise<SimSeed> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new SeedError(path, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
+  } catch (err) {
+    throw new SeedError(path, [`not valid YAML or JSON: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+  return validateSeed(data, path);
+}

@@ -1,0 +1,103 @@
+import type { Logger } from '../log.js';
+
+export interface SimUser {
+  id: string;
+  email: string;
+  fullName?: string;
+  roles: string[];
+  disabled?: boolean;
+}
+
+export interface SimOrg {
+  id: string;
+  name?: string;
+  secret: string;
+  users: SimUser[];
+}
+
+export interface SimSeed {
+  partners: { partnerId: string; partnerSecret: string }[];
+  organizations: SimOrg[];
+}
+
+/**
+ * The three documented shapes of the list-users response (API-NOTES §5.1):
+ * `oas` — `data.users[]` with `data.pagination {total, limit, lastKey}`;
+ * `bare` — `data[]` of `{user_id, email}` only, every user at once, no pagination;
+ * `rs` — `data[]` (with roles) and a top-level `pagination {count, hasNext, limit, offset, lastKey}`.
+ */
+export type ListShape = 'oas' | 'bare' | 'rs';
+export const LIST_SHAPES = ['oas', 'bare', 'rs'] as const satisfies readonly ListShape[];
+
+export type FaultKind = '500' | '503' | 'drop';
+export const FAULT_KINDS = ['500', '503', 'drop'] as const satisfies readonly FaultKind[];
+
+export interface RateLimitOptions {
+  perSecond: number;
+  burst?: number;
+}
+
+export interface SimOptions {
+  host?: string;
+  port?: number;
+  seed?: SimSeed;
+  listShape?: ListShape;
+  /** The most users one list page holds, whatever `limit` asks for. */
+  pageSize?: number;
+  /** A token bucket over every API request; `undefined` means unlimited. */
+  rateLimit?: RateLimitOptions;
+  /** 0..1: the fraction of API requests answered by one of `faults`. */
+  faultRate?: number;
+  faults?: FaultKind[];
+  latencyMs?: number;
+  tokenTtlSeconds?: number;
+  random?: () => number;
+  logger?: Logger;
+}
+
+/** The behaviour knobs that can change while the simulator runs. */
+export interface SimConfig {
+  listShape: ListShape;
+  pageSize: number;
+  rateLimit: RateLimitOptions | undefined;
+  faultRate: number;
+  faults: FaultKind[];
+  latencyMs: number;
+  tokenTtlSeconds: number;
+  /** userId -> HTTP status that `PUT .../roles` for that user answers. */
+  failUser: Record<string, number>;
+}
+
+export type ConfigPatch = Partial<
+  Pick<SimOptions, 'listShape' | 'pageSize' | 'rateLimit' | 'faultRate' | 'faults' | 'latencyMs' | 'tokenTtlSeconds'>
+> & { failUser?: Record<string, number> };
+
+export interface RecordedRequest {
+  seq: number;
+  time: string;
+  method: string;
+  /** The URL path as received, without the query string (see `query`). */
+  path: string;
+  /** The matched route template, e.g. `PUT /v1/organizations/{organization_id}/users/{user_id}/roles`. */
+  route: string;
+  query?: Record<string, string>;
+  organizationId?: string;
+  userId?: string;
+  status: number | 'dropped';
+  body?: unknown;
+  headers: { userAgent?: string };
+}
+
+export interface RunningSimulator {
+  origin: string;
+  baseUrl: string;
+  seed: SimSeed;
+  requests(): RecordedRequest[];
+  clearRequests(): void;
+  setRoles(orgId: string, userId: string, roles: string[]): void;
+  revokeTokens(): void;
+  configure(patch: ConfigPatch): void;
+  user(orgId: string, userId: string): SimUser | undefined;
+  reset(): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,226 @@
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'dist', 'cli.js');
+const ORG = '7fa84d2b-26d7-4c71-9b5b-e591eff97e7d';
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(args: readonly string[], extraEnv: Record<string, string> = {}, cwd = ROOT): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
+  if (extraEnv['ROLE_SYNC_CONFIG'] === undefined) delete env['ROLE_SYNC_CONFIG'];
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'role-sync-validate-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+let counter = 0;
+async function file(text: string): Promise<string> {
+  const path = join(dir, `case-${++counter}.yaml`);
+  await writeFile(path, text);
+  return path;
+}
+
+function withUsers(...lines: string[]): string {
+  return `version: 1\norganizations:\n  ${ORG}:\n    users:\n${lines.map((l) => `      ${l}\n`).join('')}`;
+}
+
+/** Runs `validate -c` on the text and checks the failure: exit 1, nothing on stdout, no stack trace. */
+async function invalid(text: string): Promise<{ stderr: string; path: string }> {
+  const path = await file(text);
+  const result = await run(['validate', '-c', path]);
+  expect(result.code).toBe(1);
+  expect(result.stdout).toBe('');
+  expect(result.stderr).not.toContain('    at ');
+  return { stderr: result.stderr, path };
+}
+
+function bomb(): string {
+  const levels = ['a0: &a0 [admin, admin, admin, admin, admin, admin, admin, admin, admin, admin]'];
+  for (let i = 1; i < 12; i++) levels.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+  return `${levels.join('\n')}\n${withUsers('a@b.example: *a11')}`;
+}
+
+describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => {
+  it('YAML syntax error', async () => {
+    const { stderr, path } = await invalid('version: 1\norganizations: [a\n');
+    expect(stderr).toContain(`${path}:3:1: error: YAML syntax:`);
+  });
+
+  it('tab indentation', async () => {
+    const { stderr, path } = await invalid(`version: 1\norganizations:\n\t${ORG}: {users: {}}\n`);
+    expect(stderr).toContain(`${path}:3:1: error: YAML syntax: Tabs are not allowed as indentation`);
+  });
+
+  it('unknown role, with a suggestion', async () => {
+    const { stderr, path } = await invalid(withUsers('a@b.example: [provder]'));
+    expect(stderr).toContain(`${path}:5:21: error: unknown role "provder"; did you mean "provider"?`);
+  });
+
+  it('owner', async () => {
+    const { stderr, path } = await invalid(withUsers('a@b.example: [admin, owner]'));
+    expect(stderr).toContain(`${path}:5:28: error: role "owner" cannot be assigned: the Parchment API cannot assign`);
+  });
+
+  it('empty role list', async () => {
+    const { stderr, path } = await invalid(withUsers('a@b.example: []'));
+    expect(stderr).toContain(`${path}:5:20: error: the role list is empty`);
+  });
+
+  it('rx_reader without receptionist', async () => {
+    const { stderr, path } = await invalid(withUsers('a@b.example: [rx_reader]'));
+    expect(stderr).toContain(`${path}:5:21: error: rx_reader needs receptionist`);
+  });
+
+  it('organization key that is not a UUID', async () => {
+    const { stderr, path } = await invalid('version: 1\norganizations:\n  collins:\n    users: {}\n');
+    expect(stderr).toContain(`${path}:3:3: error: organization key "collins" is not a UUID`);
+  });
+
+  it('user key that is neither an id nor an email', async () => {
+    const { stderr, path } = await invalid(withUsers('"Dr Cameron": [provider]'));
+    expect(stderr).toContain(`${path}:5:7: error: user key "Dr Cameron" is neither a Parchment user id`);
+  });
+
+  it('unknown key', async () => {
+    const { stderr, path } = await invalid(`version: 1\norganizations:\n  ${ORG}:\n    usres: {}\n`);
+    expect(stderr).toContain(`${path}:4:5: error: unknown key "usres" in organization "${ORG}"; did you mean "users"?`);
+  });
+
+  it('the same email twice in another case names both lines', async () => {
+    const { stderr, path } = await invalid(withUsers('a@b.example: [admin]', 'c@b.example: [admin]', 'A@B.EXAMPLE: [provider]'));
+    expect(stderr).toContain(`${path}:7:7: error: user "A@B.EXAMPLE" is listed twice (first at line 5)`);
+  });
+
+  it('duplicate YAML key', async () => {
+    const { stderr, path } = await invalid(`version: 1\norganizations:\n  ${ORG}:\n    users: {}\n    users: {}\n`);
+    expect(stderr).toContain(`${path}:5:5: error: key "users" is repeated (first at line 4)`);
+  });
+
+  it('missing version, at line 1 column 1', async () => {
+    const { stderr, path } = await invalid(`organizations:\n  ${ORG}: {users: {}}\n`);
+    expect(stderr).toContain(`${path}:1:1: error: the file is missing the required key "version"`);
+  });
+
+  it('wrong version', async () => {
+    const { stderr, path } = await invalid(`version: 2\norganizations:\n  ${ORG}: {users: {}}\n`);
+    expect(stderr).toContain(`${path}:1:10: error: "version" must be 1, not the number 2`);
+  });
+
+  it('empty file', async () => {
+    const { stderr, path } = await invalid('');
+    expect(stderr).toContain(`${path}:1:1: error: the file is empty`);
+  });
+
+  it('top level is a list', async () => {
+    const { stderr, path } = await invalid('- version: 1\n');
+    expect(stderr).toContain(`${path}:1:1: error: the top level must be a map with "version" and "organizations", not a list`);
+  });
+
+  it('file over 32 MiB', async () => {
+    const path = join(dir, 'huge.yaml');
+    await writeFile(path, 'version: 1\n');
+    await truncate(path, 32 * 1024 * 1024 + 1);
+    const result = await run(['validate', '-c', path]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${path}:1:1: error: ${path} is 32.0 MiB; the limit is 32 MiB`);
+    expect(result.stderr).not.toContain('    at ');
+  });
+
+  it('alias bomb', async () => {
+    const started = Date.now();
+    const { stderr } = await invalid(bomb());
+    expect(stderr).toMatch(/:\d+:20: error: aliases expand to more than 1000000 nodes/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('nonexistent file', async () => {
+    const result = await run(['validate', '-c', 'no-such-roles.yaml']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('no-such-roles.yaml:1:1: error: cannot read no-such-roles.yaml: no such file');
+    expect(result.stderr).not.toContain('    at ');
+  });
+
+  it('a directory given as the file', async () => {
+    const sub = join(dir, 'a-directory.yaml');
+    await mkdir(sub);
+    const result = await run(['validate', '-c', sub]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${sub}:1:1: error: cannot read ${sub}: it is a directory`);
+    expect(result.stderr).not.toContain('    at ');
+  });
+
+  it('reports every problem, sorted, then a tally', async () => {
+    const { stderr, path } = await invalid(withUsers('a@b.example: [owner]', 'b@b.example: []', 'c@b.example: [admin, admin]'));
+    const lines = stderr.trimEnd().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(new RegExp(`^${path}:5:21: error: `)),
+      expect.stringMatching(new RegExp(`^${path}:6:20: error: `)),
+      expect.stringMatching(new RegExp(`^${path}:7:28: warning: role "admin" is listed twice`)),
+      `${path}: invalid — 2 errors, 1 warning`,
+    ]);
+  });
+});
+
+describe('role-sync validate: success', () => {
+  it('the example file is valid', async () => {
+    const result = await run(['validate', '-c', 'roles.example.yaml']);
+    expect(result).toEqual({ code: 0, stdout: 'roles.example.yaml: valid — 2 organizations, 12 users\n', stderr: '' });
+  });
+
+  it('warnings alone do not fail', async () => {
+    const path = await file(withUsers('a@b.example: [rx_queue_manager]', 'b@b.example: [admin, admin]'));
+    const result = await run(['validate', '-c', path]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`${path}: valid — 1 organization, 2 users (2 warnings)\n`);
+    expect(result.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^${path}:5:21: warning: rx_queue_manager`)),
+      expect.stringMatching(new RegExp(`^${path}:6:28: warning: role "admin" is listed twice`)),
+    ]);
+  });
+
+  it('reads ROLE_SYNC_CONFIG when -c is absent', async () => {
+    const path = await file(await readFile(join(ROOT, 'roles.example.yaml'), 'utf8'));
+    const result = await run(['validate'], { ROLE_SYNC_CONFIG: path });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`${path}: valid — 2 organizations, 12 users\n`);
+  });
+
+  it('defaults to ./roles.yaml', async () => {
+    const result = await run(['validate'], {}, dir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('roles.yaml:1:1: error: cannot read roles.yaml: no such file');
+  });
+
+  it('--help exits 0 and describes the command', async () => {
+    const result = await run(['validate', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('-c, --config <file>');
+    expect(result.stdout).toContain('ROLE_SYNC_CONFIG');
+  });
+});

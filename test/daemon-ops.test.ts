@@ -1,0 +1,123 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseOrgId, parseUserId } from '../src/core/domain.js';
+import { buildLiveReport } from '../src/core/live-report.js';
+import { DaemonMetrics } from '../src/daemon/metrics.js';
+import { parseListenAddress, startOpsServer, type OpsServer, type Readiness } from '../src/daemon/ops-server.js';
+import { silentLogger } from '../src/log.js';
+import { DAEMON_METRIC_NAMES, parsePrometheusText, sampleValue } from './helpers/daemon-prom.js';
+
+const ORG = parseOrgId('7fa84d2b-26d7-4c71-9b5b-e591eff97e7d')!;
+const USER = parseUserId('a7748dfd-ceb2-4b17-8380-425c304f5ae7')!;
+
+describe('DaemonMetrics', () => {
+  it('renders every named series as valid Prometheus text, with the figures recorded', async () => {
+    let depth = 3;
+    const m = new DaemonMetrics({ queueDepth: () => depth });
+    m.declareOrganizations([ORG]);
+    m.setConfigValid(true);
+    m.recordApiRequest({ method: 'PUT', route: '/v1/organizations/{organization_id}/users/{user_id}/roles', status: 200, durationSeconds: 0.12 });
+    m.recordApiRequest({ method: 'GET', route: '/v1/organizations/{organization_id}/users', status: 'error', durationSeconds: 10 });
+    m.recordRateLimited();
+    const report = buildLiveReport({
+      kind: 'apply', dryRun: false, now: new Date(0), source: { file: 'roles.yaml', sha256: 'x' },
+      outcomes: [{ kind: 'planned', results: new Map(), plan: { id: ORG, entries: [{ kind: 'not-found', user: { key: 'ghost@x.example' } }], unmanaged: [{ id: USER }], noLongerManaged: [] } }],
+    });
+    m.recordCycle('failure', report, new Map([[ORG, { pendingChanges: 2, driftedUsers: 1, unmanagedUsers: 1 }]]), new Date(5_000));
+    depth = 7;
+
+    const { contentType, body } = await m.render();
+    expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    const families = parsePrometheusText(body);
+    for (const name of DAEMON_METRIC_NAMES) expect(families.has(name), name).toBe(true);
+    expect(families.has('process_cpu_seconds_total')).toBe(true);
+    expect(sampleValue(families, 'role_sync_config_valid')).toBe(1);
+    expect(sampleValue(families, 'role_sync_queue_depth')).toBe(7);
+    expect(sampleValue(families, 'role_sync_pending_changes', { organization: ORG })).toBe(2);
+    expect(sampleValue(families, 'role_sync_drifted_users', { organization: ORG })).toBe(1);
+    expect(sampleValue(families, 'role_sync_unmanaged_users', { organization: ORG })).toBe(1);
+    expect(sampleValue(families, 'role_sync_reconcile_runs_total', { result: 'failure' })).toBe(1);
+    expect(sampleValue(families, 'role_sync_reconcile_runs_total', { result: 'success' })).toBe(0);
+    expect(sampleValue(families, 'role_sync_apply_failures_total', { organization: ORG, reason: 'not-found' })).toBe(1);
+    expect(sampleValue(families, 'role_sync_apply_failures_total', { organization: ORG, reason: 'rejected' })).toBe(0);
+    expect(sampleValue(families, 'role_sync_changes_applied_total', { organization: ORG })).toBe(0);
+    expect(sampleValue(families, 'role_sync_api_requests_total', { method: 'GET', status: 'error' })).toBe(1);
+    expect(sampleValue(families, 'role_sync_api_request_duration_seconds_count', { method: 'PUT' })).toBe(1);
+    expect(sampleValue(families, 'role_sync_rate_limited_total')).toBe(1);
+    // A failed cycle is not a success: the timestamp stays unset.
+    expect(sampleValue(families, 'role_sync_last_success_timestamp_seconds')).toBe(0);
+    m.recordCycle('success', undefined, new Map(), new Date(9_000));
+    expect(sampleValue(parsePrometheusText((await m.render()).body), 'role_sync_last_success_timestamp_seconds')).toBe(9);
+  });
+
+  it('drops gauges of organizations that left the file', async () => {
+    const m = new DaemonMetrics({ queueDepth: () => 0 });
+    m.recordCycle('success', undefined, new Map([[ORG, { pendingChanges: 1, driftedUsers: 0, unmanagedUsers: 4 }]]), new Date());
+    m.recordCycle('success', undefined, new Map(), new Date());
+    const families = parsePrometheusText((await m.render()).body);
+    expect(families.get('role_sync_unmanaged_users')!.samples).toEqual([]);
+  });
+
+  it('keeps two daemons in one process apart', async () => {
+    const a = new DaemonMetrics({ queueDepth: () => 1 });
+    const b = new DaemonMetrics({ queueDepth: () => 2 });
+    a.setConfigValid(false);
+    b.setConfigValid(true);
+    expect(sampleValue(parsePrometheusText((await a.render()).body), 'role_sync_config_valid')).toBe(0);
+    expect(sampleValue(parsePrometheusText((await b.render()).body), 'role_sync_config_valid')).toBe(1);
+  });
+});
+
+describe('parseListenAddress', () => {
+  it.each([
+    ['0.0.0.0:9464', { host: '0.0.0.0', port: 9464 }],
+    ['127.0.0.1:0', { host: '127.0.0.1', port: 0 }],
+    ['[::]:9464', { host: '::', port: 9464 }],
+    [':8080', { host: '0.0.0.0', port: 8080 }],
+    ['localhost:9464', { host: 'localhost', port: 9464 }],
+  ])('%s', (text, expected) => {
+    expect(parseListenAddress(text)).toEqual(expected);
+  });
+
+  it.each(['9464', '0.0.0.0:99999', 'host:port', '::1:80', ''])('refuses %j', (text) => {
+    expect(parseListenAddress(text)).toBeUndefined();
+  });
+});
+
+describe('ops server', () => {
+  let server: OpsServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  async function serve(readiness: () => Readiness) {
+    const metrics = new DaemonMetrics({ queueDepth: () => 0 });
+    server = await startOpsServer({ host: '127.0.0.1', port: 0 }, { readiness, metrics: () => metrics.render(), status: () => ({ fileHash: 'abc' }) }, silentLogger());
+    return `http://127.0.0.1:${server.address.port}`;
+  }
+
+  it('answers health, readiness, metrics and status', async () => {
+    let ready: Readiness = { ready: false, reason: 'no reconcile has completed yet' };
+    const base = await serve(() => ready);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const notReady = await fetch(`${base}/readyz`);
+    expect(notReady.status).toBe(503);
+    expect(await notReady.text()).toContain('no reconcile has completed yet');
+    ready = { ready: true };
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(parsePrometheusText(await metrics.text()).has('role_sync_config_valid')).toBe(true);
+    expect(await (await fetch(`${base}/status`)).json()).toEqual({ fileHash: 'abc' });
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+    expect((await fetch(`${base}/healthz`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('keeps /healthz up when readiness cannot be computed', async () => {
+    const base = await serve(() => {
+      throw new Error('boom');
+    });
+    expect((await fetch(`${base}/readyz`)).status).toBe(500);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+});

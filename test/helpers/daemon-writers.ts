@@ -1,0 +1,106 @@
+import { mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/**
+ * The ways the desired-state file gets replaced in practice (STACK-NOTES §1), done with real
+ * file-system calls in the same order as the real writers.
+ */
+
+/** Truncate and write the same inode (an editor without backup-by-rename, `>` in a shell). */
+export async function writeInPlace(path: string, text: string): Promise<void> {
+  await writeFile(path, text);
+}
+
+/** Write a temp file next to it and rename it over the file (vim's default, most editors, `mv`). */
+export async function writeByRename(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+/** Delete, then create anew (some editors and sync tools). */
+export async function deleteAndRecreate(path: string, text: string): Promise<void> {
+  await unlink(path);
+  await writeFile(path, text);
+}
+
+let stamp = 0;
+function timestampDir(): string {
+  stamp++;
+  return `..2026_11_27_01_02_${String(stamp).padStart(2, '0')}.${process.pid}${stamp}`;
+}
+
+/**
+ * A Kubernetes ConfigMap volume as the kubelet's AtomicWriter lays it out:
+ * `roles.yaml -> ..data/roles.yaml`, `..data -> ..<timestamp>/`. The file's own path never changes.
+ */
+export class ConfigMapVolume {
+  #current: string | undefined;
+
+  constructor(readonly dir: string, readonly key = 'roles.yaml') {}
+
+  get path(): string {
+    return join(this.dir, this.key);
+  }
+
+  async create(text: string): Promise<void> {
+    const ts = await this.#writeVersion(text);
+    await symlink(ts, join(this.dir, '..data'));
+    await symlink(join('..data', this.key), this.path);
+    this.#current = ts;
+  }
+
+  /** New timestamped directory, `..data_tmp` link, rename over `..data`, delete the old directory. */
+  async update(text: string): Promise<void> {
+    const ts = await this.#writeVersion(text);
+    await symlink(ts, join(this.dir, '..data_tmp'));
+    await rename(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
+    if (this.#current) await rm(join(this.dir, this.#current), { recursive: true, force: true });
+    this.#current = ts;
+  }
+
+  async #writeVersion(text: string): Promise<string> {
+    const ts = timestampDir();
+    await mkdir(join(this.dir, ts));
+    await writeFile(join(this.dir, ts, this.key), text);
+    return ts;
+  }
+}
+
+/**
+ * A git-sync volume: a worktree per revision under `.worktrees/`, and the `--link` symlink
+ * swapped atomically to the new one. The config path goes through the link.
+ */
+export class GitSyncVolume {
+  #revision = 0;
+  #current: string | undefined;
+
+  constructor(readonly root: string, readonly link = 'current', readonly file = 'config/roles.yaml') {}
+
+  get path(): string {
+    return join(this.root, this.link, this.file);
+  }
+
+  async create(text: string): Promise<void> {
+    const worktree = await this.#checkout(text);
+    await symlink(worktree, join(this.root, this.link));
+    this.#current = worktree;
+  }
+
+  async update(text: string): Promise<void> {
+    const worktree = await this.#checkout(text);
+    const tmp = join(this.root, `${this.link}.tmp`);
+    await symlink(worktree, tmp);
+    await rename(tmp, join(this.root, this.link));
+    if (this.#current) await rm(join(this.root, this.#current), { recursive: true, force: true });
+    this.#current = worktree;
+  }
+
+  async #checkout(text: string): Promise<string> {
+    this.#revision++;
+    const worktree = join('.worktrees', `rev${String(this.#revision).padStart(4, '0')}`);
+    await mkdir(dirname(join(this.root, worktree, this.file)), { recursive: true });
+    await writeFile(join(this.root, worktree, this.file), text);
+    return worktree;
+  }
+}

@@ -1,0 +1,473 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { QueueClosedError, RequestAbortedError, RequestQueue, rateWindow } from '../src/queue/request-queue.js';
+import { deferred, outcome, sleep, TooManyRequests } from './helpers/queue-helpers.js';
+
+describe('rate and concurrency (real timers)', () => {
+  it('runs 50 tasks at 20/s in ≥ 2 s with never more than 20 starts in any 1 s window', async () => {
+    const q = new RequestQueue({ ratePerSecond: 20, concurrency: 5 });
+    const starts: number[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const began = Date.now();
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        q.run(async () => {
+          starts.push(Date.now());
+          inFlight += 1;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          await sleep(5);
+          inFlight -= 1;
+          return i;
+        }),
+      ),
+    );
+    const elapsed = Date.now() - began;
+
+    expect(starts).toHaveLength(50);
+    expect(elapsed).toBeGreaterThanOrEqual(1990);
+    // The 21st start after any start comes a full second later (1 ms slack: the start is stamped just after p-queue's own stamp).
+    for (let i = 0; i + 20 < starts.length; i++) {
+      expect(starts[i + 20]! - starts[i]!).toBeGreaterThanOrEqual(999);
+    }
+    expect(maxInFlight).toBeLessThanOrEqual(5);
+    expect(q.depth).toBe(0);
+  });
+
+  it('never has more than `concurrency` attempts in flight, and does reach it', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 3 });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        q.run(async () => {
+          inFlight += 1;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          await sleep(1 + (i % 4));
+          inFlight -= 1;
+          return i * 2;
+        }),
+      ),
+    );
+    expect(results).toEqual(Array.from({ length: 30 }, (_, i) => i * 2));
+    expect(maxInFlight).toBe(3);
+  });
+
+  it('reports depth (waiting + in flight) on every change', async () => {
+    const depths: number[] = [];
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1, onDepthChange: (d) => depths.push(d) });
+    const gate = deferred();
+    const a = q.run(() => gate.promise);
+    const b = q.run(async () => 'b');
+    expect(q.depth).toBe(2);
+    gate.resolve();
+    await Promise.all([a, b]);
+    expect(depths).toEqual([1, 2, 1, 0]);
+    expect(q.depth).toBe(0);
+  });
+
+  it('starts higher priority first', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const gate = deferred();
+    const order: string[] = [];
+    const blocker = q.run(() => gate.promise);
+    const low = q.run(async () => order.push('low'), { priority: 0 });
+    const high = q.run(async () => order.push('high'), { priority: 5 });
+    gate.resolve();
+    await Promise.all([blocker, low, high]);
+    expect(order).toEqual(['high', 'low']);
+  });
+
+  it('passes a non-429 failure to the caller unchanged', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const boom = new Error('503 Service Unavailable');
+    await expect(q.run(async () => Promise.reject(boom))).rejects.toBe(boom);
+    expect(q.rateLimitedCount).toBe(0);
+  });
+
+  it('rejects invalid settings', () => {
+    expect(() => new RequestQueue({ ratePerSecond: 0, concurrency: 1 })).toThrow(RangeError);
+    expect(() => new RequestQueue({ ratePerSecond: Number.NaN, concurrency: 1 })).toThrow(RangeError);
+    expect(() => new RequestQueue({ ratePerSecond: 5, concurrency: 0 })).toThrow(RangeError);
+    expect(() => new RequestQueue({ ratePerSecond: 5, concurrency: 1.5 })).toThrow(RangeError);
+  });
+});
+
+describe('rateWindow', () => {
+  it('keeps whole rates per second and stretches the window for fractions', () => {
+    expect(rateWindow(20)).toEqual({ intervalCap: 20, interval: 1000 });
+    expect(rateWindow(1)).toEqual({ intervalCap: 1, interval: 1000 });
+    expect(rateWindow(0.5)).toEqual({ intervalCap: 1, interval: 2000 });
+    expect(rateWindow(2.5)).toEqual({ intervalCap: 3, interval: 1200 });
+  });
+});
+
+describe('429 pauses every start (real timers)', () => {
+  it('holds all starts for Retry-After, then retries the attempt first and resolves the caller', async () => {
+    const q = new RequestQueue({ ratePerSecond: 100, concurrency: 2 });
+    const starts: Array<{ label: string; at: number }> = [];
+    let rateLimitedAt = 0;
+    let firstAttempt = true;
+    const limited = q.run(async () => {
+      starts.push({ label: 'limited', at: Date.now() });
+      await sleep(10);
+      if (firstAttempt) {
+        firstAttempt = false;
+        rateLimitedAt = Date.now();
+        throw new TooManyRequests(300);
+      }
+      return 'finally';
+    });
+    const others = Array.from({ length: 5 }, (_, i) =>
+      q.run(async () => {
+        starts.push({ label: `other${i}`, at: Date.now() });
+        await sleep(20);
+        return i;
+      }),
+    );
+
+    await expect(limited).resolves.toBe('finally');
+    expect(await Promise.all(others)).toEqual([0, 1, 2, 3, 4]);
+    expect(q.rateLimitedCount).toBe(1);
+    expect(q.pausedUntil).toBeGreaterThanOrEqual(rateLimitedAt + 300);
+
+    const afterLimit = starts.filter((s) => s.at >= rateLimitedAt);
+    expect(afterLimit[0]?.label).toBe('limited');
+    for (const s of afterLimit) expect(s.at).toBeGreaterThanOrEqual(rateLimitedAt + 299);
+    // Only the attempt running alongside it started before the 429; the other four waited out the pause.
+    expect(afterLimit.map((s) => s.label).sort()).toEqual(['limited', 'other1', 'other2', 'other3', 'other4']);
+  });
+});
+
+describe('429 timing (fake timers)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('lets an in-flight 429 extend the pause but never shorten it', async () => {
+    vi.useFakeTimers();
+    const t0 = Date.now();
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 3 });
+    const starts: Array<{ label: string; at: number }> = [];
+    const plan: Record<string, { failAt: number; retryAfterMs: number }> = {
+      a: { failAt: 10, retryAfterMs: 300 },
+      b: { failAt: 50, retryAfterMs: 100 },
+      c: { failAt: 100, retryAfterMs: 500 },
+    };
+    const seen = new Set<string>();
+    const task = (label: string) =>
+      q.run(async () => {
+        starts.push({ label, at: Date.now() - t0 });
+        const step = plan[label];
+        if (step !== undefined && !seen.has(label)) {
+          seen.add(label);
+          await sleep(step.failAt);
+          throw new TooManyRequests(step.retryAfterMs);
+        }
+        return label;
+      });
+    const all = Promise.all(['a', 'b', 'c', 'd'].map(task));
+
+    await vi.advanceTimersByTimeAsync(10);
+    expect(q.pausedUntil - t0).toBe(310);
+    await vi.advanceTimersByTimeAsync(40);
+    expect(q.pausedUntil - t0).toBe(310);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(q.pausedUntil - t0).toBe(600);
+    await vi.advanceTimersByTimeAsync(499);
+    expect(starts).toEqual([
+      { label: 'a', at: 0 },
+      { label: 'b', at: 0 },
+      { label: 'c', at: 0 },
+    ]);
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(all).resolves.toEqual(['a', 'b', 'c', 'd']);
+    expect(starts.slice(3)).toEqual([
+      { label: 'a', at: 600 },
+      { label: 'b', at: 600 },
+      { label: 'c', at: 600 },
+      { label: 'd', at: 600 },
+    ]);
+    expect(q.rateLimitedCount).toBe(3);
+  });
+
+  it('caps Retry-After at maxPauseMs', async () => {
+    vi.useFakeTimers();
+    const t0 = Date.now();
+    const delays: number[] = [];
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1, maxPauseMs: 1000, onRateLimited: (d) => delays.push(d) });
+    const attempts: number[] = [];
+    const p = q.run(async () => {
+      attempts.push(Date.now() - t0);
+      if (attempts.length === 1) throw new TooManyRequests(10 * 60_000);
+      return 'ok';
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(delays).toEqual([1000]);
+    expect(q.pausedUntil - t0).toBe(1000);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(attempts).toEqual([0]);
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(p).resolves.toBe('ok');
+    expect(attempts).toEqual([0, 1000]);
+  });
+
+  it('backs off exponentially without Retry-After, and a success resets the streak', async () => {
+    vi.useFakeTimers();
+    const t0 = Date.now();
+    const delays: number[] = [];
+    const q = new RequestQueue({
+      ratePerSecond: 1000,
+      concurrency: 1,
+      backoff: { baseMs: 100, capMs: 10_000 },
+      random: () => 0,
+      onRateLimited: (d) => delays.push(d),
+    });
+    const attempts: number[] = [];
+    let failuresLeft = 4;
+    const first = q.run(async () => {
+      attempts.push(Date.now() - t0);
+      if (failuresLeft-- > 0) throw new TooManyRequests();
+      return 'first';
+    });
+    await vi.advanceTimersByTimeAsync(750);
+    await expect(first).resolves.toBe('first');
+    // Equal jitter with random() = 0 waits exactly half the ceiling: 100·2^n / 2.
+    expect(delays).toEqual([50, 100, 200, 400]);
+    expect(attempts).toEqual([0, 50, 150, 350, 750]);
+
+    let again = true;
+    const second = q.run(async () => {
+      if (again) {
+        again = false;
+        throw new TooManyRequests();
+      }
+      return 'second';
+    });
+    await vi.advanceTimersByTimeAsync(50);
+    await expect(second).resolves.toBe('second');
+    expect(delays).toEqual([50, 100, 200, 400, 50]);
+  });
+
+  it('treats fractional rates as one start per 1/rate seconds', async () => {
+    vi.useFakeTimers();
+    const t0 = Date.now();
+    const q = new RequestQueue({ ratePerSecond: 0.5, concurrency: 4 });
+    const starts: number[] = [];
+    const all = Promise.all([1, 2, 3].map(() => q.run(async () => starts.push(Date.now() - t0))));
+    await vi.advanceTimersByTimeAsync(3999);
+    expect(starts).toEqual([0, 2000]);
+    await vi.advanceTimersByTimeAsync(1);
+    await all;
+    expect(starts).toEqual([0, 2000, 4000]);
+  });
+});
+
+describe('abort signals', () => {
+  it('rejects an already-aborted call without running it', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const attempt = vi.fn(async () => 'never');
+    await expect(q.run(attempt, { signal: AbortSignal.abort('gone') })).rejects.toBeInstanceOf(RequestAbortedError);
+    expect(attempt).not.toHaveBeenCalled();
+    expect(q.depth).toBe(0);
+  });
+
+  it('removes a waiting call when its signal aborts', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const gate = deferred();
+    const blocker = q.run(() => gate.promise);
+    const attempt = vi.fn(async () => 'never');
+    const ac = new AbortController();
+    const waiting = outcome(q.run(attempt, { signal: ac.signal }));
+    expect(q.depth).toBe(2);
+    ac.abort('user went away');
+    const result = await waiting;
+    expect(result.ok).toBe(false);
+    const error = (result as { error: unknown }).error;
+    expect(error).toBeInstanceOf(RequestAbortedError);
+    expect((error as Error).name).toBe('AbortError');
+    expect((error as Error).cause).toBe('user went away');
+    expect(q.depth).toBe(1);
+    gate.resolve();
+    await blocker;
+    await q.onIdle();
+    expect(attempt).not.toHaveBeenCalled();
+  });
+
+  it('aborts a running attempt through the signal it was given', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const ac = new AbortController();
+    let seen: AbortSignal | undefined;
+    const running = q.run(
+      (signal) =>
+        new Promise((_resolve, reject) => {
+          seen = signal;
+          signal.addEventListener('abort', () => reject(new Error('request cancelled')));
+        }),
+      { signal: ac.signal },
+    );
+    await sleep(5);
+    expect(seen?.aborted).toBe(false);
+    ac.abort('stop');
+    await expect(running).rejects.toBeInstanceOf(RequestAbortedError);
+    expect(seen?.aborted).toBe(true);
+    expect(seen?.reason).toBe('stop');
+    expect(q.depth).toBe(0);
+  });
+
+  it('rejects promptly when aborted while waiting out a 429 pause, without retrying', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const ac = new AbortController();
+    const attempt = vi.fn(async () => {
+      throw new TooManyRequests(30_000);
+    });
+    const p = outcome(q.run(attempt, { signal: ac.signal }));
+    await sleep(5);
+    expect(q.pausedUntil).toBeGreaterThan(Date.now() + 20_000);
+    const began = Date.now();
+    ac.abort();
+    const result = await p;
+    expect(Date.now() - began).toBeLessThan(1000);
+    expect(result.ok).toBe(false);
+    expect((result as { error: unknown }).error).toBeInstanceOf(RequestAbortedError);
+    expect(attempt).toHaveBeenCalledTimes(1);
+    expect(q.depth).toBe(0);
+    q.close();
+  });
+});
+
+describe('shutdown', () => {
+  it('stopAccepting refuses new calls but finishes accepted ones', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const gate = deferred();
+    const accepted = q.run(async () => {
+      await gate.promise;
+      return 'accepted';
+    });
+    const queued = q.run(async () => 'queued too');
+    q.stopAccepting();
+    expect(q.accepting).toBe(false);
+    await expect(q.run(async () => 'late')).rejects.toBeInstanceOf(QueueClosedError);
+    gate.resolve();
+    await expect(accepted).resolves.toBe('accepted');
+    await expect(queued).resolves.toBe('queued too');
+  });
+
+  it('drain lets in-flight attempts finish and rejects queued ones', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const gate = deferred();
+    const inFlight = q.run(async () => {
+      await gate.promise;
+      return 'finished';
+    });
+    const queuedAttempt = vi.fn(async () => 'never');
+    const queued = [outcome(q.run(queuedAttempt)), outcome(q.run(queuedAttempt))];
+    await sleep(5);
+    const drained = q.drain();
+    for (const r of await Promise.all(queued)) {
+      expect(r.ok).toBe(false);
+      expect((r as { error: unknown }).error).toBeInstanceOf(QueueClosedError);
+    }
+    expect(q.depth).toBe(1);
+    await expect(q.run(async () => 'late')).rejects.toBeInstanceOf(QueueClosedError);
+    gate.resolve();
+    await expect(inFlight).resolves.toBe('finished');
+    await expect(drained).resolves.toBe('drained');
+    expect(queuedAttempt).not.toHaveBeenCalled();
+  });
+
+  it('drain with a deadline aborts attempts still in flight and returns at the deadline', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 2 });
+    let seen: AbortSignal | undefined;
+    const stuck = outcome(
+      q.run(
+        (signal) =>
+          new Promise((_resolve, reject) => {
+            seen = signal;
+            signal.addEventListener('abort', () => reject(new Error('socket destroyed')));
+          }),
+      ),
+    );
+    const quick = q.run(async () => {
+      await sleep(5);
+      return 'quick';
+    });
+    await sleep(1);
+    const began = Date.now();
+    await expect(q.drain(60)).resolves.toBe('deadline');
+    expect(Date.now() - began).toBeGreaterThanOrEqual(55);
+    expect(Date.now() - began).toBeLessThan(1000);
+    await expect(quick).resolves.toBe('quick');
+    expect(seen?.aborted).toBe(true);
+    const r = await stuck;
+    expect(r.ok).toBe(false);
+    expect((r as { error: unknown }).error).toBeInstanceOf(QueueClosedError);
+  });
+
+  it('drain with a deadline returns drained when in-flight work finishes in time', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const p = q.run(async (signal) => {
+      await sleep(10);
+      return signal.aborted;
+    });
+    await sleep(1);
+    await expect(q.drain(5_000)).resolves.toBe('drained');
+    await expect(p).resolves.toBe(false);
+  });
+
+  it('drain does not wait out an active 429 pause: the retry is dropped as not started', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const attempt = vi.fn(async () => {
+      throw new TooManyRequests(30_000);
+    });
+    const p = outcome(q.run(attempt));
+    await sleep(5);
+    const began = Date.now();
+    await expect(q.drain()).resolves.toBe('drained');
+    expect(Date.now() - began).toBeLessThan(1000);
+    const r = await p;
+    expect((r as { error: unknown }).error).toBeInstanceOf(QueueClosedError);
+    expect(attempt).toHaveBeenCalledTimes(1);
+  });
+
+  it('a 429 answered while draining fails the call instead of retrying it', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const gate = deferred();
+    const attempt = vi.fn(async () => {
+      await gate.promise;
+      throw new TooManyRequests(10);
+    });
+    const p = outcome(q.run(attempt));
+    await sleep(1);
+    const drained = q.drain();
+    gate.resolve();
+    await expect(drained).resolves.toBe('drained');
+    const r = await p;
+    const error = (r as { error: unknown }).error;
+    expect(error).toBeInstanceOf(QueueClosedError);
+    expect((error as Error).cause).toBeInstanceOf(TooManyRequests);
+    expect(attempt).toHaveBeenCalledTimes(1);
+  });
+
+  it('close aborts in-flight attempts and rejects queued ones at once', async () => {
+    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    let seen: AbortSignal | undefined;
+    const running = outcome(
+      q.run(
+        (signal) =>
+          new Promise((_resolve, reject) => {
+            seen = signal;
+            signal.addEventListener('abort', () => reject(signal.reason));
+          }),
+      ),
+    );
+    const queued = outcome(q.run(async () => 'never'));
+    await sleep(1);
+    q.close();
+    expect(seen?.aborted).toBe(true);
+    for (const r of await Promise.all([running, queued])) {
+      expect((r as { error: unknown }).error).toBeInstanceOf(QueueClosedError);
+    }
+    await q.onIdle();
+    expect(q.depth).toBe(0);
+  });
+});
