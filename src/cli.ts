@@ -6,6 +6,7 @@ import * as validate from './commands/validate.js';
 import * as schema from './commands/schema.js';
 import * as plan from './commands/plan.js';
 import * as apply from './commands/apply.js';
+import * as run from './commands/run.js';
 import * as simulate from './commands/simulate.js';
 
 const program = new Command()
@@ -21,7 +22,7 @@ const program = new Command()
     process.exit(ExitCode.error);
   });
 
-for (const command of [validate, schema, plan, apply, simulate]) command.register(program);
+for (const command of [validate, schema, plan, apply, run, simulate]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);

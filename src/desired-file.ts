@@ -47,8 +47,8 @@ function reason(err: unknown): string {
 
 const MIB = 1024 * 1024;
 
-function tooLarge(file: string, bytes: string): LoadResult {
-  return failure(file, `${file} is ${bytes}; the limit is ${MAX_FILE_BYTES / MIB} MiB`);
+function tooLarge(file: string, size: string): LoadResult {
+  return failure(file, `${file} is too large (${size}); the limit is ${MAX_FILE_BYTES / MIB} MiB (${MAX_FILE_BYTES} bytes)`);
 }
 
 /**
@@ -78,7 +78,7 @@ export async function loadDesiredFile(file: string): Promise<LoadResult> {
   try {
     const info = await stat(file);
     if (info.isDirectory()) return failure(file, `cannot read ${file}: it is a directory`);
-    if (info.size > MAX_FILE_BYTES) return tooLarge(file, `${(info.size / MIB).toFixed(1)} MiB`);
+    if (info.size > MAX_FILE_BYTES) return tooLarge(file, `${info.size} bytes`);
   } catch (err) {
     return failure(file, `cannot read ${file}: ${reason(err)}`);
   }
@@ -86,7 +86,7 @@ export async function loadDesiredFile(file: string): Promise<LoadResult> {
   let bytes: Buffer;
   try {
     const read = await readCapped(file);
-    if (read === 'too-large') return tooLarge(file, `over ${MAX_FILE_BYTES / MIB} MiB`);
+    if (read === 'too-large') return tooLarge(file, `more than ${MAX_FILE_BYTES} bytes`);
     bytes = read;
   } catch (err) {
     return failure(file, `cannot read ${file}: ${reason(err)}`);

@@ -148,7 +148,7 @@ describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => 
     await truncate(path, 32 * 1024 * 1024 + 1);
     const result = await run(['validate', '-c', path]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`${path}:1:1: error: ${path} is 32.0 MiB; the limit is 32 MiB`);
+    expect(result.stderr).toContain(`${path}:1:1: error: ${path} is too large (33554433 bytes); the limit is 32 MiB (33554432 bytes)`);
     expect(result.stderr).not.toContain('    at ');
   });
 
@@ -175,6 +175,14 @@ describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => 
     expect(result.stderr).not.toContain('    at ');
   });
 
+  it('bytes that are not UTF-8', async () => {
+    const path = join(dir, 'latin1.yaml');
+    await writeFile(path, Buffer.concat([Buffer.from(withUsers('a@b.example: [admin]')), Buffer.from([0xff, 0x0a])]));
+    const result = await run(['validate', '-c', path]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${path}:1:1: error: ${path} is not valid UTF-8 text`);
+  });
+
   it('reports every problem, sorted, then a tally', async () => {
     const { stderr, path } = await invalid(withUsers('a@b.example: [owner]', 'b@b.example: []', 'c@b.example: [admin, admin]'));
     const lines = stderr.trimEnd().split('\n');
@@ -191,6 +199,12 @@ describe('role-sync validate: success', () => {
   it('the example file is valid', async () => {
     const result = await run(['validate', '-c', 'roles.example.yaml']);
     expect(result).toEqual({ code: 0, stdout: 'roles.example.yaml: valid — 2 organizations, 12 users\n', stderr: '' });
+  });
+
+  it('a UTF-8 byte-order mark is fine', async () => {
+    const path = await file(`\uFEFF${withUsers('a@b.example: [admin]')}`);
+    const result = await run(['validate', '-c', path]);
+    expect(result).toEqual({ code: 0, stdout: `${path}: valid — 1 organization, 1 user\n`, stderr: '' });
   });
 
   it('warnings alone do not fail', async () => {

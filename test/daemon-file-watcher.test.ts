@@ -95,6 +95,15 @@ describe('FileWatcher', () => {
     expect(w.watcher.directories).toContain(await realpath(join(volume.root, 'current', 'config')));
   });
 
+  it('sees a git-sync link swap by the link alone, with the old worktree left in place', async () => {
+    const volume = new GitSyncVolume(await tempDir());
+    await volume.create('one\n');
+    const w = await watching(volume.path);
+    const change = w.next();
+    await volume.update('two\n', { keepOld: true });
+    expect((await change).fingerprint).toEqual({ kind: 'content', sha256: sha('two\n') });
+  });
+
   it('reports nothing when the same bytes are written again', async () => {
     const dir = await tempDir();
     const path = join(dir, 'roles.yaml');

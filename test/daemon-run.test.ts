@@ -10,6 +10,7 @@ import {
   COLLINS, collinsFile, daemonEnv, LIVE_ROLES, puts, putSummary, spawnDaemon, startWorld, stopAllDaemons, tempDir, USERS, waitFor, type DaemonProcess,
 } from './helpers/daemon-harness.js';
 import { DAEMON_METRIC_NAMES } from './helpers/daemon-prom.js';
+import { writeInPlace } from './helpers/daemon-writers.js';
 
 const sims: RunningSimulator[] = [];
 afterEach(async () => {
@@ -81,6 +82,25 @@ describe('role-sync run: drift', () => {
   });
 });
 
+describe('role-sync run: organizations', () => {
+  it('keeps reconciling the others when the file gains an organization it has no credentials for', async () => {
+    const { sim, path, stateDir } = await world();
+    await writeFile(path, collinsFile());
+    const d = spawnDaemon(path, ['--debounce', '200ms'], daemonEnv({ sim, stateDir }));
+    await finished(d);
+    const after = d.logs.length;
+    const fitzroy = '3b1f9c2e-8d4a-4e6b-9f1a-2c5d7e8f9a0b';
+    await writeInPlace(path, `${collinsFile({ smith: ['admin'] })}  ${fitzroy}:\n    users:\n      dr.okafor@fitzroy.example: [admin, provider]\n`);
+    const cycle = await finished(d, after, 5000);
+    expect(cycle['cycle']).toMatchObject({ result: 'failure', applied: 1 });
+    expect(d.logs.slice(after).some((l) => l.msg === 'cannot load credentials for every organization in the file')).toBe(true);
+    expect(puts(sim).map(putSummary)).toEqual([{ user: USERS.smith, roles: ['admin'] }]);
+    const status = (await d.status()) as { failures: { organization: string; reason: string }[] };
+    expect(status.failures).toEqual([expect.objectContaining({ organization: fitzroy, reason: 'observe' })]);
+    expect(await d.metric('role_sync_apply_failures_total', { organization: fitzroy, reason: 'observe' })).toBe(1);
+  });
+});
+
 describe('role-sync run: guards', () => {
   it('logs and counts a refusal and writes nothing; --force writes', async () => {
     const { sim, path, stateDir } = await world();
@@ -121,6 +141,16 @@ describe('role-sync run: readiness and start', () => {
     expect((await d.exited).code).toBe(1);
     expect(d.logs.some((l) => /roles\.yaml:\d+:\d+: error: .*root/.test(l.msg ?? ''))).toBe(true);
     expect(sim.requests()).toEqual([]);
+  });
+
+  it('exits 1 when the ops address is taken', async () => {
+    const { sim, path, stateDir } = await world();
+    await writeFile(path, collinsFile());
+    const first = spawnDaemon(path, [], daemonEnv({ sim, stateDir }));
+    const port = new URL(await first.base).port;
+    const second = spawnDaemon(path, ['--listen', `127.0.0.1:${port}`], daemonEnv({ sim, stateDir }));
+    expect((await second.exited).code).toBe(1);
+    expect(second.logs.some((l) => l.msg === 'cannot start the daemon' && /EADDRINUSE/.test(String(l['err'])))).toBe(true);
   });
 });
 

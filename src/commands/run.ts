@@ -15,6 +15,7 @@ import { ParchmentClient } from '../parchment/client.js';
 import { loadSettings, SettingsError, type ParchmentSettings } from '../parchment/settings.js';
 import { RequestQueue } from '../queue/request-queue.js';
 import { maxChangesArg } from './apply.js';
+import { actingUsersOf } from './live.js';
 
 /**
  * `role-sync run`: the daemon (PRODUCT.md §5). Logs JSON lines to stdout.
@@ -49,7 +50,7 @@ function listenArg(value: string): ListenAddress {
 export function register(program: Command): void {
   const cmd = program
     .command('run')
-    .description('the daemon: watch the file, apply changes, re-check the live roles on a timer, heal or report drift, serve health and metrics');
+    .description('The daemon: watch the file, apply changes, re-check the live roles on a timer, heal or report drift, serve health and metrics.');
   configOption(cmd)
     .option('--dry-run', 'observe and report (drift, pending changes) but never write; the HTTP layer refuses writes')
     .addOption(new Option('--listen <host:port>', 'address of /healthz, /readyz, /metrics and /status').default(listenArg(DEFAULT_LISTEN), DEFAULT_LISTEN).argParser(listenArg))
@@ -125,7 +126,7 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
     { configPath: opts.config, logger, metrics, source, queue, connect, stateDir: settings.stateDir, now: () => new Date() },
   );
 
-  const stopped = new Promise<string>((resolve) => {
+  const stopped = new Promise<ExitCode>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {
@@ -138,7 +139,13 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
         logger.error('shutdown did not finish in time: exiting now');
         process.exit(ExitCode.error);
       }, SHUTDOWN_DEADLINE_MS + SHUTDOWN_MARGIN_MS).unref();
-      void daemon.shutdown(signal).then(() => resolve(signal));
+      daemon.shutdown(signal).then(
+        () => resolve(ExitCode.ok),
+        (err: unknown) => {
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'shutdown failed');
+          resolve(ExitCode.error);
+        },
+      );
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
@@ -153,17 +160,14 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
     await daemon.shutdown('start-failure');
     return ExitCode.error;
   }
-  await stopped;
+  const code = await stopped;
   process.off('SIGHUP', hup);
-  return ExitCode.ok;
+  return code;
 }
 
 function connection(settings: ParchmentSettings, dryRun: boolean, queue: RequestQueue, metrics: DaemonMetrics, logger: Logger): Connection {
   // Dry-run rests on the HTTP layer refusing writes, not on the reconciler's good behaviour.
   const client = new ParchmentClient({ settings, logger, scheduler: queue, readOnly: dryRun, onRequest: metrics.recordApiRequest });
-  const reconciler = new Reconciler({
-    client, logger, now: () => new Date(),
-    ...(settings.auth.userId !== undefined ? { actingUser: settings.auth.userId } : {}),
-  });
+  const reconciler = new Reconciler({ client, logger, now: () => new Date(), actingUsers: actingUsersOf(settings) });
   return { organizations: new Set(settings.organizations.keys()), reconciler, close: () => client.close() };
 }

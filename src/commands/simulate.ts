@@ -156,7 +156,7 @@ async function simulate(opts: SimulateOptions): Promise<void> {
 export function register(program: Command): void {
   program
     .command('simulate')
-    .description('run a local stand-in for the Parchment API (for the demo, tests and trying role-sync without credentials)')
+    .description('Run a local stand-in for the Parchment API (for the demo, tests and trying role-sync without credentials).')
     .addOption(new Option('--port <n>', 'port to listen on (0 picks a free one)').argParser(portArg).default(4010))
     .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1'))
     .addOption(new Option('--seed <file>', 'YAML or JSON file of partners, organizations and users (default: the demo organizations)'))

@@ -3,7 +3,19 @@
  * Pure. The YAML tree is walked directly (a 50,000-user file must cost about what parsing it costs);
  * every key and value is judged by the zod schemas in file-schema.ts, the source of the JSON Schema too.
  */
-import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, type Alias, type ParsedNode, type YAMLError } from 'yaml';
+import {
+  LineCounter,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  parseDocument,
+  type Alias,
+  type ParsedNode,
+  type YAMLError,
+  type YAMLMap,
+} from 'yaml';
 import type * as z from 'zod';
 import {
   START_OF_FILE,
@@ -183,6 +195,11 @@ function shallowValue(node: ParsedNode | null): unknown {
 }
 
 type AliasNode = Alias.Parsed;
+/** A node the walk has reached, and the outermost alias it came through (where problems inside it are reported). */
+interface Reached {
+  readonly node: ParsedNode | null;
+  readonly via: AliasNode | undefined;
+}
 type Shape = Readonly<Record<string, z.ZodType>>;
 /** A character offset into the text; converted to line:col only when something is reported. */
 type Offset = number;
@@ -252,7 +269,15 @@ class FileModel {
         size += this.index(pair.key, 'other', anchors) + this.index(pair.value, childKind(kind, key), anchors);
       }
     } else if (isSeq(node)) {
-      for (const item of node.items) size += isPair(item) ? 1 : this.index(item, 'other', anchors);
+      for (const item of node.items) {
+        if (!isPair(item)) {
+          size += this.index(item, 'other', anchors);
+          continue;
+        }
+        // A bare pair in a flow list (`[a: b]`) still holds nodes that may carry anchors.
+        size += 1 + this.index(item.key as ParsedNode | null, 'other', anchors);
+        size += this.index(item.value as ParsedNode | null, 'other', anchors);
+      }
     }
     if (node.anchor !== undefined) {
       anchors.set(node.anchor, node);
@@ -265,7 +290,7 @@ class FileModel {
    * Follows an alias (charging the expansion budget once per outermost alias), so callers see content.
    * Undefined when there is nothing to walk: an unknown anchor (already reported) or an exhausted budget.
    */
-  private resolve(node: ParsedNode | null, via: AliasNode | undefined): { node: ParsedNode | null; via: AliasNode | undefined } | undefined {
+  private resolve(node: ParsedNode | null, via: AliasNode | undefined): Reached | undefined {
     if (!isAlias(node)) return { node, via };
     const target = this.aliasTargets.get(node);
     if (target === undefined) return undefined;
@@ -288,14 +313,13 @@ class FileModel {
 
   /** A strict object: every key must be one of `shape`'s; a required key that is absent is reported at `ownerPos`. */
   private strictObject<S extends Shape>(
-    map: ParsedNode,
+    map: YAMLMap.Parsed,
     via: AliasNode | undefined,
     shape: S,
     handlers: Handlers<S>,
     ownerPos: Offset,
     where: string,
   ): void {
-    if (!isMap(map)) return;
     const allowed = Object.keys(shape);
     const seen = new Set<string>();
     for (const pair of map.items) {
@@ -382,7 +406,8 @@ class FileModel {
       const org = this.organization(pair.value, via, this.pos(pair.value, via, keyPos), key, keyPos);
       const id = parseOrgId(key);
       if (keyOk && org !== undefined && id !== undefined) {
-        orgs.push({ id, ...(org.name !== undefined ? { name: org.name } : {}), users: org.users, pos: this.posAt(pair.key?.range[0] ?? keyPos) });
+        const at = this.posAt(pair.key?.range[0] ?? keyPos);
+        orgs.push({ id, ...(org.name !== undefined ? { name: org.name } : {}), users: org.users, pos: at });
       }
     }
     return orgs;
@@ -426,7 +451,12 @@ class FileModel {
     return users === undefined ? undefined : { ...(name !== undefined ? { name } : {}), users };
   }
 
-  private users(value: ParsedNode | null, outerVia: AliasNode | undefined, pos: Offset, where: string): DesiredUser[] | undefined {
+  private users(
+    value: ParsedNode | null,
+    outerVia: AliasNode | undefined,
+    pos: Offset,
+    where: string,
+  ): DesiredUser[] | undefined {
     const resolved = this.resolve(value, outerVia);
     if (resolved === undefined) return undefined;
     const { node, via } = resolved;
@@ -463,14 +493,21 @@ class FileModel {
     }
     const values: unknown[] = [];
     const positions: Offset[] = [];
+    let unresolved = false;
     for (const item of node.items) {
-      // `[a: b]` puts a bare pair in a flow list: a map, as far as a role is concerned.
-      const itemNode = isPair(item) ? (item.key as ParsedNode | null) : item;
-      const target = isPair(item) ? undefined : this.resolve(item, via);
-      values.push(isPair(item) ? {} : target === undefined ? undefined : shallowValue(target.node));
-      positions.push(this.pos(itemNode, via, pos));
+      if (isPair(item)) {
+        // `[a: b]` puts a bare pair in a flow list: a map, as far as a role is concerned.
+        values.push({});
+        positions.push(this.pos(item.key as ParsedNode | null, via, pos));
+        continue;
+      }
+      const target = this.resolve(item, via);
+      if (target === undefined) unresolved = true;
+      values.push(target === undefined ? undefined : shallowValue(target.node));
+      positions.push(this.pos(item, via, pos));
     }
     this.roleWarnings(node, values, positions);
+    if (unresolved) return undefined;
     const result = roleListSchema.safeParse(values);
     if (result.success) return canonicalRoles(result.data);
     for (const issue of result.error.issues) {

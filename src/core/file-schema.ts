@@ -14,7 +14,7 @@ import {
   isNonAssignableRole,
 } from './domain.js';
 
-export const FORMAT_VERSION = 1 as const;
+const FORMAT_VERSION = 1 as const;
 
 const ROLE_LIST_TEXT = ASSIGNABLE_ROLES.join(', ');
 
@@ -52,21 +52,24 @@ export function closestMatch(input: string, candidates: readonly string[]): stri
 }
 
 function roleMessage(input: unknown): string {
-  if (typeof input !== 'string') return `a role must be a role name, not ${describeValue(input)} (valid roles: ${ROLE_LIST_TEXT})`;
+  if (typeof input !== 'string') {
+    return `a role must be a role name, not ${describeValue(input)} (valid roles: ${ROLE_LIST_TEXT})`;
+  }
   if (isNonAssignableRole(input.toLowerCase())) {
-    return `role "${input}" cannot be assigned: the Parchment API cannot assign ${NON_ASSIGNABLE_ROLES.join(', ')} (assignable roles: ${ROLE_LIST_TEXT})`;
+    const refused = NON_ASSIGNABLE_ROLES.join(', ');
+    return `role "${input}" cannot be assigned: the Parchment API cannot assign ${refused} (assignable roles: ${ROLE_LIST_TEXT})`;
   }
   const suggestion = closestMatch(input, ASSIGNABLE_ROLES);
   const hint = suggestion === undefined ? '' : `; did you mean "${suggestion}"?`;
   return `unknown role "${input}"${hint} (valid roles: ${ROLE_LIST_TEXT})`;
 }
 
-export const roleSchema = z
+const roleSchema = z
   .enum(ASSIGNABLE_ROLES, { error: (issue) => roleMessage(issue.input) })
   .meta({ description: `A role the Parchment API can assign: ${ROLE_LIST_TEXT}.` });
 
-/** Parchment grants rx_reader only together with receptionist (API-NOTES §5.5). */
-export const RX_READER_PAIR_MESSAGE = 'rx_reader needs receptionist in the same role list (Parchment grants them as a pair)';
+/** Parchment grants rx_reader only together with receptionist (API-NOTES §11). */
+const RX_READER_PAIR_MESSAGE = 'rx_reader needs receptionist in the same role list (Parchment grants them as a pair)';
 
 export const roleListSchema = z
   .array(roleSchema)
@@ -93,7 +96,8 @@ export const orgKeySchema = z
   .string()
   .regex(UUID_PATTERN, {
     error: (issue) =>
-      `organization key ${describeValue(issue.input)} is not a UUID (the Parchment organization_id, e.g. 7fa84d2b-26d7-4c71-9b5b-e591eff97e7d)`,
+      `organization key ${describeValue(issue.input)} is not a UUID ` +
+      '(the Parchment organization_id, e.g. 7fa84d2b-26d7-4c71-9b5b-e591eff97e7d)',
   })
   .meta({ description: 'The Parchment organization_id (a UUID, compared case-insensitively).' });
 
@@ -105,7 +109,8 @@ export const userKeySchema = z
   .max(320, { error: (issue) => `user key ${describeValue(issue.input)} is too long (at most 320 characters)` })
   .regex(USER_KEY_PATTERN, {
     error: (issue) =>
-      `user key ${describeValue(issue.input)} is neither a Parchment user id (a UUID or [A-Za-z0-9_-]{1,128}) nor an email address`,
+      `user key ${describeValue(issue.input)} is neither a Parchment user id ` +
+      '(a UUID or [A-Za-z0-9_-]{1,128}) nor an email address',
   })
   .meta({ description: 'A Parchment user_id (UUID or opaque id), or the user\'s email (compared case-insensitively).' });
 
@@ -113,7 +118,7 @@ export const orgNameSchema = z
   .string({ error: (issue) => `"name" must be a string, not ${describeValue(issue.input)}` })
   .meta({ description: 'Optional label shown in reports.' });
 
-export const usersSchema = z
+const usersSchema = z
   .record(userKeySchema, roleListSchema)
   .meta({ description: 'Each managed user and the complete list of roles they should hold. Users not listed are left alone.' });
 
@@ -124,7 +129,7 @@ export const orgSchema = z
   })
   .meta({ description: 'One Parchment organization.' });
 
-export const MIN_ORGANIZATIONS = 1;
+const MIN_ORGANIZATIONS = 1;
 
 export const organizationsSchema = z
   .record(orgKeySchema, orgSchema)
@@ -142,9 +147,7 @@ export const desiredFileSchema = z.strictObject({
   organizations: organizationsSchema,
 });
 
-export type DesiredFileInput = z.input<typeof desiredFileSchema>;
-
-export const SCHEMA_ID = 'urn:role-sync:desired-state:v1';
+const SCHEMA_ID = 'urn:role-sync:desired-state:v1';
 
 /** The JSON Schema of the format, for `role-sync schema` and the YAML language server. */
 export function desiredFileJsonSchema(): Record<string, unknown> {

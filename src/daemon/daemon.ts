@@ -18,6 +18,9 @@ import { startOpsServer, type ListenAddress, type OpsServer, type Readiness } fr
  * Cycles never overlap: triggers arriving while one runs are folded into a single next cycle.
  */
 
+/** After the request queue has drained, how long the interrupted cycle gets to record its results. */
+const CYCLE_WIND_DOWN_MS = 2_000;
+
 export interface DaemonOptions {
   readonly dryRun: boolean;
   readonly force: boolean;
@@ -94,24 +97,27 @@ export class Daemon {
   #requested = new Set<Trigger>();
   #loop: Promise<void> | undefined;
   #stopping = false;
+  #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
   #lastCycle: CycleRecord | undefined;
   /** End of the last cycle that observed every organization: what readiness is about. */
   #lastCompleted: Date | undefined;
   #drift: readonly DriftEntry[] = [];
   #gauges = new Map<OrgId, OrgGauges>();
+  #cycleAbort: AbortController | undefined;
 
   constructor(opts: DaemonOptions, deps: DaemonDeps) {
     this.#opts = opts;
     this.#deps = deps;
   }
 
-  get address(): ListenAddress | undefined {
-    return this.#ops?.address;
+  /** Connect, load the snapshot, start the ops server and the watcher, and run the first cycle. */
+  start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
   }
 
-  /** Connect, load the snapshot, start the ops server and the watcher, and run the first cycle. */
-  async start(): Promise<void> {
+  async #start(): Promise<void> {
     const { logger, source, metrics, stateDir } = this.#deps;
     const good = source.good;
     if (!good) throw new Error('the daemon starts from a valid desired-state file');
@@ -123,7 +129,6 @@ export class Daemon {
     if (snapshot.kind === 'unreadable') logger.warn({ stateDir }, `${snapshot.message}; starting without memory`);
     this.#memory = memoryOrEmpty(snapshot);
 
-    if (this.#stopping) return;
     this.#ops = await startOpsServer(this.#opts.listen, {
       readiness: () => this.readiness(),
       metrics: () => metrics.render(),
@@ -131,7 +136,6 @@ export class Daemon {
     }, logger);
     logger.info({ host: this.#ops.address.host, port: this.#ops.address.port }, 'ops server listening (/healthz, /readyz, /metrics, /status)');
 
-    if (this.#stopping) return;
     const initial: FileFingerprint = { kind: 'content', sha256: good.sha256 };
     this.#watcher = await FileWatcher.start({
       path: this.#deps.configPath,
@@ -202,6 +206,8 @@ export class Daemon {
   async #shutdown(signal: string): Promise<void> {
     const { logger, queue } = this.#deps;
     this.#stopping = true;
+    // A start still under way finishes first, so nothing it opens outlives the shutdown.
+    await this.#started?.catch(() => undefined);
     this.#requested.clear();
     clearTimeout(this.#resyncTimer);
     logger.info({ signal, inFlight: queue.depth }, 'shutting down: taking no new work, letting requests in flight finish');
@@ -210,7 +216,9 @@ export class Daemon {
     this.#connection?.reconciler.coordinator.close();
     const drained = await queue.drain(this.#opts.shutdownDeadlineMs);
     if (drained === 'deadline') logger.warn({ deadlineMs: this.#opts.shutdownDeadlineMs }, 'requests still in flight at the shutdown deadline were aborted');
-    await this.#loop;
+    // Only now, with nothing in flight: the cycle's signal would cut requests, but it also ends retry back-off sleeps.
+    this.#cycleAbort?.abort(new Error('shutting down'));
+    await settledWithin(this.#loop, CYCLE_WIND_DOWN_MS);
     if (!this.#opts.dryRun) await this.#saveSnapshot();
     this.#connection?.close();
     await this.#ops?.close();
@@ -271,7 +279,9 @@ export class Daemon {
     const baseline = this.#memory;
     let record: CycleRecord;
     try {
+      this.#cycleAbort = new AbortController();
       const result = await connection.reconciler.cycle(desired.state, baseline, {
+        signal: this.#cycleAbort.signal,
         mode,
         dryRun: this.#opts.dryRun,
         maxChanges: this.#opts.maxChanges,
@@ -379,4 +389,11 @@ export class Daemon {
       this.#deps.logger.error({ stateDir: this.#deps.stateDir, err: err instanceof Error ? err.message : String(err) }, 'cannot write the observed-state snapshot');
     }
   }
+}
+
+async function settledWithin(work: Promise<void> | undefined, ms: number): Promise<void> {
+  if (!work) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

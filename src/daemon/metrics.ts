@@ -49,7 +49,7 @@ export class DaemonMetrics {
 
   constructor(opts: DaemonMetricsOptions) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
     this.#configValid = new Gauge({ name: 'role_sync_config_valid', help: '1 when the desired-state file last read is valid, else 0', registers });
     this.#pending = new Gauge({
       name: 'role_sync_pending_changes',

@@ -9,6 +9,7 @@ import type { MaxChanges } from '../core/units.js';
 import type { Logger } from '../log.js';
 import type { ParchmentClient } from '../parchment/client.js';
 import { AuthFailedError } from '../parchment/errors.js';
+import { QueueClosedError } from '../queue/request-queue.js';
 import { WriteCoordinator } from '../queue/write-coordinator.js';
 import { failureOf } from './failures.js';
 import { observeOrg } from './observe.js';
@@ -70,7 +71,10 @@ export class Reconciler {
       else failedOrgs.set(org.id, obs.failure);
     }
 
-    const refusals = opts.force ? [] : checkGuards(plans, { maxChanges: opts.maxChanges, ...(this.#deps.actingUsers ? { actingUsers: this.#deps.actingUsers } : {}) });
+    const tripped = opts.force ? [] : checkGuards(plans, { maxChanges: opts.maxChanges, ...(this.#deps.actingUsers ? { actingUsers: this.#deps.actingUsers } : {}) });
+    // A plan writes nothing, so nothing is refused (no exit 3 for a read-only run); it warns that an apply would be.
+    const refusals = opts.mode === 'plan' ? [] : tripped;
+    const guardNote = opts.mode === 'plan' ? 'an apply would be refused by a safety guard' : 'refused by safety guard';
     const writing = opts.mode === 'apply' && !opts.dryRun && refusals.length === 0;
     for (const r of refusals) logger.warn({ guard: r.kind, organization: r.organization }, r.message);
 
@@ -94,7 +98,7 @@ export class Reconciler {
       now: this.#deps.now(),
       source: opts.source,
       outcomes,
-      warnings: refusals.map((r) => ({ organization: r.organization, message: `refused by safety guard: ${r.message}` })),
+      warnings: tripped.map((r) => ({ organization: r.organization, message: `${guardNote}: ${r.message}` })),
     });
     return { report, refusals, plans, memory: nextMemory(memory, plans, results, writing) };
   }
@@ -145,6 +149,8 @@ export class Reconciler {
       }
       case 'failed': {
         if (outcome.error instanceof NotAttempted) return { state: 'not-attempted', reason: outcome.error.reason };
+        // Shutdown drained the queue before this write started: nothing was sent.
+        if (outcome.error instanceof QueueClosedError) return { state: 'not-attempted', reason: 'shutdown' };
         if (outcome.error instanceof AuthFailedError) authStopped.add(org);
         return { state: 'failed', failure: failureOf(outcome.error, 'rejected', context) };
       }
@@ -161,8 +167,13 @@ class NotAttempted extends Error {
   }
 }
 
+/**
+ * A signal of the write's own. The coordinator's signal is shared by every write and each queued
+ * request listens on the signal it is given, so passing it on would pile one listener per pending
+ * write onto it (Node's "possible EventTarget memory leak" warning past 10).
+ */
 function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
-  return a ? AbortSignal.any([a, b]) : b;
+  return AbortSignal.any(a ? [a, b] : [b]);
 }
 
 /**

@@ -21,6 +21,8 @@ export interface TokenLease {
 
 export interface TokenSource {
   current(org: OrgCredentials, signal?: AbortSignal): Promise<TokenLease>;
+  /** The newest token held for the organization, without minting. */
+  peek(org: OrgCredentials): TokenLease | undefined;
   /** After `stale` was answered 401: a newer token, or undefined when tokens cannot be renewed. */
   renew(org: OrgCredentials, stale: TokenLease, signal?: AbortSignal): Promise<TokenLease | undefined>;
 }
@@ -43,7 +45,7 @@ export interface TokenSourceDeps {
 export function createTokenSource(auth: AuthSettings, deps: TokenSourceDeps): TokenSource {
   if (auth.kind === 'token') {
     const lease: TokenLease = { token: auth.accessToken, generation: 1 };
-    return { current: async () => lease, renew: async () => undefined };
+    return { current: async () => lease, peek: () => lease, renew: async () => undefined };
   }
   return new MintedTokens(auth, deps);
 }
@@ -72,6 +74,10 @@ class MintedTokens implements TokenSource {
     const state = this.#state(org.organizationId);
     if (state.held !== undefined && this.#deps.now() < state.held.renewAt) return state.held;
     return abortable(state.minting ?? this.#mint(org, state), signal);
+  }
+
+  peek(org: OrgCredentials): TokenLease | undefined {
+    return this.#orgs.get(org.organizationId)?.held;
   }
 
   async renew(org: OrgCredentials, stale: TokenLease, signal?: AbortSignal): Promise<TokenLease> {

@@ -140,18 +140,28 @@ export class ParchmentClient {
     this.#transport.close();
   }
 
-  /** Sends with the organization's token; on a 401, renews the token once and tries again. */
+  /**
+   * Sends with the organization's newest token; on a 401, renews the token once and tries again.
+   * The token is chosen when the attempt starts, not when it was queued, so requests waiting
+   * behind a renewal use the new token instead of each collecting a 401 of their own.
+   */
   async #authorized(req: Omit<HttpRequest, 'headers'>, signal: AbortSignal | undefined): Promise<HttpResponse> {
     const org = this.#credentials(req.organizationId);
-    const lease = await this.#tokens.current(org, signal);
+    let used = await this.#tokens.current(org, signal);
+    const prepare = (): HttpRequest => {
+      const newest = this.#tokens.peek(org);
+      if (newest !== undefined && newest.generation > used.generation) used = newest;
+      return { ...req, headers: authHeaders(used, org) };
+    };
     try {
-      return await this.#send({ ...req, headers: authHeaders(lease, org) }, { signal });
+      return await this.#send(prepare(), { signal, prepare });
     } catch (err) {
       if (!isUnauthorized(err)) throw err;
-      const fresh = await this.#tokens.renew(org, lease, signal);
+      const fresh = await this.#tokens.renew(org, used, signal);
       if (fresh === undefined) throw new AuthFailedError(err, 'static-token-rejected');
+      used = fresh;
       try {
-        return await this.#send({ ...req, headers: authHeaders(fresh, org) }, { signal });
+        return await this.#send(prepare(), { signal, prepare });
       } catch (again) {
         if (isUnauthorized(again)) throw new AuthFailedError(again, 'token-rejected-after-renewal');
         throw again;

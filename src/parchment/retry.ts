@@ -23,8 +23,19 @@ export function isTransient(err: unknown): boolean {
   return err instanceof ParchmentNetworkError || (err instanceof ParchmentApiError && err.status >= 500);
 }
 
+export interface SendOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly priority?: number;
+  /**
+   * Called at the start of every attempt, when the scheduler lets it run, to refresh the request
+   * (the newest bearer token): a request that waited in the queue while the token was renewed
+   * must not go out with the old one.
+   */
+  readonly prepare?: () => HttpRequest;
+}
+
 /** Sends a request: scheduled attempts, retried per the policy. */
-export type Send = (req: HttpRequest, opts?: { readonly signal?: AbortSignal | undefined; readonly priority?: number }) => Promise<HttpResponse>;
+export type Send = (req: HttpRequest, opts?: SendOptions) => Promise<HttpResponse>;
 
 export function retryingSender(transport: HttpTransport, scheduler: RequestScheduler, policy: RetryPolicy): Send {
   return async (req, opts) => {
@@ -32,7 +43,7 @@ export function retryingSender(transport: HttpTransport, scheduler: RequestSched
     const runOpts = { ...(signal === undefined ? {} : { signal }), ...(opts?.priority === undefined ? {} : { priority: opts.priority }) };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await scheduler.run((s) => transport.attempt(req, attempt, s), runOpts);
+        return await scheduler.run((s) => transport.attempt(opts?.prepare ? opts.prepare() : req, attempt, s), runOpts);
       } catch (err) {
         if (attempt >= policy.attempts || !isTransient(err) || signal?.aborted === true) throw err;
       }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 /**
  * Per-key write ordering (PRODUCT.md §4 "Per-user ordering"): at most one write per key in flight,
  * a newer value replaces a queued older one, and no older value is ever written after a newer one.
@@ -34,6 +35,11 @@ const cancelled: Unwritten = { status: 'cancelled' };
 export class WriteCoordinator<V> {
   readonly #lanes = new Map<string, Lane<V>>();
   readonly #abort = new AbortController();
+
+  constructor() {
+    // Every write listens on this one signal; thousands of writes are normal, not a leak.
+    setMaxListeners(0, this.#abort.signal);
+  }
   #idleWaiters: Array<() => void> = [];
   #closed = false;
 

@@ -10,7 +10,7 @@ import { DEMO_ACTING_USER, DEMO_PARTNER, startSimulator, type RecordedRequest, t
 import { parsePrometheusText, sampleValue, type Family } from './daemon-prom.js';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
-const CLI = process.env['ROLE_SYNC_CLI'] ?? join(REPO, 'dist', 'cli.js');
+const CLI = join(REPO, 'dist', 'cli.js');
 
 export const COLLINS = '7fa84d2b-26d7-4c71-9b5b-e591eff97e7d';
 export const COLLINS_SECRET = 'sim-org-secret-collins';
@@ -110,15 +110,14 @@ export function spawnDaemon(config: string, args: readonly string[], env: Record
     for (const wake of waiters) wake();
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => raw.push(chunk));
+  let hasExited = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': stdout is fully read by then, so every log line is in `logs`.
+    child.on('close', (code, signal) => {
+      hasExited = true;
       for (const wake of waiters) wake();
       resolveExit({ code, signal });
     });
-  });
-  let hasExited = false;
-  void exited.then(() => {
-    hasExited = true;
   });
 
   const output = (): string => raw.join('');

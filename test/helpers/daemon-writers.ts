@@ -87,12 +87,13 @@ export class GitSyncVolume {
     this.#current = worktree;
   }
 
-  async update(text: string): Promise<void> {
+  /** `keepOld`: leave the previous worktree in place (git-sync removes it later), so only the link swap signals. */
+  async update(text: string, opts: { keepOld?: boolean } = {}): Promise<void> {
     const worktree = await this.#checkout(text);
     const tmp = join(this.root, `${this.link}.tmp`);
     await symlink(worktree, tmp);
     await rename(tmp, join(this.root, this.link));
-    if (this.#current) await rm(join(this.root, this.#current), { recursive: true, force: true });
+    if (this.#current && opts.keepOld !== true) await rm(join(this.root, this.#current), { recursive: true, force: true });
     this.#current = worktree;
   }
 
