@@ -72,9 +72,17 @@ async function child(path, headFile, baseFile) {
   process.stdout.write(JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS }));
 }
 
-function peakRssMb(path, headFile, baseFile) {
+/**
+ * The yaml document tree is short-lived garbage; V8's default young generation lets two files' worth
+ * pile up before a scavenge. The container runs the CLI with a 2 MB semi-space (its NODE_OPTIONS),
+ * which keeps the peak down at no measured cost in time, so both figures are reported.
+ */
+const SMALL_SEMI_SPACE = '--max-semi-space-size=2';
+
+function peakRssMb(path, headFile, baseFile, nodeOptions = '') {
   const script = fileURLToPath(import.meta.url);
-  const out = execFileSync(process.execPath, [script, '--child', path, headFile, baseFile], { encoding: 'utf8' });
+  const env = { ...process.env, NODE_OPTIONS: nodeOptions };
+  const out = execFileSync(process.execPath, [script, '--child', path, headFile, baseFile], { encoding: 'utf8', env });
   return JSON.parse(out).maxRssKb / 1024;
 }
 
@@ -105,6 +113,7 @@ async function main() {
     }
 
     const peakMb = peakRssMb('role-sync', headFile, baseFile);
+    const smallSemiPeakMb = peakRssMb('role-sync', headFile, baseFile, SMALL_SEMI_SPACE);
     const barePeakMb = peakRssMb('bare', headFile, baseFile);
     const bareMs = median(bare);
     const oursMs = median(ours);
@@ -118,6 +127,7 @@ async function main() {
       [`role-sync: ${measured} (median)`, `${oursMs.toFixed(0)} ms`],
       ['ratio', `${ratio.toFixed(2)}× (target ≤ ${TARGET_RATIO}×)`],
       ['peak RSS, role-sync (fresh process)', `${peakMb.toFixed(0)} MB (target < ${TARGET_RSS_MB} MB)`],
+      [`peak RSS, role-sync with NODE_OPTIONS=${SMALL_SEMI_SPACE}`, `${smallSemiPeakMb.toFixed(0)} MB (as the container runs it)`],
       ['peak RSS, yaml.parse ×2 (fresh process)', `${barePeakMb.toFixed(0)} MB`],
       ['role changes planned', changes === undefined ? 'n/a' : String(changes)],
     ];
@@ -135,6 +145,7 @@ async function main() {
         roleSyncMs: Math.round(oursMs),
         ratio: Number(ratio.toFixed(3)),
         peakRssMb: Math.round(peakMb),
+        peakRssMbSmallSemiSpace: Math.round(smallSemiPeakMb),
         bareParsePeakRssMb: Math.round(barePeakMb),
         plannedChanges: changes ?? null,
         targets: { ratio: TARGET_RATIO, peakRssMb: TARGET_RSS_MB },
