@@ -88,7 +88,7 @@ try {
   step('plan: nothing left to do (exit 0)');
   expect(await run(['plan', '-c', example, '--detailed-exitcode'], env), 0, 'final plan');
 
-  step(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: README.md → "Running against Parchment".`);
+  step(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: README.md, "Settings and credentials", to point role-sync at the Parchment sandbox.`);
 } finally {
   sim.child.kill('SIGTERM');
   await rm(work, { recursive: true, force: true });
