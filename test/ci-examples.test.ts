@@ -3,7 +3,7 @@
  * all call (examples/ci-commands.sh) is run for real, as the workflows run it, against a two-commit
  * git repository (a base branch on an "origin" and a pull-request branch) and the simulator.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runToEnd } from './helpers/child.js';
 import { DEMO_ACTING_USER, DEMO_PARTNER, demoSeed, startSimulator, type RunningSimulator } from '../src/simulator/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -34,18 +35,9 @@ interface Run {
 
 /** The script as a workflow step runs it: executed directly, from the repository root. */
 function ciCommands(args: readonly string[], cwd: string, env: Record<string, string>): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(SCRIPT, args, {
-      cwd,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ROLE_SYNC_BIN: `${process.execPath} ${CLI}`, LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
+  return runToEnd(SCRIPT, args, {
+    cwd,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ROLE_SYNC_BIN: `${process.execPath} ${CLI}`, LOG_LEVEL: 'warn', ...env },
   });
 }
 

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runToEnd } from './helpers/child.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -15,18 +15,11 @@ interface Run {
   readonly stderr: string;
 }
 
-function run(args: readonly string[], extraEnv: Record<string, string> = {}, cwd = ROOT): Promise<Run> {
+async function run(args: readonly string[], extraEnv: Record<string, string> = {}, cwd = ROOT): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
   if (extraEnv['ROLE_SYNC_CONFIG'] === undefined) delete env['ROLE_SYNC_CONFIG'];
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+  const { code, stdout, stderr } = await runToEnd(process.execPath, [CLI, ...args], { cwd, env });
+  return { code, stdout, stderr };
 }
 
 let dir: string;

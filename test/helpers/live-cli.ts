@@ -2,13 +2,14 @@
  * `node dist/cli.js plan|apply` as a child process against an in-process simulator, with a fresh
  * state directory per test and the simulator's answered requests delivered as events.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { DEMO_PARTNER, startSimulator, type RecordedRequest, type RunningSimulator, type SimOptions } from '../../src/simulator/index.js';
+import { runToEnd } from './child.js';
 import { ACTING_USER, ORG_SECRET } from './live-seed.js';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
@@ -115,16 +116,7 @@ export interface CliRun {
 
 /** Runs the CLI to its end; `onSpawn` gets the child (e.g. to kill it). */
 export function runCli(args: readonly string[], env: Record<string, string>, onSpawn?: (child: ChildProcess) => void): Promise<CliRun> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
-    onSpawn?.(child);
-  });
+  return runToEnd(process.execPath, [CLI, ...args], { cwd: REPO, env, ...(onSpawn ? { onSpawn } : {}) });
 }
 
 /** The JSON report of a run with `--format json`; fails with the run's stderr when stdout is not JSON. */
