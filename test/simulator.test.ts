@@ -31,6 +31,7 @@ import {
   tokenHeaders,
   usersPath,
 } from './helpers/sim-http.js';
+import { nextServerRequest } from './helpers/wait-for.js';
 
 let sim: RunningSimulator;
 
@@ -833,8 +834,11 @@ describe('close()', () => {
 
   it('stops promptly while a delayed answer is pending', async () => {
     await start({ latencyMs: 5000 });
+    const arrived = nextServerRequest(sim.origin, new URL(`${sim.baseUrl}/v1/token`).pathname);
     const pending = mintRequest(sim).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 50));
+    // The request is read and now waiting out the added latency: that is the answer close() must not wait for.
+    await arrived;
+    expect(sim.requests()).toEqual([]);
     const t = performance.now();
     await sim.close();
     expect(performance.now() - t).toBeLessThan(1000);
