@@ -5,9 +5,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { demoSeed, startSimulator, type RunningSimulator, type SimSeed } from '../src/simulator/index.js';
+import { DEMO_PARTNER, demoSeed, startSimulator, type RunningSimulator, type SimSeed } from '../src/simulator/index.js';
 import {
-  COLLINS, collinsFile, daemonEnv, LIVE_ROLES, puts, putSummary, spawnDaemon, startWorld, stopAllDaemons, tempDir, USERS, waitFor, type DaemonProcess,
+  COLLINS, COLLINS_SECRET, collinsFile, daemonEnv, LIVE_ROLES, puts, putSummary, spawnDaemon, startWorld, stopAllDaemons, tempDir, USERS, waitFor, type DaemonProcess,
 } from './helpers/daemon-harness.js';
 import { DAEMON_METRIC_NAMES } from './helpers/daemon-prom.js';
 import { writeInPlace } from './helpers/daemon-writers.js';
@@ -202,5 +202,31 @@ describe('role-sync run: shutdown', () => {
     expect(exit.code).toBe(0);
     expect(Date.now() - signalled).toBeLessThan(2000);
     expect(JSON.parse(await readFile(join(stateDir, 'snapshot.json'), 'utf8'))).toMatchObject({ snapshotVersion: 1 });
+  });
+});
+
+describe('role-sync run: secrets', () => {
+  it('never prints a secret or a token: logs at debug, /status and /metrics, through faults, a 401 and drift', async () => {
+    const { sim, path, stateDir } = await world();
+    await writeFile(path, collinsFile({ patel: ['admin'] }));
+    sim.configure({ faultRate: 0.2 });
+    const d = spawnDaemon(path, ['--debounce', '200ms', '--resync-interval', '1s'], daemonEnv({ sim, stateDir }));
+    await finished(d);
+    sim.configure({ faultRate: 0 });
+    sim.revokeTokens();
+    sim.setRoles(COLLINS, USERS.nguyen, ['admin', 'provider']);
+    await d.waitForLog((l) => l.msg?.startsWith('drift:') === true, 5000);
+    await waitFor(() => (sim.user(COLLINS, USERS.nguyen)?.roles.includes('admin') === false ? true : undefined), 5000, 'the drift healed after the 401');
+
+    const base = await d.base;
+    const served = [await (await fetch(`${base}/status`)).text(), await (await fetch(`${base}/metrics`)).text()];
+    await d.stop();
+    const everything = [d.output(), ...served].join('\n');
+    // The run did see a 401 (and re-minted), so the token was in play while these were written.
+    expect(sim.requests().some((r) => r.status === 401)).toBe(true);
+    expect(d.output()).toContain('"status":401');
+    for (const secret of [DEMO_PARTNER.partnerSecret, COLLINS_SECRET]) expect(everything).not.toContain(secret);
+    expect(everything.toLowerCase()).not.toContain('bearer ');
+    expect(everything).not.toMatch(/sim_[A-Za-z0-9_-]{16,}/);
   });
 });
