@@ -46,6 +46,29 @@ describe('apply with faults', () => {
     expect(sim.requests().length).toBeGreaterThan(0);
   });
 
+  it('converges when writes take effect but their replies are lost (the replayed PUT is harmless)', async () => {
+    const world = buildWorld({ users: 40, changes: 30 });
+    const watched = await watchedSimulator({ seed: world.seed, faultRate: 0.3, faults: ['lost-reply'], random: seededRandom(7) });
+    sim = watched.sim;
+    ws = await workspace();
+    const config = await ws.file('roles.yaml', world.yaml);
+    const env = liveEnv({ sim, stateDir: ws.stateDir });
+
+    const first = await runCli(['apply', '-c', config, '--format', 'json', ...NO_GUARD], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(jsonReport(first).summary).toMatchObject({ changes: 30, applied: 30, failed: 0 });
+    expect(divergent(sim, world.desired)).toEqual([]);
+    // Some PUTs were applied by the simulator and still never answered, so role-sync sent them again.
+    const lostPuts = puts(sim.requests()).filter((r) => r.status === 'dropped');
+    expect(lostPuts.length).toBeGreaterThan(0);
+
+    sim.configure({ faultRate: 0 });
+    sim.clearRequests();
+    const second = await runCli(['apply', '-c', config, '--format', 'json', ...NO_GUARD], env);
+    expect(second.code, second.stderr).toBe(0);
+    expect(puts(sim.requests())).toEqual([]);
+  });
+
   it('rides out a 429 storm without failing a user, and sends nothing while Retry-After holds', async () => {
     const world = buildWorld({ users: 60, changes: 50 });
     const watched = await watchedSimulator({ seed: world.seed, rateLimit: { perSecond: 10 } });

@@ -577,6 +577,16 @@ describe('faults', () => {
     expect(sim.requests()).toEqual([expect.objectContaining({ route: 'POST /v1/token', status: 'dropped' })]);
   });
 
+  it('applies the write and then drops the connection for "lost-reply"', async () => {
+    await start();
+    const token = await mintToken(sim);
+    sim.configure({ faultRate: 1, faults: ['lost-reply'] });
+    const sent = call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.cameron, 'roles'), { headers: authHeaders(token), body: { access_roles: ['provider'] } });
+    await expect(sent).rejects.toThrow();
+    expect(sim.user(COLLINS, DEMO_USERS.cameron)?.roles).toEqual(['provider']);
+    expect(sim.requests().at(-1)).toMatchObject({ route: 'PUT /v1/organizations/{organization_id}/users/{user_id}/roles', status: 'dropped' });
+  });
+
   it('uses the injected random source to decide and to pick', async () => {
     const draws = [0.9, 0.2, 0.1, 0.4, 0.8];
     await start({ faultRate: 0.5, faults: ['500', '503'], random: () => draws.shift() ?? 0.99 });

@@ -4,11 +4,14 @@ import { ExitCode } from '../cli/exit-codes.js';
 import { createLogger } from '../log.js';
 import {
   ConfigError,
+  DEFAULT_FAULTS,
   DEMO_ACTING_USER,
+  FAULT_KINDS,
   demoSeed,
   loadSeedFile,
   SeedError,
   startSimulator,
+  type FaultKind,
   type ListShape,
   type RunningSimulator,
   type SimOrg,
@@ -23,6 +26,7 @@ interface SimulateOptions {
   pageSize?: number;
   rateLimit?: number;
   faultRate?: number;
+  faults?: FaultKind[];
   latency?: number;
   tokenTtl?: number;
 }
@@ -51,6 +55,13 @@ function fractionArg(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`"${value}" is not a fraction between 0 and 1`);
   return n;
+}
+
+function faultsArg(value: string): FaultKind[] {
+  const kinds = value.split(',').map((k) => k.trim());
+  const unknown = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
+  if (kinds.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`"${value}" is not a list of ${FAULT_KINDS.join(', ')}`);
+  return kinds as FaultKind[];
 }
 
 /** The user whose id goes in `x-user-id`: the demo's fixed one, else the first enabled admin, else the first enabled user. */
@@ -105,6 +116,7 @@ async function simulate(opts: SimulateOptions): Promise<void> {
       ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
       ...(opts.rateLimit !== undefined ? { rateLimit: { perSecond: opts.rateLimit } } : {}),
       ...(opts.faultRate !== undefined ? { faultRate: opts.faultRate } : {}),
+      ...(opts.faults !== undefined ? { faults: opts.faults } : {}),
       ...(opts.latency !== undefined ? { latencyMs: opts.latency } : {}),
       ...(opts.tokenTtl !== undefined ? { tokenTtlSeconds: Math.round(opts.tokenTtl / 1000) } : {}),
     });
@@ -164,6 +176,7 @@ export function register(program: Command): void {
     .addOption(new Option('--page-size <n>', 'most users per list page').argParser(positiveIntArg))
     .addOption(new Option('--rate-limit <n>', 'requests a second before answering 429 (e.g. 10 or 10/s)').argParser(rateArg))
     .addOption(new Option('--fault-rate <fraction>', 'fraction of requests answered 500, 503 or dropped (0-1)').argParser(fractionArg))
+    .addOption(new Option('--faults <kinds>', `which faults --fault-rate picks from: ${FAULT_KINDS.join(', ')} (lost-reply: handled, then the connection is closed)`).default([...DEFAULT_FAULTS], DEFAULT_FAULTS.join(',')).argParser(faultsArg))
     .addOption(new Option('--latency <duration>', 'delay before each answer, e.g. 20ms').argParser(durationArg))
     .addOption(new Option('--token-ttl <duration>', 'lifetime of minted tokens, e.g. 1h').argParser(durationArg))
     .action(async (opts: SimulateOptions) => {

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { normalizeUserId } from './seed.js';
-import { FAULT_KINDS, LIST_SHAPES, type ConfigPatch, type SimConfig, type SimOptions } from './types.js';
+import { DEFAULT_FAULTS, FAULT_KINDS, LIST_SHAPES, type ConfigPatch, type SimConfig, type SimOptions } from './types.js';
 
 const rateLimitSchema = z.strictObject({
   perSecond: z.number().positive(),
@@ -41,7 +41,7 @@ export function initialConfig(opts: SimOptions): SimConfig {
     pageSize: 100,
     rateLimit: undefined,
     faultRate: 0,
-    faults: [...FAULT_KINDS],
+    faults: [...DEFAULT_FAULTS],
     latencyMs: 0,
     tokenTtlSeconds: 3600,
     failUser: {},

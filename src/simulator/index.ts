@@ -37,6 +37,7 @@ export type {
 export { DEMO_ACTING_USER, DEMO_PARTNER, demoSeed } from './demo-seed.js';
 export { loadSeedFile, SeedError, validateSeed } from './seed.js';
 export { ConfigError } from './config.js';
+export { DEFAULT_FAULTS, FAULT_KINDS } from './types.js';
 
 /** Starts listening (default 127.0.0.1, a random port) with the demo seed unless another is given. */
 export async function startSimulator(opts: SimOptions = {}): Promise<RunningSimulator> {

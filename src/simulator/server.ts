@@ -225,6 +225,10 @@ class Simulator implements RunningSimulator, SimControl {
     if (tooLarge) return failure(413, problems.payloadTooLarge());
     const fault = pickFault(this.config.faultRate, this.config.faults, this.random);
     if (fault === 'drop') return 'drop';
+    if (fault === 'lost-reply') {
+      if (match) match.route.handler({ method, params: match.params, query: url.searchParams, headers: input.headers, body: input.body, bodyInvalid: input.invalid }, this.deps);
+      return 'drop';
+    }
     if (fault === '500') return failure(500, problems.internal());
     if (fault === '503') return failure(503, problems.unavailable());
     if (!match) return failure(404, problems.routeNotFound(method, url.pathname));

@@ -29,8 +29,14 @@ export interface SimSeed {
 export type ListShape = 'oas' | 'bare' | 'rs';
 export const LIST_SHAPES = ['oas', 'bare', 'rs'] as const satisfies readonly ListShape[];
 
-export type FaultKind = '500' | '503' | 'drop';
-export const FAULT_KINDS = ['500', '503', 'drop'] as const satisfies readonly FaultKind[];
+/**
+ * `drop` closes the connection before the request is handled; `lost-reply` handles it (a write takes
+ * effect) and then closes the connection, as a gateway timeout or a reset after the fact would.
+ */
+export type FaultKind = '500' | '503' | 'drop' | 'lost-reply';
+export const FAULT_KINDS = ['500', '503', 'drop', 'lost-reply'] as const satisfies readonly FaultKind[];
+/** What `faultRate` picks from unless `faults` says otherwise. */
+export const DEFAULT_FAULTS = ['500', '503', 'drop'] as const satisfies readonly FaultKind[];
 
 export interface RateLimitOptions {
   perSecond: number;
