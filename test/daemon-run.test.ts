@@ -230,3 +230,27 @@ describe('role-sync run: secrets', () => {
     expect(everything).not.toMatch(/sim_[A-Za-z0-9_-]{16,}/);
   });
 });
+
+describe('role-sync run: credentials', () => {
+  it('reads rotated secret files again after Parchment rejects the credentials, then carries on', async () => {
+    const { sim, dir, path, stateDir } = await world();
+    await writeFile(path, collinsFile({ patel: ['admin'] }));
+    const secretFile = join(dir, 'organization-secret');
+    await writeFile(secretFile, 'an-old-secret\n');
+    const env = daemonEnv({ sim, stateDir });
+    delete env['PARCHMENT_ORGANIZATION_SECRET'];
+    env['PARCHMENT_ORGANIZATION_SECRET_FILE'] = secretFile;
+    const d = spawnDaemon(path, ['--debounce', '200ms', '--resync-interval', '1s'], env);
+
+    const rejected = await finished(d);
+    expect(rejected['cycle']).toMatchObject({ result: 'failure' });
+    expect(puts(sim)).toEqual([]);
+    expect(sim.requests().some((r) => r.route === 'POST /v1/token' && r.status === 401)).toBe(true);
+
+    // The Secret is rotated in place, as the kubelet does for a mounted Secret.
+    await writeFile(secretFile, `${COLLINS_SECRET}\n`);
+    await d.waitForLog((l) => l.msg?.startsWith('Parchment rejected the credentials') === true, 5000);
+    await waitFor(() => (puts(sim).length > 0 ? true : undefined), 5000, 'the PUT with the rotated secret');
+    expect(puts(sim).map(putSummary)).toEqual([{ user: USERS.patel, roles: ['admin'] }]);
+  });
+});

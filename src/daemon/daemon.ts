@@ -105,6 +105,8 @@ export class Daemon {
   #drift: readonly DriftEntry[] = [];
   #gauges = new Map<OrgId, OrgGauges>();
   #cycleAbort: AbortController | undefined;
+  /** The last cycle saw credentials rejected (401 after a fresh token): read them again before the next. */
+  #credentialsRejected = false;
 
   constructor(opts: DaemonOptions, deps: DaemonDeps) {
     this.#opts = opts;
@@ -291,6 +293,7 @@ export class Daemon {
       const ended = now();
       const refused = result.refusals.length > 0;
       const report = result.report;
+      this.#credentialsRejected = report.organizations.some((o) => o.failures.some((f) => f.reason === 'auth'));
       if (!refused) this.#memory = result.memory;
       if (!refused && mode === 'apply' && !this.#opts.dryRun) await this.#saveSnapshot();
 
@@ -334,11 +337,16 @@ export class Daemon {
     );
   }
 
-  /** A file that names organizations the current credentials do not cover needs a new connection. */
+  /**
+   * A file that names organizations the current credentials do not cover needs a new connection, and
+   * so do credentials Parchment rejected: a Kubernetes Secret mounted as files (`NAME_FILE`) may have
+   * been rotated since they were read.
+   */
   async #connectionFor(desired: GoodDesired): Promise<Connection> {
     const current = this.#connection!;
     const wanted = desired.state.organizations.map((o) => o.id);
-    if (wanted.every((id) => current.organizations.has(id))) return current;
+    if (!this.#credentialsRejected && wanted.every((id) => current.organizations.has(id))) return current;
+    if (this.#credentialsRejected) this.#deps.logger.warn('Parchment rejected the credentials last cycle: reading them again');
     try {
       const next = await this.#deps.connect(wanted);
       current.close();
