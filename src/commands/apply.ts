@@ -13,7 +13,13 @@ export function maxChangesArg(value: string): MaxChanges {
 export function register(program: Command): void {
   const cmd = program
     .command('apply')
-    .description('Plan against the live roles in Parchment, check the safety guards, write the changes and report.');
+    .description('Plan against the live roles in Parchment, check the safety guards, write the changes and report.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 done, nothing left to do; 1 error (a user failed, bad file, settings or credentials);\n' +
+        '2 changes pending (only --dry-run --detailed-exitcode); 3 refused by a safety guard, nothing written.\n' +
+        'Users removed from the file are no longer managed: their access is NOT revoked.',
+    );
   configOption(cmd);
   reportOptions(cmd)
     .option('--dry-run', 'plan and report only; the HTTP layer refuses every write')
