@@ -24,6 +24,19 @@ afterEach(async () => {
 });
 
 describe('apply reports', () => {
+  it('shows progress as log lines when stderr is not a terminal, ending with every write done', async () => {
+    const world = buildWorld({ users: 30, changes: 25 });
+    sim = await startSimulator({ seed: world.seed });
+    ws = await workspace();
+    const config = await ws.file('roles.yaml', world.yaml);
+    const run = await runCli(['apply', '-c', config, ...NO_GUARD], { ...liveEnv({ sim, stateDir: ws.stateDir }), LOG_LEVEL: 'info' });
+    expect(run.code, run.stderr).toBe(0);
+    const progress = run.stderr.split('\n').filter((l) => l.includes('"msg":"apply progress"')).map((l) => JSON.parse(l) as { done: number; total: number });
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toMatchObject({ done: 25, total: 25 });
+    expect(run.stderr).not.toContain('\r');
+  });
+
   it('fails the users answered 404 and 422 with their requestId, applies every other user, exits 1; --out equals stdout', async () => {
     const world = buildWorld({ users: 30, changes: 20 });
     const [gone, invalid] = world.changing as [string, string];
