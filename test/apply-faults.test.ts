@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../src/simulator/index.js';
 import { DEMO_PARTNER } from '../src/simulator/index.js';
-import { jsonReport, liveEnv, NO_GUARD, puts, runCli, tokenCalls, watchedSimulator, workspace, type Workspace } from './helpers/live-cli.js';
+import { jsonReport, liveEnv, NO_GUARD, puts, revokeTokensAtFirstPut, runCli, tokenCalls, watchedSimulator, workspace, type Workspace } from './helpers/live-cli.js';
 import { buildWorld, divergent, ORG_SECRET, seededRandom } from './helpers/live-seed.js';
 
 let sim: RunningSimulator | undefined;
@@ -102,13 +102,7 @@ describe('apply with faults', () => {
     const world = buildWorld({ users: 60, changes: 40 });
     const watched = await watchedSimulator({ seed: world.seed, latencyMs: 30 });
     sim = watched.sim;
-    const s = sim;
-    watched.events.on('answer', (a) => {
-      if (a.method === 'PUT') {
-        watched.events.removeAllListeners('answer');
-        s.revokeTokens();
-      }
-    });
+    revokeTokensAtFirstPut(watched);
     ws = await workspace();
     const config = await ws.file('roles.yaml', world.yaml);
 
@@ -131,13 +125,7 @@ describe('apply with faults', () => {
     const world = buildWorld({ users: 40, changes: 30 });
     const watched = await watchedSimulator({ seed: world.seed, faultRate: 0.1, random: seededRandom(7), latencyMs: 10 });
     sim = watched.sim;
-    const s = sim;
-    watched.events.on('answer', (a) => {
-      if (a.method === 'PUT') {
-        watched.events.removeAllListeners('answer');
-        s.revokeTokens();
-      }
-    });
+    revokeTokensAtFirstPut(watched);
     ws = await workspace();
     const config = await ws.file('roles.yaml', world.yaml);
     const env = liveEnv({ sim, stateDir: ws.stateDir, logLevel: 'debug' });

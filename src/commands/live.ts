@@ -8,11 +8,9 @@ import { emitReport } from '../cli/common.js';
 import type { ReportFormat } from '../core/render/index.js';
 import { loadDesiredFile } from '../desired-file.js';
 import { createLogger, type Logger } from '../log.js';
-import { loadSettings, SettingsError, type ParchmentSettings } from '../parchment/settings.js';
-import type { OrgId, UserId } from '../core/domain.js';
-import { ParchmentClient } from '../parchment/client.js';
+import { loadSettings, SettingsError } from '../parchment/settings.js';
 import { RequestQueue } from '../queue/request-queue.js';
-import { Reconciler } from '../engine/reconciler.js';
+import { connect } from '../engine/connection.js';
 import { loadSnapshot, memoryOrEmpty, saveSnapshot } from '../engine/snapshot.js';
 
 export interface LiveRunOptions {
@@ -47,18 +45,12 @@ export async function runLive(opts: LiveRunOptions): Promise<ExitCode> {
     throw err;
   }
 
-  // Dry-run and plan rest on the HTTP layer refusing writes, not on the reconciler's good behaviour.
-  const readOnly = opts.mode === 'plan' || opts.dryRun;
   const queue = new RequestQueue({
     ratePerSecond: settings.ratePerSecond,
     concurrency: settings.concurrency,
     onRateLimited: (delayMs) => logger.warn({ delayMs }, 'rate limited by Parchment: pausing all requests'),
   });
-  const client = new ParchmentClient({ settings, logger, scheduler: queue, readOnly });
-  const reconciler = new Reconciler({
-    client, logger, now: () => new Date(),
-    actingUsers: actingUsersOf(settings),
-  });
+  const { reconciler, close } = connect(settings, { logger, scheduler: queue, readOnly: opts.mode === 'plan' || opts.dryRun });
   const snapshot = await loadSnapshot(settings.stateDir);
   if (snapshot.kind === 'unreadable') logger.warn({ stateDir: settings.stateDir }, `${snapshot.message}; starting without memory`);
 
@@ -80,17 +72,8 @@ export async function runLive(opts: LiveRunOptions): Promise<ExitCode> {
     for (const r of result.refusals) process.stderr.write(`role-sync: refused: ${r.message}\n`);
     return exitCodeOf(result.report, result.refusals.length > 0, opts);
   } finally {
-    client.close();
+    close();
   }
-}
-
-export function actingUsersOf(settings: ParchmentSettings): Map<OrgId, UserId> {
-  const acting = new Map<OrgId, UserId>();
-  for (const [id, org] of settings.organizations) {
-    const user = org.actingUser ?? settings.auth.userId;
-    if (user !== undefined) acting.set(id, user);
-  }
-  return acting;
 }
 
 export function exitCodeOf(report: Report, refused: boolean, opts: Pick<LiveRunOptions, 'detailedExitcode'>): ExitCode {

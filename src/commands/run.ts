@@ -4,18 +4,16 @@ import { ExitCode } from '../cli/exit-codes.js';
 import type { OrgId } from '../core/domain.js';
 import { DEFAULT_MAX_CHANGES } from '../core/guards.js';
 import type { MaxChanges } from '../core/units.js';
-import { Daemon, type Connection } from '../daemon/daemon.js';
+import { Daemon } from '../daemon/daemon.js';
 import { DesiredSource } from '../daemon/desired-source.js';
 import { DaemonMetrics } from '../daemon/metrics.js';
 import { DEFAULT_LISTEN, parseListenAddress, type ListenAddress } from '../daemon/ops-server.js';
 import { loadDesiredFile } from '../desired-file.js';
-import { Reconciler } from '../engine/reconciler.js';
-import { createLogger, type Logger } from '../log.js';
-import { ParchmentClient } from '../parchment/client.js';
+import { connect, type Connection } from '../engine/connection.js';
+import { createLogger } from '../log.js';
 import { loadSettings, SettingsError, type ParchmentSettings } from '../parchment/settings.js';
 import { RequestQueue } from '../queue/request-queue.js';
 import { maxChangesArg } from './apply.js';
-import { actingUsersOf } from './live.js';
 
 /**
  * `role-sync run`: the daemon (PRODUCT.md §5). Logs JSON lines to stdout.
@@ -110,11 +108,11 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
     },
   });
   let initial: ParchmentSettings | undefined = settings;
-  const connect = async (orgs: readonly OrgId[]): Promise<Connection> => {
-    // Credentials are read again for a new set of organizations: a mounted secret may have been updated with them.
+  const reconnect = async (orgs: readonly OrgId[]): Promise<Connection> => {
+    // Credentials are read again for a new set of organizations, or after Parchment rejected them: a mounted secret may have changed.
     const s = initial ?? (await loadSettings(process.env, orgs));
     initial = undefined;
-    return connection(s, opts.dryRun, queue, metrics, logger);
+    return connect(s, { logger, scheduler: queue, readOnly: opts.dryRun, onRequest: metrics.recordApiRequest });
   };
 
   const daemon = new Daemon(
@@ -123,7 +121,7 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
       debounceMs: opts.debounceMs, rereadIntervalMs: opts.rereadIntervalMs, resyncIntervalMs: opts.resyncIntervalMs,
       shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
     },
-    { configPath: opts.config, logger, metrics, source, queue, connect, stateDir: settings.stateDir, now: () => new Date() },
+    { configPath: opts.config, logger, metrics, source, queue, connect: reconnect, stateDir: settings.stateDir, now: () => new Date() },
   );
 
   const stopped = new Promise<ExitCode>((resolve) => {
@@ -165,9 +163,3 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
   return code;
 }
 
-function connection(settings: ParchmentSettings, dryRun: boolean, queue: RequestQueue, metrics: DaemonMetrics, logger: Logger): Connection {
-  // Dry-run rests on the HTTP layer refusing writes, not on the reconciler's good behaviour.
-  const client = new ParchmentClient({ settings, logger, scheduler: queue, readOnly: dryRun, onRequest: metrics.recordApiRequest });
-  const reconciler = new Reconciler({ client, logger, now: () => new Date(), actingUsers: actingUsersOf(settings) });
-  return { organizations: new Set(settings.organizations.keys()), reconciler, close: () => client.close() };
-}

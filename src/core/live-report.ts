@@ -1,5 +1,5 @@
 import type { DesiredOrg } from './desired-state.js';
-import type { UserId } from './domain.js';
+import { isProtectedRole, type UserId } from './domain.js';
 import type { OrgPlan } from './live-plan.js';
 import {
   REPORT_VERSION, summarize, type ChangeResult, type Failure, type FailureDetail, type OrgReport, type Report,
@@ -66,7 +66,7 @@ function orgReport(outcome: Extract<OrgOutcome, { kind: 'planned' }>, warnings: 
         break;
       case 'protected':
         skipped.push({ user: e.user, reason: 'protected', liveRoles: e.live, desired: e.desired });
-        warnings.push({ organization: plan.id, user: e.user.key, message: `${e.user.key} holds ${e.live.filter((r) => r === 'owner' || r === 'support').join(' and ')}: never written, because a replacing PUT could strip a role the API cannot give back` });
+        warnings.push({ organization: plan.id, user: e.user.key, message: `${e.user.key} holds ${e.live.filter(isProtectedRole).join(' and ')}: never written, because a replacing PUT could strip a role the API cannot give back` });
         break;
       case 'disabled':
         skipped.push({ user: e.user, reason: 'disabled', liveRoles: e.live, desired: e.desired });

@@ -2,7 +2,7 @@ import type { OrgId } from '../core/domain.js';
 import type { Memory } from '../core/observed-state.js';
 import type { Failure, Report, ReportSummary } from '../core/report.js';
 import type { MaxChanges } from '../core/units.js';
-import type { Reconciler } from '../engine/reconciler.js';
+import type { Connection } from '../engine/connection.js';
 import { loadSnapshot, memoryOrEmpty, saveSnapshot } from '../engine/snapshot.js';
 import type { Logger } from '../log.js';
 import type { RequestQueue } from '../queue/request-queue.js';
@@ -31,13 +31,6 @@ export interface DaemonOptions {
   readonly listen: ListenAddress;
   /** How long requests in flight may take to finish after SIGTERM. */
   readonly shutdownDeadlineMs: number;
-}
-
-/** A reconciler bound to credentials for a set of organizations. */
-export interface Connection {
-  readonly organizations: ReadonlySet<OrgId>;
-  readonly reconciler: Reconciler;
-  close(): void;
 }
 
 export interface DaemonDeps {

@@ -32,6 +32,16 @@ export interface WatchedSimulator {
   readonly events: EventEmitter<{ answer: [SimAnswer] }>;
 }
 
+/** Revokes every token as soon as the first PUT is answered: a 401 in the middle of an apply. */
+export function revokeTokensAtFirstPut(watched: WatchedSimulator): void {
+  watched.events.on('answer', (a) => {
+    if (a.method === 'PUT') {
+      watched.events.removeAllListeners('answer');
+      watched.sim.revokeTokens();
+    }
+  });
+}
+
 /** A simulator whose own request log lines are parsed into events, so tests wait on events, not timers. */
 export async function watchedSimulator(opts: Omit<SimOptions, 'logger'> = {}): Promise<WatchedSimulator> {
   const events = new EventEmitter<{ answer: [SimAnswer] }>();
