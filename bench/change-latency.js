@@ -80,7 +80,10 @@ const env = {
   ROLE_SYNC_STATE_DIR: join(dir, 'state'),
   LOG_LEVEL: 'info',
 };
-const daemon = spawn(process.execPath, [CLI, 'run', '-c', path, '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+const daemon = spawn(process.execPath, [CLI, 'run', '-c', path, '--listen', '127.0.0.1:0'], {
+  env,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 const logs = [];
 let pending = '';
 daemon.stdout.setEncoding('utf8').on('data', (chunk) => {
@@ -95,11 +98,16 @@ daemon.stdout.setEncoding('utf8').on('data', (chunk) => {
     pending = pending.slice(nl + 1);
   }
 });
-const cycles = () => logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('reconcile cycle finished')).length;
+const cycles = () =>
+  logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('reconcile cycle finished')).length;
 const puts = () => sim.requests().filter((r) => r.method === 'PUT');
 
 try {
-  const listening = await until(() => logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('ops server listening')), 10_000, 'the ops server');
+  const listening = await until(
+    () => logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('ops server listening')),
+    10_000,
+    'the ops server',
+  );
   const base = `http://127.0.0.1:${listening.port}`;
   await until(() => (cycles() >= 1 ? true : undefined), 10_000, 'the first cycle');
 
@@ -133,10 +141,14 @@ try {
   const idlePercent = (100 * cpuMs) / (Date.now() - t0);
 
   const verdict = (ok) => (ok ? 'ok' : 'MISSED');
-  console.log(`change latency over ${EDITS} edits (debounce ${DEBOUNCE_MS} ms): file saved -> PUT received by the simulator`);
+  console.log(
+    `change latency over ${EDITS} edits (debounce ${DEBOUNCE_MS} ms): file saved -> PUT received by the simulator`,
+  );
   console.log(`  min ${latencies[0]} ms  p50 ${p50} ms  p95 ${p95} ms  max ${latencies[latencies.length - 1]} ms`);
   console.log(`  target p50 <= ${TARGET_P50_MS} ms: ${verdict(p50 <= TARGET_P50_MS)}`);
-  console.log(`idle cost over ${IDLE_SECONDS} s (${useProc ? '/proc/<pid>/stat' : '/status cpuUsage'}): ${cpuMs.toFixed(0)} ms CPU = ${idlePercent.toFixed(3)}% of one core`);
+  console.log(
+    `idle cost over ${IDLE_SECONDS} s (${useProc ? '/proc/<pid>/stat' : '/status cpuUsage'}): ${cpuMs.toFixed(0)} ms CPU = ${idlePercent.toFixed(3)}% of one core`,
+  );
   console.log(`  target < ${TARGET_IDLE_PERCENT}%: ${verdict(idlePercent < TARGET_IDLE_PERCENT)}`);
   process.exitCode = p50 <= TARGET_P50_MS && idlePercent < TARGET_IDLE_PERCENT ? 0 : 1;
 } finally {

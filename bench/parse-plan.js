@@ -41,7 +41,10 @@ function makeFile(variant) {
   for (let i = 0; i < USERS; i++) {
     const shift = variant === 'head' && i % step === 0 ? 1 : 0;
     const roles = ROLE_SETS[(i + shift) % ROLE_SETS.length];
-    const key = i % 3 === 0 ? `${i.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}` : `user${i}@bench.example`;
+    const key =
+      i % 3 === 0
+        ? `${i.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`
+        : `user${i}@bench.example`;
     lines.push(`      ${key}: [${roles.join(', ')}]`);
   }
   return `${lines.join('\n')}\n`;
@@ -63,7 +66,10 @@ function median(values) {
 }
 
 function bareParse(headFile, baseFile) {
-  return [parse(readFileSync(headFile, 'utf8'), { uniqueKeys: false }), parse(readFileSync(baseFile, 'utf8'), { uniqueKeys: false })];
+  return [
+    parse(readFileSync(headFile, 'utf8'), { uniqueKeys: false }),
+    parse(readFileSync(baseFile, 'utf8'), { uniqueKeys: false }),
+  ];
 }
 
 async function child(path, headFile, baseFile) {
@@ -127,7 +133,10 @@ async function main() {
       [`role-sync: ${measured} (median)`, `${oursMs.toFixed(0)} ms`],
       ['ratio', `${ratio.toFixed(2)}× (target ≤ ${TARGET_RATIO}×)`],
       ['peak RSS, role-sync (fresh process)', `${peakMb.toFixed(0)} MB (target < ${TARGET_RSS_MB} MB)`],
-      [`peak RSS, role-sync with NODE_OPTIONS=${SMALL_SEMI_SPACE}`, `${smallSemiPeakMb.toFixed(0)} MB (as the container runs it)`],
+      [
+        `peak RSS, role-sync with NODE_OPTIONS=${SMALL_SEMI_SPACE}`,
+        `${smallSemiPeakMb.toFixed(0)} MB (as the container runs it)`,
+      ],
       ['peak RSS, yaml.parse ×2 (fresh process)', `${barePeakMb.toFixed(0)} MB`],
       ['role changes planned', changes === undefined ? 'n/a' : String(changes)],
     ];

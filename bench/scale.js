@@ -37,22 +37,44 @@ try {
     const run = await runCli([command, '-c', config, '--format', 'json', '--detailed-exitcode'], env);
     if (run.code !== 0) throw new Error(`${command} exited ${run.code}\n${run.stderr}`);
     const report = JSON.parse(run.stdout);
-    if (report.summary.unchanged !== USERS) throw new Error(`${command}: ${report.summary.unchanged} unchanged of ${USERS}`);
+    if (report.summary.unchanged !== USERS)
+      throw new Error(`${command}: ${report.summary.unchanged} unchanged of ${USERS}`);
     const t = tally(sim.requests());
     const onlyPages = t.total === t.token + t.listPages && t.listPages === pages && t.token === 1;
     const rssOk = run.peakRssBytes !== undefined && run.peakRssBytes < TARGET_RSS_MB * 1024 * 1024;
     ok &&= onlyPages && rssOk;
     rows.push(
-      [`${command}: requests`, `${t.total} (token ${t.token}, list pages ${t.listPages}, user reads ${t.userReads}, PUTs ${t.puts})  list pages + token only: ${onlyPages ? 'ok' : 'MISSED'}`],
-      [`${command}: wall time`, `${(run.wallMs / 1000).toFixed(2)} s at ROLE_SYNC_RATE=${RATE}; at the default ${DEFAULT_RATE}/s the ${t.total} requests alone take ${(t.total / DEFAULT_RATE).toFixed(1)} s`],
+      [
+        `${command}: requests`,
+        `${t.total} (token ${t.token}, list pages ${t.listPages}, user reads ${t.userReads}, PUTs ${t.puts})  list pages + token only: ${onlyPages ? 'ok' : 'MISSED'}`,
+      ],
+      [
+        `${command}: wall time`,
+        `${(run.wallMs / 1000).toFixed(2)} s at ROLE_SYNC_RATE=${RATE}; at the default ${DEFAULT_RATE}/s the ${t.total} requests alone take ${(t.total / DEFAULT_RATE).toFixed(1)} s`,
+      ],
       [`${command}: peak RSS`, `${mb(run.peakRssBytes)}  target < ${TARGET_RSS_MB} MB: ${rssOk ? 'ok' : 'MISSED'}`],
     );
-    figures[command] = { requests: t.total, wallS: +(run.wallMs / 1000).toFixed(2), peakRssMB: run.peakRssBytes === undefined ? null : Math.round(run.peakRssBytes / 1024 / 1024) };
+    figures[command] = {
+      requests: t.total,
+      wallS: +(run.wallMs / 1000).toFixed(2),
+      peakRssMB: run.peakRssBytes === undefined ? null : Math.round(run.peakRssBytes / 1024 / 1024),
+    };
   }
 
   console.log(`${USERS} managed users, none to change; list shape oas, ${PAGE_SIZE} users a page`);
   console.log(table([...rows, ['node', process.version]]));
-  console.log(JSON.stringify({ bench: 'scale', users: USERS, pageSize: PAGE_SIZE, rate: RATE, pages, defaultRateS: +((pages + 1) / DEFAULT_RATE).toFixed(1), ...figures, node: process.version }));
+  console.log(
+    JSON.stringify({
+      bench: 'scale',
+      users: USERS,
+      pageSize: PAGE_SIZE,
+      rate: RATE,
+      pages,
+      defaultRateS: +((pages + 1) / DEFAULT_RATE).toFixed(1),
+      ...figures,
+      node: process.version,
+    }),
+  );
   process.exitCode = ok ? 0 : 1;
 } finally {
   await sim.close();

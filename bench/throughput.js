@@ -27,7 +27,10 @@ const dir = await mkdtemp(join(tmpdir(), 'rs-bench-throughput-'));
 try {
   const config = join(dir, 'roles.yaml');
   await writeFile(config, yaml);
-  const env = cliEnv(sim, join(dir, 'state'), { ROLE_SYNC_RATE: String(RATE), ROLE_SYNC_CONCURRENCY: String(CONCURRENCY) });
+  const env = cliEnv(sim, join(dir, 'state'), {
+    ROLE_SYNC_RATE: String(RATE),
+    ROLE_SYNC_CONCURRENCY: String(CONCURRENCY),
+  });
 
   const run = await runCli(['apply', '-c', config, '--max-changes', '100%', '--format', 'json'], env);
   if (run.code !== 0) throw new Error(`apply exited ${run.code}\n${run.stderr}`);
@@ -46,21 +49,43 @@ try {
   const spanS = (last - first) / 1000;
 
   const verdict = (ok) => (ok ? 'ok' : 'MISSED');
-  console.log(`apply of ${CHANGES} changes: simulator ${RATE} req/s (429 above), ${LATENCY_MS} ms latency; ROLE_SYNC_RATE=${RATE} ROLE_SYNC_CONCURRENCY=${CONCURRENCY}`);
-  console.log(table([
-    ['requests sent', `${t.total} (token ${t.token}, list pages ${t.listPages}, PUTs ${t.puts}, answered 429 ${t.rateLimited}, other errors ${t.other})`],
-    ['ideal (needed / rate)', `${idealS.toFixed(2)} s for ${needed} requests`],
-    ['wall time (process)', `${wallS.toFixed(2)} s`],
-    ['first to last request', `${spanS.toFixed(2)} s`],
-    ['ratio wall / ideal', `${ratio.toFixed(3)}  target <= ${TARGET_RATIO}: ${verdict(ratio <= TARGET_RATIO)}`],
-    ['answered 429', `${limitedPercent.toFixed(2)}%  target <= ${TARGET_429_PERCENT}%: ${verdict(limitedPercent <= TARGET_429_PERCENT)}`],
-    ['node', process.version],
-  ]));
-  console.log(JSON.stringify({
-    bench: 'throughput', changes: CHANGES, rate: RATE, concurrency: CONCURRENCY, latencyMs: LATENCY_MS,
-    requests: t.total, needed, rateLimited: t.rateLimited, idealS: +idealS.toFixed(2), wallS: +wallS.toFixed(2),
-    ratio: +ratio.toFixed(3), rateLimitedPercent: +limitedPercent.toFixed(2), node: process.version,
-  }));
+  console.log(
+    `apply of ${CHANGES} changes: simulator ${RATE} req/s (429 above), ${LATENCY_MS} ms latency; ROLE_SYNC_RATE=${RATE} ROLE_SYNC_CONCURRENCY=${CONCURRENCY}`,
+  );
+  console.log(
+    table([
+      [
+        'requests sent',
+        `${t.total} (token ${t.token}, list pages ${t.listPages}, PUTs ${t.puts}, answered 429 ${t.rateLimited}, other errors ${t.other})`,
+      ],
+      ['ideal (needed / rate)', `${idealS.toFixed(2)} s for ${needed} requests`],
+      ['wall time (process)', `${wallS.toFixed(2)} s`],
+      ['first to last request', `${spanS.toFixed(2)} s`],
+      ['ratio wall / ideal', `${ratio.toFixed(3)}  target <= ${TARGET_RATIO}: ${verdict(ratio <= TARGET_RATIO)}`],
+      [
+        'answered 429',
+        `${limitedPercent.toFixed(2)}%  target <= ${TARGET_429_PERCENT}%: ${verdict(limitedPercent <= TARGET_429_PERCENT)}`,
+      ],
+      ['node', process.version],
+    ]),
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'throughput',
+      changes: CHANGES,
+      rate: RATE,
+      concurrency: CONCURRENCY,
+      latencyMs: LATENCY_MS,
+      requests: t.total,
+      needed,
+      rateLimited: t.rateLimited,
+      idealS: +idealS.toFixed(2),
+      wallS: +wallS.toFixed(2),
+      ratio: +ratio.toFixed(3),
+      rateLimitedPercent: +limitedPercent.toFixed(2),
+      node: process.version,
+    }),
+  );
   process.exitCode = ratio <= TARGET_RATIO && limitedPercent <= TARGET_429_PERCENT ? 0 : 1;
 } finally {
   await sim.close();

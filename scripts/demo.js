@@ -27,11 +27,18 @@ function run(args, env) {
 }
 
 async function startSimulator() {
-  const child = spawn(process.execPath, [cli, 'simulate', '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  const child = spawn(process.execPath, [cli, 'simulate', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, LOG_LEVEL: 'info' },
+  });
   const lines = createInterface({ input: child.stdout });
   for await (const line of lines) {
     let entry;
-    try { entry = JSON.parse(line); } catch { continue; }
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue;
+    }
     if (entry.msg === 'simulator listening') return { child, info: entry };
   }
   throw new Error('the simulator exited before it was listening');
@@ -50,8 +57,21 @@ try {
   const origin = new URL(baseUrl).origin;
   // Several organizations: their secrets and acting users go in one credentials file (PRODUCT.md §3).
   const credentialsFile = join(work, 'credentials.json');
-  const orgs = Object.fromEntries(organizations.map((o) => [o.id, { secret: o.env.PARCHMENT_ORGANIZATION_SECRET, userId: o.env.PARCHMENT_USER_ID }]));
-  await writeFile(credentialsFile, JSON.stringify({ partnerId: partnerEnv.PARCHMENT_PARTNER_ID, partnerSecret: partnerEnv.PARCHMENT_PARTNER_SECRET, organizations: orgs }, null, 2));
+  const orgs = Object.fromEntries(
+    organizations.map((o) => [o.id, { secret: o.env.PARCHMENT_ORGANIZATION_SECRET, userId: o.env.PARCHMENT_USER_ID }]),
+  );
+  await writeFile(
+    credentialsFile,
+    JSON.stringify(
+      {
+        partnerId: partnerEnv.PARCHMENT_PARTNER_ID,
+        partnerSecret: partnerEnv.PARCHMENT_PARTNER_SECRET,
+        organizations: orgs,
+      },
+      null,
+      2,
+    ),
+  );
   const env = {
     ...process.env,
     PARCHMENT_BASE_URL: baseUrl,
@@ -73,9 +93,11 @@ try {
 
   const collins = organizations.find((o) => o.name === 'Collins Street Clinic');
   const nguyen = '64c290b3-09df-46c2-833b-b3ad3054109b';
-  step('drift: someone makes dr.nguyen@collins.example an admin in Parchment, behind role-sync\'s back');
+  step("drift: someone makes dr.nguyen@collins.example an admin in Parchment, behind role-sync's back");
   const res = await fetch(`${origin}/_sim/organizations/${collins.id}/users/${nguyen}/roles`, {
-    method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ access_roles: ['admin', 'provider'] }),
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ access_roles: ['admin', 'provider'] }),
   });
   if (!res.ok) throw new Error(`simulator refused the out-of-band change: ${res.status}`);
 
@@ -88,7 +110,9 @@ try {
   step('plan: nothing left to do (exit 0)');
   expect(await run(['plan', '-c', example, '--detailed-exitcode'], env), 0, 'final plan');
 
-  step(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: README.md, "Settings and credentials", to point role-sync at the Parchment sandbox.`);
+  step(
+    `Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: README.md, "Settings and credentials", to point role-sync at the Parchment sandbox.`,
+  );
 } finally {
   sim.child.kill('SIGTERM');
   await rm(work, { recursive: true, force: true });

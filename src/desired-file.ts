@@ -48,7 +48,10 @@ function reason(err: unknown): string {
 const MIB = 1024 * 1024;
 
 function tooLarge(file: string, size: string): LoadResult {
-  return failure(file, `${file} is too large (${size}); the limit is ${MAX_FILE_BYTES / MIB} MiB (${MAX_FILE_BYTES} bytes)`);
+  return failure(
+    file,
+    `${file} is too large (${size}); the limit is ${MAX_FILE_BYTES / MIB} MiB (${MAX_FILE_BYTES} bytes)`,
+  );
 }
 
 /**
@@ -109,5 +112,9 @@ export async function loadDesiredFile(file: string): Promise<LoadResult> {
 /** One problem per line, in file order: `FILE:LINE:COL: severity: message`. */
 export function printProblems(file: string, problems: readonly Problem[], stream: NodeJS.WritableStream): void {
   if (problems.length === 0) return;
-  stream.write(sortProblems(problems).map((p) => `${formatProblem(file, p)}\n`).join(''));
+  stream.write(
+    sortProblems(problems)
+      .map((p) => `${formatProblem(file, p)}\n`)
+      .join(''),
+  );
 }

@@ -6,7 +6,16 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../src/simulator/index.js';
-import { jsonReport, liveEnv, NO_GUARD, puts, runCli, watchedSimulator, workspace, type Workspace } from './helpers/live-cli.js';
+import {
+  jsonReport,
+  liveEnv,
+  NO_GUARD,
+  puts,
+  runCli,
+  watchedSimulator,
+  workspace,
+  type Workspace,
+} from './helpers/live-cli.js';
 import { buildWorld, divergent } from './helpers/live-seed.js';
 
 let sim: RunningSimulator | undefined;
@@ -22,7 +31,10 @@ afterEach(async () => {
 interface SnapshotJson {
   snapshotVersion: number;
   writtenAt: string;
-  organizations: Record<string, { managed: Record<string, unknown>; observed: Record<string, string[]>; applied: Record<string, string[]> }>;
+  organizations: Record<
+    string,
+    { managed: Record<string, unknown>; observed: Record<string, string[]>; applied: Record<string, string[]> }
+  >;
 }
 
 async function readSnapshot(stateDir: string): Promise<SnapshotJson> {
@@ -79,7 +91,9 @@ describe('apply killed with SIGKILL halfway', () => {
     const [org] = Object.values(after.organizations);
     expect(Object.keys(org!.managed)).toHaveLength(world.desired.size);
     for (const [id, roles] of world.desired) expect(org!.applied[id]?.slice().sort(), id).toEqual([...roles].sort());
-    expect((await readdir(ws.stateDir)).filter((f) => f.endsWith('.tmp'))).toEqual(['.snapshot.json.99999.1700000000000.tmp']);
+    expect((await readdir(ws.stateDir)).filter((f) => f.endsWith('.tmp'))).toEqual([
+      '.snapshot.json.99999.1700000000000.tmp',
+    ]);
 
     const plan = await runCli(['plan', '-c', config, '--detailed-exitcode'], env);
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);

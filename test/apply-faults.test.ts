@@ -5,7 +5,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../src/simulator/index.js';
 import { DEMO_PARTNER } from '../src/simulator/index.js';
-import { jsonReport, liveEnv, NO_GUARD, puts, revokeTokensAtFirstPut, runCli, tokenCalls, watchedSimulator, workspace, type Workspace } from './helpers/live-cli.js';
+import {
+  jsonReport,
+  liveEnv,
+  NO_GUARD,
+  puts,
+  revokeTokensAtFirstPut,
+  runCli,
+  tokenCalls,
+  watchedSimulator,
+  workspace,
+  type Workspace,
+} from './helpers/live-cli.js';
 import { buildWorld, divergent, ORG_SECRET, seededRandom } from './helpers/live-seed.js';
 
 let sim: RunningSimulator | undefined;
@@ -48,7 +59,12 @@ describe('apply with faults', () => {
 
   it('converges when writes take effect but their replies are lost (the replayed PUT is harmless)', async () => {
     const world = buildWorld({ users: 40, changes: 30 });
-    const watched = await watchedSimulator({ seed: world.seed, faultRate: 0.3, faults: ['lost-reply'], random: seededRandom(7) });
+    const watched = await watchedSimulator({
+      seed: world.seed,
+      faultRate: 0.3,
+      faults: ['lost-reply'],
+      random: seededRandom(7),
+    });
     sim = watched.sim;
     ws = await workspace();
     const config = await ws.file('roles.yaml', world.yaml);
@@ -76,7 +92,10 @@ describe('apply with faults', () => {
     ws = await workspace();
     const config = await ws.file('roles.yaml', world.yaml);
 
-    const run = await runCli(['apply', '-c', config, '--format', 'json', ...NO_GUARD], liveEnv({ sim, stateDir: ws.stateDir, rate: 100 }));
+    const run = await runCli(
+      ['apply', '-c', config, '--format', 'json', ...NO_GUARD],
+      liveEnv({ sim, stateDir: ws.stateDir, rate: 100 }),
+    );
     expect(run.code, run.stderr).toBe(0);
     expect(jsonReport(run).summary).toMatchObject({ applied: 50, failed: 0 });
     expect(divergent(sim, world.desired)).toEqual([]);
@@ -106,7 +125,10 @@ describe('apply with faults', () => {
     ws = await workspace();
     const config = await ws.file('roles.yaml', world.yaml);
 
-    const run = await runCli(['apply', '-c', config, '--format', 'json', ...NO_GUARD], liveEnv({ sim, stateDir: ws.stateDir }));
+    const run = await runCli(
+      ['apply', '-c', config, '--format', 'json', ...NO_GUARD],
+      liveEnv({ sim, stateDir: ws.stateDir }),
+    );
     expect(run.code, run.stderr).toBe(0);
     expect(jsonReport(run).summary).toMatchObject({ applied: 40, failed: 0 });
     expect(divergent(sim, world.desired)).toEqual([]);
@@ -123,7 +145,12 @@ describe('apply with faults', () => {
 
   it('never prints a secret or a token, through faults and a 401', async () => {
     const world = buildWorld({ users: 40, changes: 30 });
-    const watched = await watchedSimulator({ seed: world.seed, faultRate: 0.1, random: seededRandom(7), latencyMs: 10 });
+    const watched = await watchedSimulator({
+      seed: world.seed,
+      faultRate: 0.1,
+      random: seededRandom(7),
+      latencyMs: 10,
+    });
     sim = watched.sim;
     revokeTokensAtFirstPut(watched);
     ws = await workspace();

@@ -8,7 +8,18 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../src/simulator/index.js';
 import { DEMO_ACTING_USER, startSimulator } from '../src/simulator/index.js';
-import { jsonReport, NO_GUARD, liveEnv, puts, REPO, runCli, tokenCalls, watchedSimulator, workspace, type Workspace } from './helpers/live-cli.js';
+import {
+  jsonReport,
+  NO_GUARD,
+  liveEnv,
+  puts,
+  REPO,
+  runCli,
+  tokenCalls,
+  watchedSimulator,
+  workspace,
+  type Workspace,
+} from './helpers/live-cli.js';
 import { buildWorld, divergent, ORG } from './helpers/live-seed.js';
 
 const REQUEST_ID = /^1-[0-9a-f]{8}-[0-9a-f]{24}$/;
@@ -29,9 +40,15 @@ describe('apply reports', () => {
     sim = await startSimulator({ seed: world.seed });
     ws = await workspace();
     const config = await ws.file('roles.yaml', world.yaml);
-    const run = await runCli(['apply', '-c', config, ...NO_GUARD], { ...liveEnv({ sim, stateDir: ws.stateDir }), LOG_LEVEL: 'info' });
+    const run = await runCli(['apply', '-c', config, ...NO_GUARD], {
+      ...liveEnv({ sim, stateDir: ws.stateDir }),
+      LOG_LEVEL: 'info',
+    });
     expect(run.code, run.stderr).toBe(0);
-    const progress = run.stderr.split('\n').filter((l) => l.includes('"msg":"apply progress"')).map((l) => JSON.parse(l) as { done: number; total: number });
+    const progress = run.stderr
+      .split('\n')
+      .filter((l) => l.includes('"msg":"apply progress"'))
+      .map((l) => JSON.parse(l) as { done: number; total: number });
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)).toMatchObject({ done: 25, total: 25 });
     expect(run.stderr).not.toContain('\r');
@@ -47,7 +64,10 @@ describe('apply reports', () => {
     const config = await ws.file('roles.yaml', world.yaml);
     const out = join(ws.dir, 'report.json');
 
-    const run = await runCli(['apply', '-c', config, '--format', 'json', '--out', out, ...NO_GUARD], liveEnv({ sim, stateDir: ws.stateDir }));
+    const run = await runCli(
+      ['apply', '-c', config, '--format', 'json', '--out', out, ...NO_GUARD],
+      liveEnv({ sim, stateDir: ws.stateDir }),
+    );
     expect(run.code, run.stderr).toBe(1);
     expect(await readFile(out, 'utf8')).toBe(run.stdout);
 
@@ -61,10 +81,21 @@ describe('apply reports', () => {
     }
 
     // The requestId in the report is the one the simulator gave that user's PUT.
-    const answered = (id: string): string | undefined => watched.answers.find((a) => a.method === 'PUT' && a.userId === id)?.requestId;
+    const answered = (id: string): string | undefined =>
+      watched.answers.find((a) => a.method === 'PUT' && a.userId === id)?.requestId;
     const failure = (id: string) => org!.failures.find((f) => f.user?.id === id);
-    expect(failure(gone)).toMatchObject({ reason: 'rejected', status: 404, code: 'RESOURCE_NOT_FOUND', requestId: answered(gone) });
-    expect(failure(invalid)).toMatchObject({ reason: 'rejected', status: 422, code: 'VALIDATION_ERROR', requestId: answered(invalid) });
+    expect(failure(gone)).toMatchObject({
+      reason: 'rejected',
+      status: 404,
+      code: 'RESOURCE_NOT_FOUND',
+      requestId: answered(gone),
+    });
+    expect(failure(invalid)).toMatchObject({
+      reason: 'rejected',
+      status: 422,
+      code: 'VALIDATION_ERROR',
+      requestId: answered(invalid),
+    });
     expect(failure(gone)!.requestId).toMatch(REQUEST_ID);
     expect(failure(invalid)!.requestId).toMatch(REQUEST_ID);
     expect(byId.get(gone)?.result.failure).toMatchObject({ status: 404, requestId: answered(gone) });
@@ -72,7 +103,15 @@ describe('apply reports', () => {
 
     const others = new Map([...world.desired].filter(([id]) => id !== gone && id !== invalid));
     expect(divergent(sim, others)).toEqual([]);
-    expect(divergent(sim, new Map([[gone, world.desired.get(gone)!], [invalid, world.desired.get(invalid)!]]))).toEqual([gone, invalid]);
+    expect(
+      divergent(
+        sim,
+        new Map([
+          [gone, world.desired.get(gone)!],
+          [invalid, world.desired.get(invalid)!],
+        ]),
+      ),
+    ).toEqual([gone, invalid]);
   });
 
   it('never writes a user holding owner or support, and reports them as protected', async () => {
@@ -85,8 +124,16 @@ describe('apply reports', () => {
     expect(run.code, run.stderr).toBe(0);
     const report = jsonReport(run);
     const skipped = report.organizations[0]!.skipped;
-    expect(skipped.map((s) => [s.user.id, s.reason]).sort()).toEqual([['owner0', 'protected'], ['support0', 'protected']]);
-    expect(skipped.find((s) => s.user.id === 'owner0')?.liveRoles.slice().sort()).toEqual(['admin', 'owner']);
+    expect(skipped.map((s) => [s.user.id, s.reason]).sort()).toEqual([
+      ['owner0', 'protected'],
+      ['support0', 'protected'],
+    ]);
+    expect(
+      skipped
+        .find((s) => s.user.id === 'owner0')
+        ?.liveRoles.slice()
+        .sort(),
+    ).toEqual(['admin', 'owner']);
     expect(report.summary).toMatchObject({ applied: 4, skipped: 2, failed: 0 });
 
     const written = new Set(puts(sim.requests()).map((r) => r.userId));
@@ -103,7 +150,9 @@ describe('two organizations with a credentials file', () => {
   const FITZROY = '3b1f9c2e-8d4a-4e6b-9f1a-2c5d7e8f9a0b';
 
   async function credentialsEnv(s: RunningSimulator, w: Workspace): Promise<Record<string, string>> {
-    const organizations = Object.fromEntries(s.seed.organizations.map((o) => [o.id, { secret: o.secret, userId: DEMO_ACTING_USER[o.id] }]));
+    const organizations = Object.fromEntries(
+      s.seed.organizations.map((o) => [o.id, { secret: o.secret, userId: DEMO_ACTING_USER[o.id] }]),
+    );
     const credentials = await w.file('credentials.json', JSON.stringify({ organizations }));
     const env = liveEnv({ sim: s, stateDir: w.stateDir, extra: { PARCHMENT_CREDENTIALS_FILE: credentials } });
     // Each organization's acting user comes from the file; nothing global may stand in for it.
@@ -127,14 +176,17 @@ describe('two organizations with a credentials file', () => {
     const putOrgs = new Set(puts(sim.requests()).map((r) => r.organizationId));
     expect(putOrgs).toEqual(new Set([COLLINS, FITZROY]));
     expect(tokenCalls(sim.requests()).map((r) => r.status)).toEqual([200, 200]);
-    expect(sim.user(FITZROY, '5c494250-5bab-4d21-9ce5-7e8d5bbc85f0')?.roles.slice().sort()).toEqual(['admin', 'provider']);
+    expect(sim.user(FITZROY, '5c494250-5bab-4d21-9ce5-7e8d5bbc85f0')?.roles.slice().sort()).toEqual([
+      'admin',
+      'provider',
+    ]);
     expect(sim.user(COLLINS, '3266a9fd-c21d-4600-93b4-d760dce49b05')?.roles).toEqual(['provider']);
 
     const again = await runCli(['plan', '-c', example, '--detailed-exitcode'], env);
     expect(again.code, again.stdout + again.stderr).toBe(0);
   });
 
-  it('refuses a plan that takes admin away from one organization\'s acting user (from the credentials file)', async () => {
+  it("refuses a plan that takes admin away from one organization's acting user (from the credentials file)", async () => {
     sim = await startSimulator();
     ws = await workspace();
     const env = await credentialsEnv(sim, ws);
@@ -146,7 +198,9 @@ describe('two organizations with a credentials file', () => {
 
     const run = await runCli(['apply', '-c', config], env);
     expect(run.code).toBe(3);
-    expect(run.stderr).toContain(`refused: organization ${FITZROY}: the plan takes admin away from the acting user ${fitzroyActing}`);
+    expect(run.stderr).toContain(
+      `refused: organization ${FITZROY}: the plan takes admin away from the acting user ${fitzroyActing}`,
+    );
     expect(run.stderr).not.toContain(`organization ${COLLINS}: the plan takes admin`);
     expect(puts(sim.requests())).toEqual([]);
     expect(sim.user(FITZROY, fitzroyActing)?.roles).toEqual(['admin']);

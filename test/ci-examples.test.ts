@@ -12,7 +12,13 @@ import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runToEnd } from './helpers/child.js';
-import { DEMO_ACTING_USER, DEMO_PARTNER, demoSeed, startSimulator, type RunningSimulator } from '../src/simulator/index.js';
+import {
+  DEMO_ACTING_USER,
+  DEMO_PARTNER,
+  demoSeed,
+  startSimulator,
+  type RunningSimulator,
+} from '../src/simulator/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -37,12 +43,22 @@ interface Run {
 function ciCommands(args: readonly string[], cwd: string, env: Record<string, string>): Promise<Run> {
   return runToEnd(SCRIPT, args, {
     cwd,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ROLE_SYNC_BIN: `${process.execPath} ${CLI}`, LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      ROLE_SYNC_BIN: `${process.execPath} ${CLI}`,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
   });
 }
 
 async function git(cwd: string, ...args: string[]): Promise<string> {
-  const { stdout } = await exec('git', ['-c', 'user.name=CI test', '-c', 'user.email=ci@example.test', '-c', 'init.defaultBranch=main', ...args], { cwd });
+  const { stdout } = await exec(
+    'git',
+    ['-c', 'user.name=CI test', '-c', 'user.email=ci@example.test', '-c', 'init.defaultBranch=main', ...args],
+    { cwd },
+  );
   return stdout;
 }
 
@@ -69,7 +85,12 @@ async function pullRequestRepo(dir: string, base: string | undefined, head: stri
 /** `key=value` lines of a $GITHUB_OUTPUT file. */
 async function outputs(file: string): Promise<Record<string, string>> {
   const text = await readFile(file, 'utf8').catch(() => '');
-  return Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 let tmp: string;
@@ -120,9 +141,15 @@ describe('the GitHub pull-request workflow', () => {
   });
 
   it('checks out the whole history and sets up Node 24', () => {
-    expect(steps[0]).toMatchObject({ uses: expect.stringMatching(/^actions\/checkout@v\d+$/), with: { 'fetch-depth': 0 } });
-    expect(steps.find((s) => /^actions\/setup-node@/.test(s['uses'] as string))?.['with']).toEqual({ 'node-version': '24' });
-    for (const s of steps.filter((x) => x['uses'] !== undefined)) expect(s['uses'], 'actions are pinned to a version').toMatch(/@v\d+$/);
+    expect(steps[0]).toMatchObject({
+      uses: expect.stringMatching(/^actions\/checkout@v\d+$/),
+      with: { 'fetch-depth': 0 },
+    });
+    expect(steps.find((s) => /^actions\/setup-node@/.test(s['uses'] as string))?.['with']).toEqual({
+      'node-version': '24',
+    });
+    for (const s of steps.filter((x) => x['uses'] !== undefined))
+      expect(s['uses'], 'actions are pinned to a version').toMatch(/@v\d+$/);
   });
 
   it('calls examples/ci-commands.sh pr with the base branch, and live-plan only when credentials exist', () => {
@@ -149,7 +176,9 @@ describe('the GitHub pull-request workflow', () => {
     expect(script).toMatch(/createComment/);
     expect(comment['if']).toMatch(/always\(\)/);
     // It compiles as the body github-script wraps it in.
-    const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...args: string[]) => unknown;
+    const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (
+      ...args: string[]
+    ) => unknown;
     expect(() => new AsyncFunction('require', 'github', 'context', script)).not.toThrow();
   });
 
@@ -195,7 +224,9 @@ describe('the GitLab pipeline', () => {
     expect(ci['stages']).toEqual(['plan', 'apply']);
     expect(job['rules'][0]['if']).toContain('merge_request_event');
     const script = (job['script'] as string[]).join('\n');
-    expect(script).toMatch(/ROLE_SYNC_BASE_REF="origin\/\$CI_MERGE_REQUEST_TARGET_BRANCH_NAME" \S*examples\/ci-commands\.sh pr\b/);
+    expect(script).toMatch(
+      /ROLE_SYNC_BASE_REF="origin\/\$CI_MERGE_REQUEST_TARGET_BRANCH_NAME" \S*examples\/ci-commands\.sh pr\b/,
+    );
     expect(script).toMatch(/examples\/ci-commands\.sh live-plan\b/);
     expect(job['artifacts']['paths']).toEqual(['plan.md']);
     const note = (job['after_script'] as string[]).join('\n');
@@ -227,7 +258,11 @@ describe('ci-commands.sh pr (no network, no secrets)', () => {
     const repo = await pullRequestRepo(join(tmp, 'pr-change'), example, changed);
     const summary = join(tmp, 'pr-change', 'summary.md');
     const output = join(tmp, 'pr-change', 'output');
-    const run = await ciCommands(['pr'], repo, { ROLE_SYNC_BASE_REF: 'origin/main', GITHUB_STEP_SUMMARY: summary, GITHUB_OUTPUT: output });
+    const run = await ciCommands(['pr'], repo, {
+      ROLE_SYNC_BASE_REF: 'origin/main',
+      GITHUB_STEP_SUMMARY: summary,
+      GITHUB_OUTPUT: output,
+    });
     expect(run.code, run.stderr).toBe(0);
     const plan = await readFile(join(repo, 'plan.md'), 'utf8');
     expect(plan.startsWith(`${MARKER}\n`)).toBe(true);
@@ -245,7 +280,9 @@ describe('ci-commands.sh pr (no network, no secrets)', () => {
     const output = join(tmp, 'pr-same', 'output');
     const run = await ciCommands(['pr'], repo, { ROLE_SYNC_BASE_REF: 'origin/main', GITHUB_OUTPUT: output });
     expect(run.code, run.stderr).toBe(0);
-    expect(await readFile(join(repo, 'plan.md'), 'utf8')).toContain('**Plan: 0 to change (0 grants, 0 revocations), 0 starts being managed');
+    expect(await readFile(join(repo, 'plan.md'), 'utf8')).toContain(
+      '**Plan: 0 to change (0 grants, 0 revocations), 0 starts being managed',
+    );
     expect(await outputs(output)).toEqual({ changes: 'false' });
   });
 
@@ -263,7 +300,11 @@ describe('ci-commands.sh pr (no network, no secrets)', () => {
   });
 
   it('fails an invalid file with FILE:LINE:COL problems, as annotations on GitHub and in the comment', async () => {
-    const repo = await pullRequestRepo(join(tmp, 'pr-invalid'), example, changed.replace('dr.okafor@fitzroy.example: [admin, provider]', 'dr.okafor@fitzroy.example: [admin, provder]'));
+    const repo = await pullRequestRepo(
+      join(tmp, 'pr-invalid'),
+      example,
+      changed.replace('dr.okafor@fitzroy.example: [admin, provider]', 'dr.okafor@fitzroy.example: [admin, provder]'),
+    );
     const run = await ciCommands(['pr'], repo, { ROLE_SYNC_BASE_REF: 'origin/main', GITHUB_ACTIONS: 'true' });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^roles\.yaml:\d+:\d+: error: unknown role "provder"/m);
@@ -303,7 +344,11 @@ describe('ci-commands.sh against the simulator', () => {
     // What a CI secret holds: the credentials file's content (README "Settings and credentials").
     credentials = [
       'organizations:',
-      ...demoSeed().organizations.flatMap((o) => [`  ${o.id}:`, `    secret: ${o.secret}`, `    userId: ${DEMO_ACTING_USER[o.id]}`]),
+      ...demoSeed().organizations.flatMap((o) => [
+        `  ${o.id}:`,
+        `    secret: ${o.secret}`,
+        `    userId: ${DEMO_ACTING_USER[o.id]}`,
+      ]),
     ].join('\n');
   });
 
@@ -333,9 +378,15 @@ describe('ci-commands.sh against the simulator', () => {
   it('apply maps a guard refusal to exit 3 with a clear message, writing nothing', async () => {
     const output = join(tmp, 'sim', 'refused-output');
     sim.clearRequests();
-    const run = await ciCommands(['apply', '--max-changes', '0'], repo, env({ GITHUB_OUTPUT: output, GITHUB_ACTIONS: 'true' }));
+    const run = await ciCommands(
+      ['apply', '--max-changes', '0'],
+      repo,
+      env({ GITHUB_OUTPUT: output, GITHUB_ACTIONS: 'true' }),
+    );
     expect(run.code).toBe(3);
-    expect(run.stdout).toMatch(/^::error::role-sync apply was REFUSED by a safety guard \(exit 3\): nothing was written/m);
+    expect(run.stdout).toMatch(
+      /^::error::role-sync apply was REFUSED by a safety guard \(exit 3\): nothing was written/m,
+    );
     expect(run.stderr).toMatch(/refused: .*--max-changes/);
     expect(await outputs(output)).toEqual({ result: 'refused' });
     expect(puts()).toBe(0);
@@ -358,7 +409,11 @@ describe('ci-commands.sh against the simulator', () => {
   it('apply maps a failure (rejected credentials) to exit 1', async () => {
     const output = join(tmp, 'sim', 'failed-output');
     sim.clearRequests();
-    const run = await ciCommands(['apply'], repo, env({ PARCHMENT_PARTNER_SECRET: 'not-the-secret', GITHUB_OUTPUT: output }));
+    const run = await ciCommands(
+      ['apply'],
+      repo,
+      env({ PARCHMENT_PARTNER_SECRET: 'not-the-secret', GITHUB_OUTPUT: output }),
+    );
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('error: role-sync apply FAILED (exit 1)');
     expect(run.stderr + run.stdout).not.toContain('not-the-secret');

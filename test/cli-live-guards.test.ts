@@ -70,7 +70,9 @@ describe('safety guards', () => {
     );
     expect(puts(s.requests())).toEqual([]);
     const report = jsonReport(refused);
-    expect(report.organizations[0]!.changes.every((c) => c.result.state === 'not-attempted' && c.result.reason === 'guard')).toBe(true);
+    expect(
+      report.organizations[0]!.changes.every((c) => c.result.state === 'not-attempted' && c.result.reason === 'guard'),
+    ).toBe(true);
     expect(report.summary).toMatchObject({ applied: 0, pending: 20 });
 
     // Read-only runs: a dry-run says the apply would be refused (3); a plan is never refused, it warns.
@@ -137,7 +139,9 @@ describe('safety guards', () => {
 
     const run = await runCli(['apply', '-c', config], env);
     expect(run.code).toBe(3);
-    expect(run.stderr).toContain(`refused: organization ${ORG}: the plan takes admin away from the acting user ${ACTING_USER}`);
+    expect(run.stderr).toContain(
+      `refused: organization ${ORG}: the plan takes admin away from the acting user ${ACTING_USER}`,
+    );
     expect(puts(s.requests())).toEqual([]);
     expect(s.user(ORG, ACTING_USER)?.roles).toEqual(['admin', 'provider']);
 

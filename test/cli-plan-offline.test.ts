@@ -41,11 +41,20 @@ beforeAll(async () => {
   // The base revision: Dr Cameron still an admin, and a nurse the head revision no longer lists.
   const baseText = example
     .replace('dr.cameron@collins.example: [provider]', 'dr.cameron@collins.example: [admin, provider]')
-    .replace('nurse.patel@collins.example: [receptionist]', 'nurse.patel@collins.example: [receptionist]\n      nurse.old@collins.example: [receptionist]');
+    .replace(
+      'nurse.patel@collins.example: [receptionist]',
+      'nurse.patel@collins.example: [receptionist]\n      nurse.old@collins.example: [receptionist]',
+    );
   expect(baseText).not.toBe(example);
   await writeFile(base, baseText);
-  await writeFile(invalid, example.replace('dr.nguyen@collins.example: [provider]', 'dr.nguyen@collins.example: [provder]'));
-  await writeFile(warned, example.replace('dr.nguyen@collins.example: [provider]', 'dr.nguyen@collins.example: [provider, provider]'));
+  await writeFile(
+    invalid,
+    example.replace('dr.nguyen@collins.example: [provider]', 'dr.nguyen@collins.example: [provder]'),
+  );
+  await writeFile(
+    warned,
+    example.replace('dr.nguyen@collins.example: [provider]', 'dr.nguyen@collins.example: [provider, provider]'),
+  );
 });
 
 afterAll(async () => {
@@ -57,7 +66,9 @@ describe('role-sync plan --against', () => {
     for (const extra of [[], ['--detailed-exitcode']]) {
       const r = await run(['plan', '-c', head, '--against', same, ...extra]);
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain('Plan: 0 to change (0 grants, 0 revocations), 0 starts being managed, 0 no longer managed; 0 failed.');
+      expect(r.stdout).toContain(
+        'Plan: 0 to change (0 grants, 0 revocations), 0 starts being managed, 0 no longer managed; 0 failed.',
+      );
       expect(r.stderr).toBe('');
     }
   });
@@ -66,8 +77,12 @@ describe('role-sync plan --against', () => {
     const plain = await run(['plan', '-c', head, '--against', base]);
     expect(plain.code).toBe(0);
     expect(plain.stdout).toContain('  ~ dr.cameron@collins.example: admin, provider -> provider  (- admin)\n');
-    expect(plain.stdout).toContain('  - nurse.old@collins.example: receptionist  (no longer managed; access NOT revoked)\n');
-    expect(plain.stdout).toContain('Plan: 1 to change (0 grants, 1 revocation), 0 starts being managed, 1 no longer managed; 0 failed.');
+    expect(plain.stdout).toContain(
+      '  - nurse.old@collins.example: receptionist  (no longer managed; access NOT revoked)\n',
+    );
+    expect(plain.stdout).toContain(
+      'Plan: 1 to change (0 grants, 1 revocation), 0 starts being managed, 1 no longer managed; 0 failed.',
+    );
     expect(plain.stdout).not.toContain('\u001b');
 
     const detailed = await run(['plan', '-c', head, '--against', base, '--detailed-exitcode']);
@@ -101,7 +116,12 @@ describe('role-sync plan --against', () => {
     const r = await run(['plan', '-c', warned, '--against', base, '--format', 'json']);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`^${escapeRegExp(warned)}:\\d+:\\d+: warning: `, 'm'));
-    const report = JSON.parse(r.stdout) as { reportVersion: number; kind: string; source: { file: string; base: { file: string } }; summary: { changes: number } };
+    const report = JSON.parse(r.stdout) as {
+      reportVersion: number;
+      kind: string;
+      source: { file: string; base: { file: string } };
+      summary: { changes: number };
+    };
     expect(report.reportVersion).toBe(1);
     expect(report.kind).toBe('offline-plan');
     expect(report.source.file).toBe(warned);

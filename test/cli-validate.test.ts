@@ -55,7 +55,12 @@ async function invalid(text: string): Promise<{ stderr: string; path: string }> 
 
 function bomb(): string {
   const levels = ['a0: &a0 [admin, admin, admin, admin, admin, admin, admin, admin, admin, admin]'];
-  for (let i = 1; i < 12; i++) levels.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+  for (let i = 1; i < 12; i++)
+    levels.push(
+      `a${i}: &a${i} [${Array(10)
+        .fill(`*a${i - 1}`)
+        .join(', ')}]`,
+    );
   return `${levels.join('\n')}\n${withUsers('a@b.example: *a11')}`;
 }
 
@@ -106,7 +111,9 @@ describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => 
   });
 
   it('the same email twice in another case names both lines', async () => {
-    const { stderr, path } = await invalid(withUsers('a@b.example: [admin]', 'c@b.example: [admin]', 'A@B.EXAMPLE: [provider]'));
+    const { stderr, path } = await invalid(
+      withUsers('a@b.example: [admin]', 'c@b.example: [admin]', 'A@B.EXAMPLE: [provider]'),
+    );
     expect(stderr).toContain(`${path}:7:7: error: user "A@B.EXAMPLE" is listed twice (first at line 5)`);
   });
 
@@ -132,7 +139,9 @@ describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => 
 
   it('top level is a list', async () => {
     const { stderr, path } = await invalid('- version: 1\n');
-    expect(stderr).toContain(`${path}:1:1: error: the top level must be a map with "version" and "organizations", not a list`);
+    expect(stderr).toContain(
+      `${path}:1:1: error: the top level must be a map with "version" and "organizations", not a list`,
+    );
   });
 
   it('file over 32 MiB', async () => {
@@ -141,7 +150,9 @@ describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => 
     await truncate(path, 32 * 1024 * 1024 + 1);
     const result = await run(['validate', '-c', path]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`${path}:1:1: error: ${path} is too large (33554433 bytes); the limit is 32 MiB (33554432 bytes)`);
+    expect(result.stderr).toContain(
+      `${path}:1:1: error: ${path} is too large (33554433 bytes); the limit is 32 MiB (33554432 bytes)`,
+    );
     expect(result.stderr).not.toContain('    at ');
   });
 
@@ -177,7 +188,9 @@ describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => 
   });
 
   it('reports every problem, sorted, then a tally', async () => {
-    const { stderr, path } = await invalid(withUsers('a@b.example: [owner]', 'b@b.example: []', 'c@b.example: [admin, admin]'));
+    const { stderr, path } = await invalid(
+      withUsers('a@b.example: [owner]', 'b@b.example: []', 'c@b.example: [admin, admin]'),
+    );
     const lines = stderr.trimEnd().split('\n');
     expect(lines).toEqual([
       expect.stringMatching(new RegExp(`^${path}:5:21: error: `)),

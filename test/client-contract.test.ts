@@ -2,13 +2,23 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { UserId } from '../src/core/domain.js';
 import { DEMO_PARTNER, startSimulator, type RunningSimulator, type SimSeed } from '../src/simulator/index.js';
-import { ACTING_USER, CAMERON, COLLINS, COLLINS_SECRET, collinsSettings, testClient } from './helpers/client-fixtures.js';
+import {
+  ACTING_USER,
+  CAMERON,
+  COLLINS,
+  COLLINS_SECRET,
+  collinsSettings,
+  testClient,
+} from './helpers/client-fixtures.js';
 import { recordingProxy, type RecordingProxy } from './helpers/client-proxy.js';
 import { validateRequest } from './helpers/contract-validator.js';
 
 const TEMPLATES: readonly { readonly template: string; readonly pattern: RegExp }[] = [
   { template: '/v1/token', pattern: /^\/external\/v1\/token$/ },
-  { template: '/v1/organizations/{organization_id}/users', pattern: /^\/external\/v1\/organizations\/(?<organization_id>[^/]+)\/users$/ },
+  {
+    template: '/v1/organizations/{organization_id}/users',
+    pattern: /^\/external\/v1\/organizations\/(?<organization_id>[^/]+)\/users$/,
+  },
   {
     template: '/v1/organizations/{organization_id}/users/{user_id}',
     pattern: /^\/external\/v1\/organizations\/(?<organization_id>[^/]+)\/users\/(?<user_id>[^/]+)$/,
@@ -27,8 +37,16 @@ beforeAll(async () => {
     { id: ACTING_USER, email: 'acting@collins.example', roles: ['admin'] },
     { id: CAMERON, email: 'dr.cameron@collins.example', roles: ['admin', 'provider'] },
   ];
-  for (let i = 0; i < 150; i++) users.push({ id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, email: `u${i}@collins.example`, roles: ['receptionist'] });
-  sim = await startSimulator({ seed: { partners: [{ ...DEMO_PARTNER }], organizations: [{ id: COLLINS, secret: COLLINS_SECRET, users }] }, listShape: 'oas' });
+  for (let i = 0; i < 150; i++)
+    users.push({
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      email: `u${i}@collins.example`,
+      roles: ['receptionist'],
+    });
+  sim = await startSimulator({
+    seed: { partners: [{ ...DEMO_PARTNER }], organizations: [{ id: COLLINS, secret: COLLINS_SECRET, users }] },
+    listShape: 'oas',
+  });
   proxy = await recordingProxy(sim.baseUrl);
 });
 
@@ -52,8 +70,12 @@ it('token, paged list, read, roles PUT and a 401 re-mint all validate against th
     const match = TEMPLATES.map((t) => ({ t, m: t.pattern.exec(x.path) })).find((c) => c.m !== null);
     expect(match, x.path).toBeDefined();
     const template = match?.t.template ?? '';
-    const params = Object.fromEntries(Object.entries(match?.m?.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
-    const headers = Object.fromEntries(Object.entries(x.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
+    const params = Object.fromEntries(
+      Object.entries(match?.m?.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]),
+    );
+    const headers = Object.fromEntries(
+      Object.entries(x.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
+    );
     const problems = validateRequest(x.method, template, { headers, query: x.query, params, body: x.body });
     return { what: `${x.method} ${template} ${JSON.stringify(x.query)}`, status: x.status, problems };
   });

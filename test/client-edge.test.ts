@@ -33,10 +33,16 @@ afterEach(async () => {
 type Api = (req: ScriptedRequest, res: ServerResponse, apiIndex: number) => void;
 
 /** A server that mints `tok-<n>` tokens and hands every other request to `api`, numbered from 0. */
-async function serve(api: Api, token: (req: ScriptedRequest, res: ServerResponse, n: number) => void = (_q, res, n) => sendJson(res, 200, tokenBody(`tok-${n}`))) {
+async function serve(
+  api: Api,
+  token: (req: ScriptedRequest, res: ServerResponse, n: number) => void = (_q, res, n) =>
+    sendJson(res, 200, tokenBody(`tok-${n}`)),
+) {
   let tokens = 0;
   let calls = 0;
-  const server = await scriptedServer((req, res) => (isTokenRequest(req) ? token(req, res, ++tokens) : api(req, res, calls++)));
+  const server = await scriptedServer((req, res) =>
+    isTokenRequest(req) ? token(req, res, ++tokens) : api(req, res, calls++),
+  );
   servers.push(server);
   return server;
 }
@@ -64,7 +70,9 @@ const user = (id: string, extra: Record<string, unknown> = {}) => ({ user_id: id
 
 describe('the token call', () => {
   it('sends the five x- headers, JSON body, User-Agent and Accept; later calls send bearer and org secret', async () => {
-    const server = await serve((_q, res) => sendJson(res, 200, { success: true, data: user(CAMERON, { access_roles: ['admin'] }) }));
+    const server = await serve((_q, res) =>
+      sendJson(res, 200, { success: true, data: user(CAMERON, { access_roles: ['admin'] }) }),
+    );
     const { client } = await clientFor(server);
     await client.getUser(COLLINS, CAMERON);
     const [token, get] = server.requests;
@@ -80,7 +88,10 @@ describe('the token call', () => {
       'user-agent': expect.stringMatching(/^role-sync\//),
     });
     expect(token?.headers['authorization']).toBeUndefined();
-    expect(JSON.parse(token?.body ?? '')).toEqual({ grantType: 'client_credentials', scope: ['read:users', 'read:user', 'update:user'] });
+    expect(JSON.parse(token?.body ?? '')).toEqual({
+      grantType: 'client_credentials',
+      scope: ['read:users', 'read:user', 'update:user'],
+    });
     expect(get?.headers).toMatchObject({
       authorization: 'Bearer tok-1',
       'x-organization-secret': 'sim-org-secret-collins',
@@ -125,12 +136,22 @@ describe('the token call', () => {
   it('warns when the granted scopes lack what role-sync needs', async () => {
     const server = await serve(
       (_q, res) => sendJson(res, 200, { data: user(CAMERON) }),
-      (_q, res) => sendJson(res, 200, { success: true, data: { accessToken: 't', expiresIn: 3600, scope: ['read:user'] }, requestId: 'rq-1' }),
+      (_q, res) =>
+        sendJson(res, 200, {
+          success: true,
+          data: { accessToken: 't', expiresIn: 3600, scope: ['read:user'] },
+          requestId: 'rq-1',
+        }),
     );
     const { client, log } = await clientFor(server);
     await client.getUser(COLLINS, CAMERON);
     const warning = log.lines().find((l) => Array.isArray(l['missingScopes']));
-    expect(warning).toMatchObject({ level: 40, organizationId: COLLINS, missingScopes: ['read:users', 'update:user'], requestId: 'rq-1' });
+    expect(warning).toMatchObject({
+      level: 40,
+      organizationId: COLLINS,
+      missingScopes: ['read:users', 'update:user'],
+      requestId: 'rq-1',
+    });
   });
 
   it('a token response without a token is a clear error that never quotes the body', async () => {
@@ -149,12 +170,16 @@ describe('the token call', () => {
 
 describe('non-envelope error bodies', () => {
   it('an API Gateway {"message"} body', async () => {
-    const server = await serve((_q, res) => sendJson(res, 403, { message: 'Forbidden' }, { 'x-amzn-requestid': 'gw-123' }));
+    const server = await serve((_q, res) =>
+      sendJson(res, 403, { message: 'Forbidden' }, { 'x-amzn-requestid': 'gw-123' }),
+    );
     const { client } = await clientFor(server);
     const err = (await rejection(client.getUser(COLLINS, CAMERON))) as ParchmentApiError;
     expect(err).toBeInstanceOf(ParchmentApiError);
     expect([err.status, err.detail, err.requestId, err.code]).toEqual([403, 'Forbidden', 'gw-123', undefined]);
-    expect(err.message).toBe('GET /v1/organizations/{organization_id}/users/{user_id} (org 7fa84d2b…, user 3266a9fd…) failed: 403 — Forbidden; requestId gw-123');
+    expect(err.message).toBe(
+      'GET /v1/organizations/{organization_id}/users/{user_id} (org 7fa84d2b…, user 3266a9fd…) failed: 403 — Forbidden; requestId gw-123',
+    );
     expect(apiRequests(server)).toHaveLength(1);
   });
 
@@ -243,7 +268,9 @@ describe('Retry-After on a 429', () => {
     ['2026-03-01', undefined],
     [undefined, undefined],
   ])('Retry-After %j → %j ms', async (header, expected) => {
-    const server = await serve((_q, res) => sendJson(res, 429, { message: 'Too Many Requests' }, header === undefined ? {} : { 'retry-after': header }));
+    const server = await serve((_q, res) =>
+      sendJson(res, 429, { message: 'Too Many Requests' }, header === undefined ? {} : { 'retry-after': header }),
+    );
     const { client } = await clientFor(server, { now: () => at });
     const err = (await rejection(client.getUser(COLLINS, CAMERON))) as ParchmentApiError;
     expect(err.rateLimited).toBe(true);
@@ -256,7 +283,13 @@ describe('paging and encoding', () => {
   it('sends lastKey back URL-encoded and ids percent-encoded in the path', async () => {
     const key = 'eyJwayI6IlVTRVIjMSJ9+/=&x y';
     const server = await serve((_q, res, i) =>
-      sendJson(res, 200, i === 0 ? { data: [user('u1')], pagination: { hasNext: true, lastKey: key } } : { data: [user('u2')], pagination: { hasNext: false, lastKey: null } }),
+      sendJson(
+        res,
+        200,
+        i === 0
+          ? { data: [user('u1')], pagination: { hasNext: true, lastKey: key } }
+          : { data: [user('u2')], pagination: { hasNext: false, lastKey: null } },
+      ),
     );
     const { client } = await clientFor(server);
     const users = await client.listUsers(COLLINS);
@@ -272,7 +305,10 @@ describe('paging and encoding', () => {
 
   it('stops on a repeated lastKey with a clear error', async () => {
     const server = await serve((_q, res, i) =>
-      sendJson(res, 200, { data: { users: [user(`u${i}`)], pagination: { lastKey: i === 0 ? 'k1' : 'k2' } }, requestId: `rq-${i}` }),
+      sendJson(res, 200, {
+        data: { users: [user(`u${i}`)], pagination: { lastKey: i === 0 ? 'k1' : 'k2' } },
+        requestId: `rq-${i}`,
+      }),
     );
     const { client } = await clientFor(server);
     const err = await rejection(client.listUsers(COLLINS));
@@ -284,7 +320,9 @@ describe('paging and encoding', () => {
   });
 
   it('hasNext false ends the list even with a lastKey', async () => {
-    const server = await serve((_q, res) => sendJson(res, 200, { data: [user('u1')], pagination: { hasNext: false, lastKey: 'more' } }));
+    const server = await serve((_q, res) =>
+      sendJson(res, 200, { data: [user('u1')], pagination: { hasNext: false, lastKey: 'more' } }),
+    );
     const { client } = await clientFor(server);
     expect(await client.listUsers(COLLINS)).toHaveLength(1);
     expect(apiRequests(server)).toHaveLength(1);
@@ -293,11 +331,23 @@ describe('paging and encoding', () => {
   it('accepts parchment_user_id, ignores malformed optional fields and keeps unknown roles', async () => {
     const server = await serve((_q, res) =>
       sendJson(res, 200, {
-        data: { users: [{ parchment_user_id: 'ABCDEF01-2345-4678-89AB-CDEF01234567', email: 42, full_name: null, access_roles: ['admin', 'auditor'] }], pagination: { lastKey: null } },
+        data: {
+          users: [
+            {
+              parchment_user_id: 'ABCDEF01-2345-4678-89AB-CDEF01234567',
+              email: 42,
+              full_name: null,
+              access_roles: ['admin', 'auditor'],
+            },
+          ],
+          pagination: { lastKey: null },
+        },
       }),
     );
     const { client } = await clientFor(server);
-    expect(await client.listUsers(COLLINS)).toEqual([{ id: 'abcdef01-2345-4678-89ab-cdef01234567', roles: ['admin', 'auditor'] }]);
+    expect(await client.listUsers(COLLINS)).toEqual([
+      { id: 'abcdef01-2345-4678-89ab-cdef01234567', roles: ['admin', 'auditor'] },
+    ]);
   });
 
   it.each([
@@ -324,9 +374,13 @@ describe('paging and encoding', () => {
   });
 
   it('a PUT answer without data.access_roles is a clear error', async () => {
-    const server = await serve((_q, res) => sendJson(res, 200, { success: true, data: { user_id: CAMERON }, requestId: 'rq-put' }));
+    const server = await serve((_q, res) =>
+      sendJson(res, 200, { success: true, data: { user_id: CAMERON }, requestId: 'rq-put' }),
+    );
     const { client } = await clientFor(server);
-    await expect(client.replaceRoles(COLLINS, CAMERON, ['admin'])).rejects.toThrow(/data\.access_roles: .*; requestId rq-put$/);
+    await expect(client.replaceRoles(COLLINS, CAMERON, ['admin'])).rejects.toThrow(
+      /data\.access_roles: .*; requestId rq-put$/,
+    );
   });
 });
 
@@ -357,7 +411,9 @@ describe('retry mechanics', () => {
   });
 
   it('each attempt is one scheduler run and back-off sleeps happen outside it', async () => {
-    const server = await serve((_q, res, i) => (i < 3 ? sendJson(res, 500, { message: 'boom' }) : sendJson(res, 200, { data: user(CAMERON) })));
+    const server = await serve((_q, res, i) =>
+      i < 3 ? sendJson(res, 500, { message: 'boom' }) : sendJson(res, 200, { data: user(CAMERON) }),
+    );
     let active = 0;
     let runs = 0;
     const priorities: (number | undefined)[] = [];

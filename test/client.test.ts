@@ -1,10 +1,21 @@
 /** The Parchment client against the real simulator over loopback. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OrgId, UserId } from '../src/core/domain.js';
-import { AuthFailedError, ParchmentApiError, ParchmentNetworkError, ReadOnlyViolation } from '../src/parchment/errors.js';
+import {
+  AuthFailedError,
+  ParchmentApiError,
+  ParchmentNetworkError,
+  ReadOnlyViolation,
+} from '../src/parchment/errors.js';
 import type { ParchmentClient } from '../src/parchment/client.js';
 import { isRateLimited } from '../src/queue/contract.js';
-import { DEMO_PARTNER, startSimulator, type RunningSimulator, type SimOptions, type SimSeed } from '../src/simulator/index.js';
+import {
+  DEMO_PARTNER,
+  startSimulator,
+  type RunningSimulator,
+  type SimOptions,
+  type SimSeed,
+} from '../src/simulator/index.js';
 import { USER_AGENT } from '../src/version.js';
 import {
   ACTING_USER,
@@ -59,9 +70,15 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 
 /** Collins with `n` users in total (the acting user first), ids in a fixed order. */
 function bigSeed(n: number): SimSeed {
-  const users: SimSeed['organizations'][number]['users'] = [{ id: ACTING_USER, email: 'acting@collins.example', roles: ['admin'] }];
+  const users: SimSeed['organizations'][number]['users'] = [
+    { id: ACTING_USER, email: 'acting@collins.example', roles: ['admin'] },
+  ];
   for (let i = 1; i < n; i++) {
-    users.push({ id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, email: `user${i}@collins.example`, roles: ['receptionist'] });
+    users.push({
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      email: `user${i}@collins.example`,
+      roles: ['receptionist'],
+    });
   }
   return { partners: [{ ...DEMO_PARTNER }], organizations: [{ id: COLLINS, secret: COLLINS_SECRET, users }] };
 }
@@ -185,7 +202,14 @@ describe('headers and logs', () => {
     const lines = requestLines(log);
     expect(lines).toHaveLength(2);
     const [token, get] = lines;
-    expect(token).toMatchObject({ level: 30, method: 'POST', route: '/v1/token', organizationId: COLLINS, status: 200, attempt: 1 });
+    expect(token).toMatchObject({
+      level: 30,
+      method: 'POST',
+      route: '/v1/token',
+      organizationId: COLLINS,
+      status: 200,
+      attempt: 1,
+    });
     expect(get).toMatchObject({
       level: 30,
       method: 'GET',
@@ -204,7 +228,12 @@ describe('tokens', () => {
   it('concurrent first calls share one mint', async () => {
     const s = await start();
     const { client: c } = await client(s);
-    await Promise.all([c.listUsers(COLLINS), c.getUser(COLLINS, CAMERON), c.getUser(COLLINS, ACTING_USER), c.listUsers(COLLINS)]);
+    await Promise.all([
+      c.listUsers(COLLINS),
+      c.getUser(COLLINS, CAMERON),
+      c.getUser(COLLINS, ACTING_USER),
+      c.listUsers(COLLINS),
+    ]);
     expect(count(s, TOKEN_ROUTE)).toBe(1);
   });
 
@@ -240,7 +269,12 @@ describe('tokens', () => {
     const { client: c } = await client(s);
     await c.listUsers(COLLINS);
     s.revokeTokens();
-    const users = [CAMERON, ACTING_USER, '64c290b3-09df-46c2-833b-b3ad3054109b' as UserId, 'fd288ccc-fb13-4be5-8f5c-66145f401585' as UserId];
+    const users = [
+      CAMERON,
+      ACTING_USER,
+      '64c290b3-09df-46c2-833b-b3ad3054109b' as UserId,
+      'fd288ccc-fb13-4be5-8f5c-66145f401585' as UserId,
+    ];
     const got = await Promise.all(users.map((u) => c.getUser(COLLINS, u)));
     expect(got.map((u) => u.id)).toEqual(users);
     expect(count(s, TOKEN_ROUTE)).toBe(2);
@@ -313,8 +347,15 @@ describe('retries', () => {
     const err = await rejection(c.replaceRoles(COLLINS, CAMERON, ['provider']));
     expect(err).toBeInstanceOf(ParchmentNetworkError);
     expect((err as ParchmentNetworkError).code).toBe('ECONNRESET');
-    expect((err as ParchmentNetworkError).message).toMatch(/PUT .*\/roles \(org 7fa84d2b…, user 3266a9fd…\) failed: ECONNRESET after 4 attempts/);
-    expect(s.requests().filter((r) => r.method === 'PUT').map((r) => r.status)).toEqual(['dropped', 'dropped', 'dropped', 'dropped']);
+    expect((err as ParchmentNetworkError).message).toMatch(
+      /PUT .*\/roles \(org 7fa84d2b…, user 3266a9fd…\) failed: ECONNRESET after 4 attempts/,
+    );
+    expect(
+      s
+        .requests()
+        .filter((r) => r.method === 'PUT')
+        .map((r) => r.status),
+    ).toEqual(['dropped', 'dropped', 'dropped', 'dropped']);
   });
 
   it('retries the token call too', async () => {
@@ -357,7 +398,9 @@ describe('retries', () => {
     const s = await start({ rateLimit: { perSecond: 0.5, burst: 2 } });
     const { client: c } = await client(s);
     const results = await Promise.allSettled([c.getUser(COLLINS, CAMERON), c.getUser(COLLINS, CAMERON)]);
-    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    const rejected = results
+      .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+      .map((r) => r.reason as unknown);
     expect(rejected.length).toBeGreaterThan(0);
     expect(rejected.every((e) => isRateLimited(e) && (e as ParchmentApiError).retryAfterMs !== undefined)).toBe(true);
   });

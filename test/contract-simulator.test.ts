@@ -49,27 +49,53 @@ describe('the validator itself', () => {
   it('accepts the requests the test helpers send', () => {
     const mint = { headers: tokenHeaders(), body: { grantType: 'client_credentials', scope: ALL_USER_SCOPES } };
     expect(validateRequest('POST', TOKEN, mint)).toEqual([]);
-    const list = { headers: authHeaders('t0k3n'), query: { limit: '100', lastKey: 'abc' }, params: { organization_id: COLLINS } };
+    const list = {
+      headers: authHeaders('t0k3n'),
+      query: { limit: '100', lastKey: 'abc' },
+      params: { organization_id: COLLINS },
+    };
     expect(validateRequest('GET', USERS, list)).toEqual([]);
-    const put = { headers: authHeaders('t0k3n'), params: { organization_id: COLLINS, user_id: DEMO_USERS.cameron }, body: { access_roles: ['admin'] } };
+    const put = {
+      headers: authHeaders('t0k3n'),
+      params: { organization_id: COLLINS, user_id: DEMO_USERS.cameron },
+      body: { access_roles: ['admin'] },
+    };
     expect(validateRequest('PUT', ROLES, put)).toEqual([]);
   });
 
   it('finds what is wrong with a request', () => {
-    expect(validateRequest('POST', TOKEN, { headers: { 'x-partner-id': 'p' }, body: { grantType: 'client_credentials', scope: ['remove:patient'] } })).toEqual(
+    expect(
+      validateRequest('POST', TOKEN, {
+        headers: { 'x-partner-id': 'p' },
+        body: { grantType: 'client_credentials', scope: ['remove:patient'] },
+      }),
+    ).toEqual(
       expect.arrayContaining([
         'header parameter x-partner-secret: is required',
         'header parameter x-user-id: is required',
         expect.stringMatching(/^body\/scope\/0: must be equal to one of the allowed values/),
       ]),
     );
-    expect(validateRequest('GET', USERS, { headers: { 'x-organization-secret': 's' }, query: { limit: '101' }, params: { organization_id: 'not-a-uuid' } })).toEqual([
+    expect(
+      validateRequest('GET', USERS, {
+        headers: { 'x-organization-secret': 's' },
+        query: { limit: '101' },
+        params: { organization_id: 'not-a-uuid' },
+      }),
+    ).toEqual([
       'path parameter organization_id: must match format "uuid"',
       'query parameter limit: must be <= 100',
       'header authorization: a "Bearer <token>" value is required (bearerAuth)',
     ]);
-    expect(validateRequest('PUT', ROLES, { headers: authHeaders('t'), params: { organization_id: COLLINS, user_id: DEMO_USERS.cameron } })).toEqual(['body: is required']);
-    expect(validateRequest('PUT', `${USER}/disable`, {})).toEqual([`PUT ${USER}/disable is not in the OpenAPI document`]);
+    expect(
+      validateRequest('PUT', ROLES, {
+        headers: authHeaders('t'),
+        params: { organization_id: COLLINS, user_id: DEMO_USERS.cameron },
+      }),
+    ).toEqual(['body: is required']);
+    expect(validateRequest('PUT', `${USER}/disable`, {})).toEqual([
+      `PUT ${USER}/disable is not in the OpenAPI document`,
+    ]);
   });
 
   it('finds what is wrong with a response', () => {
@@ -113,7 +139,9 @@ describe('GET .../users', () => {
     expect(validateResponse('GET', USERS, 200, res.body)).toEqual([]);
     expect(validateComponent('ExternalApiResponse', res.body)).toEqual([]);
     // The simulator has no partner user ids, so `external_user_id` is left out.
-    expect(exampleShapeErrors(documentedExample('GET', USERS, 200), res.body, ['data.users[].external_user_id'])).toEqual([]);
+    expect(
+      exampleShapeErrors(documentedExample('GET', USERS, 200), res.body, ['data.users[].external_user_id']),
+    ).toEqual([]);
     expect(res.body.data.pagination.lastKey).toEqual(expect.any(String));
   });
 
@@ -154,8 +182,17 @@ describe('GET .../users', () => {
   it.each([
     ['400 (bad limit)', () => call(sim, 'GET', `${usersPath()}?limit=0`, { headers: authHeaders(token) }), 400],
     ['401 (no token)', () => call(sim, 'GET', usersPath(), {}), 401],
-    ['403 (missing scope)', async () => call(sim, 'GET', usersPath(), { headers: authHeaders(await mintToken(sim, { scopes: ['read:user'] })) }), 403],
-    ['403 (other organization)', async () => call(sim, 'GET', usersPath(), { headers: authHeaders(await mintToken(sim, { orgId: FITZROY })) }), 403],
+    [
+      '403 (missing scope)',
+      async () =>
+        call(sim, 'GET', usersPath(), { headers: authHeaders(await mintToken(sim, { scopes: ['read:user'] })) }),
+      403,
+    ],
+    [
+      '403 (other organization)',
+      async () => call(sim, 'GET', usersPath(), { headers: authHeaders(await mintToken(sim, { orgId: FITZROY })) }),
+      403,
+    ],
   ] as const)('%s matches ExternalApiErrorResponse', async (_label, send, status) => {
     const res = await send();
     expect(res.status).toBe(status);
@@ -185,7 +222,11 @@ describe('GET .../users/{user_id}', () => {
   });
 
   it.each([
-    ['401', () => call(sim, 'GET', usersPath(COLLINS, DEMO_USERS.cameron), { headers: authHeaders('sim_unknown') }), 401],
+    [
+      '401',
+      () => call(sim, 'GET', usersPath(COLLINS, DEMO_USERS.cameron), { headers: authHeaders('sim_unknown') }),
+      401,
+    ],
     ['404', () => call(sim, 'GET', usersPath(COLLINS, 'no-such-user'), { headers: authHeaders(token) }), 404],
   ] as const)('%s matches ExternalApiErrorResponse', async (_label, send, status) => {
     const res = await send();
@@ -197,17 +238,46 @@ describe('GET .../users/{user_id}', () => {
 describe('PUT .../users/{user_id}/roles', () => {
   it('the request the simulator accepts is a valid UpdateUserRoles, and 200 matches UserRolesResponse', async () => {
     const body = { access_roles: ['admin', 'provider'] };
-    expect(validateRequest('PUT', ROLES, { headers: authHeaders(token), params: { organization_id: COLLINS, user_id: DEMO_USERS.nguyen }, body })).toEqual([]);
-    const res = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.nguyen, 'roles'), { headers: authHeaders(token), body });
+    expect(
+      validateRequest('PUT', ROLES, {
+        headers: authHeaders(token),
+        params: { organization_id: COLLINS, user_id: DEMO_USERS.nguyen },
+        body,
+      }),
+    ).toEqual([]);
+    const res = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.nguyen, 'roles'), {
+      headers: authHeaders(token),
+      body,
+    });
     expect(res.status).toBe(200);
     expect(validateResponse('PUT', ROLES, 200, res.body)).toEqual([]);
     expect(exampleShapeErrors(documentedExample('PUT', ROLES, 200), res.body)).toEqual([]);
   });
 
   it.each([
-    ['400', () => call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.nguyen, 'roles'), { headers: authHeaders(token), body: { access_roles: [] } }), 400],
-    ['401', () => call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.nguyen, 'roles'), { body: { access_roles: ['admin'] } }), 401],
-    ['404', () => call(sim, 'PUT', usersPath(COLLINS, 'no-such-user', 'roles'), { headers: authHeaders(token), body: { access_roles: ['admin'] } }), 404],
+    [
+      '400',
+      () =>
+        call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.nguyen, 'roles'), {
+          headers: authHeaders(token),
+          body: { access_roles: [] },
+        }),
+      400,
+    ],
+    [
+      '401',
+      () => call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.nguyen, 'roles'), { body: { access_roles: ['admin'] } }),
+      401,
+    ],
+    [
+      '404',
+      () =>
+        call(sim, 'PUT', usersPath(COLLINS, 'no-such-user', 'roles'), {
+          headers: authHeaders(token),
+          body: { access_roles: ['admin'] },
+        }),
+      404,
+    ],
   ] as const)('%s matches ExternalApiErrorResponse', async (_label, send, status) => {
     const res = await send();
     expect(res.status).toBe(status);
@@ -216,18 +286,34 @@ describe('PUT .../users/{user_id}/roles', () => {
 
   it('403, 409, 422 and 429 (documented in prose, not for this operation in the document) are error envelopes', async () => {
     const readOnly = await mintToken(sim, { scopes: ['read:users'] });
-    const forbidden = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.nguyen, 'roles'), { headers: authHeaders(readOnly), body: { access_roles: ['admin'] } });
-    const disabled = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.weekendDesk, 'roles'), { headers: authHeaders(token), body: { access_roles: ['admin'] } });
+    const forbidden = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.nguyen, 'roles'), {
+      headers: authHeaders(readOnly),
+      body: { access_roles: ['admin'] },
+    });
+    const disabled = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.weekendDesk, 'roles'), {
+      headers: authHeaders(token),
+      body: { access_roles: ['admin'] },
+    });
     sim.configure({ failUser: { [DEMO_USERS.frontDesk]: 422, [DEMO_USERS.ahmed]: 429 } });
     try {
-      const invalid = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.frontDesk, 'roles'), { headers: authHeaders(token), body: { access_roles: ['admin'] } });
-      const limited = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.ahmed, 'roles'), { headers: authHeaders(token), body: { access_roles: ['admin'] } });
+      const invalid = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.frontDesk, 'roles'), {
+        headers: authHeaders(token),
+        body: { access_roles: ['admin'] },
+      });
+      const limited = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.ahmed, 'roles'), {
+        headers: authHeaders(token),
+        body: { access_roles: ['admin'] },
+      });
       expect([forbidden.status, disabled.status, invalid.status, limited.status]).toEqual([403, 409, 422, 429]);
       for (const res of [forbidden, disabled, invalid, limited]) {
-        expect(validateResponse('PUT', ROLES, res.status, res.body)).toEqual([`status ${res.status} is not documented for PUT ${ROLES}`]);
+        expect(validateResponse('PUT', ROLES, res.status, res.body)).toEqual([
+          `status ${res.status} is not documented for PUT ${ROLES}`,
+        ]);
         expect(validateComponent('ExternalApiErrorResponse', res.body)).toEqual([]);
       }
-      expect(exampleShapeErrors(standardizedExamples['insufficient_permissions']?.response, forbidden.body)).toEqual([]);
+      expect(exampleShapeErrors(standardizedExamples['insufficient_permissions']?.response, forbidden.body)).toEqual(
+        [],
+      );
       expect(exampleShapeErrors(standardizedExamples['validation_error']?.response, invalid.body)).toEqual([]);
       expect(exampleShapeErrors(standardizedExamples['rate_limit_error']?.response, limited.body)).toEqual([]);
     } finally {
@@ -239,9 +325,13 @@ describe('PUT .../users/{user_id}/roles', () => {
 describe('disable and enable (absent from the document)', () => {
   it('answer the generic success envelope', async () => {
     for (const action of ['disable', 'enable'] as const) {
-      const res = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.frontDesk, action), { headers: authHeaders(token) });
+      const res = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.frontDesk, action), {
+        headers: authHeaders(token),
+      });
       expect(res.status).toBe(200);
-      expect(validateResponse('PUT', `${USER}/${action}`, 200, res.body)).toEqual([`PUT ${USER}/${action} is not in the OpenAPI document`]);
+      expect(validateResponse('PUT', `${USER}/${action}`, 200, res.body)).toEqual([
+        `PUT ${USER}/${action} is not in the OpenAPI document`,
+      ]);
       expect(validateComponent('ExternalApiResponse', res.body)).toEqual([]);
     }
   });

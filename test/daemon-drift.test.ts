@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { DesiredOrg } from '../src/core/desired-state.js';
-import { asLiveRole, parseOrgId, parseUserId, parseUserRef, type AssignableRole, type UserId } from '../src/core/domain.js';
+import {
+  asLiveRole,
+  parseOrgId,
+  parseUserId,
+  parseUserRef,
+  type AssignableRole,
+  type UserId,
+} from '../src/core/domain.js';
 import { changesOf, planOrg, type OrgPlan } from '../src/core/live-plan.js';
 import { buildLiveReport } from '../src/core/live-report.js';
 import type { Memory, ObservedUser } from '../src/core/observed-state.js';
@@ -18,7 +25,12 @@ function desiredOrg(users: Record<string, AssignableRole[]>): DesiredOrg {
   return {
     id: ORG,
     pos: { line: 1, col: 1 },
-    users: Object.entries(users).map(([key, r]) => ({ ref: parseUserRef(key)!, key, roles: r, pos: { line: 1, col: 1 } })),
+    users: Object.entries(users).map(([key, r]) => ({
+      ref: parseUserRef(key)!,
+      key,
+      roles: r,
+      pos: { line: 1, col: 1 },
+    })),
   };
 }
 
@@ -28,14 +40,22 @@ function plan(desired: Record<string, AssignableRole[]>, live: Record<string, st
 }
 
 function baseline(applied: Record<string, string[]>): Memory {
-  const map = new Map<UserId, readonly ReturnType<typeof asLiveRole>[]>(Object.entries(applied).map(([id, r]) => [parseUserId(id)!, roles(...r)]));
+  const map = new Map<UserId, readonly ReturnType<typeof asLiveRole>[]>(
+    Object.entries(applied).map(([id, r]) => [parseUserId(id)!, roles(...r)]),
+  );
   return { organizations: new Map([[ORG, { managed: new Map(), observed: new Map(map), applied: map }]]) };
 }
 
 /** A report where every change got `result` (applied after a write, planned in a dry-run). */
 function reportOf(p: OrgPlan, result: ChangeResult) {
   const results = new Map(changesOf(p).map((c) => [c.id, result]));
-  return buildLiveReport({ kind: 'apply', dryRun: result.state === 'planned', now: new Date(0), source: { file: 'roles.yaml', sha256: 'x' }, outcomes: [{ kind: 'planned', plan: p, results }] });
+  return buildLiveReport({
+    kind: 'apply',
+    dryRun: result.state === 'planned',
+    now: new Date(0),
+    source: { file: 'roles.yaml', sha256: 'x' },
+    outcomes: [{ kind: 'planned', plan: p, results }],
+  });
 }
 
 const T1 = new Date('2026-11-27T01:00:00Z');
@@ -44,16 +64,40 @@ const T2 = new Date('2026-11-27T01:05:00Z');
 describe('analyzeDrift', () => {
   it('calls a live change away from what was applied drift, and a new desired value a pending change', () => {
     // A was applied [admin, provider] and someone removed admin; B's entry in the file changed; C was never applied.
-    const p = plan({ [A]: ['admin', 'provider'], [B]: ['provider'], [C]: ['receptionist'] }, { [A]: ['provider'], [B]: ['admin'], [C]: ['provider'] });
-    const result = analyzeDrift({ plans: [p], baseline: baseline({ [A]: ['admin', 'provider'], [B]: ['admin'] }), report: reportOf(p, { state: 'planned' }), previous: [], now: T1 });
-    expect(result.detected).toEqual([{ organization: ORG, user: A, userId: A, from: roles('admin', 'provider'), to: roles('provider'), firstSeen: T1.toISOString() }]);
+    const p = plan(
+      { [A]: ['admin', 'provider'], [B]: ['provider'], [C]: ['receptionist'] },
+      { [A]: ['provider'], [B]: ['admin'], [C]: ['provider'] },
+    );
+    const result = analyzeDrift({
+      plans: [p],
+      baseline: baseline({ [A]: ['admin', 'provider'], [B]: ['admin'] }),
+      report: reportOf(p, { state: 'planned' }),
+      previous: [],
+      now: T1,
+    });
+    expect(result.detected).toEqual([
+      {
+        organization: ORG,
+        user: A,
+        userId: A,
+        from: roles('admin', 'provider'),
+        to: roles('provider'),
+        firstSeen: T1.toISOString(),
+      },
+    ]);
     expect(result.open).toEqual(result.detected);
     expect(result.pending.get(ORG)).toBe(2);
   });
 
   it('closes drift that the cycle healed and counts nothing pending after a full apply', () => {
     const p = plan({ [A]: ['admin'], [B]: ['provider'] }, { [A]: ['provider'], [B]: ['admin'] });
-    const result = analyzeDrift({ plans: [p], baseline: baseline({ [A]: ['admin'] }), report: reportOf(p, { state: 'applied' }), previous: [], now: T1 });
+    const result = analyzeDrift({
+      plans: [p],
+      baseline: baseline({ [A]: ['admin'] }),
+      report: reportOf(p, { state: 'applied' }),
+      previous: [],
+      now: T1,
+    });
     expect(result.detected.map((d) => d.userId)).toEqual([A]);
     expect(result.open).toEqual([]);
     expect(result.pending.get(ORG)).toBe(0);
@@ -62,31 +106,74 @@ describe('analyzeDrift', () => {
   it('keeps firstSeen while the same drift persists, and restarts it when the user drifts elsewhere', () => {
     const applied = baseline({ [A]: ['admin'] });
     const p1 = plan({ [A]: ['admin'] }, { [A]: ['provider'] });
-    const first = analyzeDrift({ plans: [p1], baseline: applied, report: reportOf(p1, { state: 'planned' }), previous: [], now: T1 });
-    const again = analyzeDrift({ plans: [p1], baseline: applied, report: reportOf(p1, { state: 'planned' }), previous: first.open, now: T2 });
+    const first = analyzeDrift({
+      plans: [p1],
+      baseline: applied,
+      report: reportOf(p1, { state: 'planned' }),
+      previous: [],
+      now: T1,
+    });
+    const again = analyzeDrift({
+      plans: [p1],
+      baseline: applied,
+      report: reportOf(p1, { state: 'planned' }),
+      previous: first.open,
+      now: T2,
+    });
     expect(again.open[0]!.firstSeen).toBe(T1.toISOString());
     const p2 = plan({ [A]: ['admin'] }, { [A]: ['receptionist'] });
-    const elsewhere = analyzeDrift({ plans: [p2], baseline: applied, report: reportOf(p2, { state: 'planned' }), previous: again.open, now: T2 });
+    const elsewhere = analyzeDrift({
+      plans: [p2],
+      baseline: applied,
+      report: reportOf(p2, { state: 'planned' }),
+      previous: again.open,
+      now: T2,
+    });
     expect(elsewhere.open[0]!.firstSeen).toBe(T2.toISOString());
   });
 
-  it('is not drift when the live roles already equal the file (someone did role-sync\'s job)', () => {
+  it("is not drift when the live roles already equal the file (someone did role-sync's job)", () => {
     const p = plan({ [A]: ['provider'] }, { [A]: ['provider'] });
-    const result = analyzeDrift({ plans: [p], baseline: baseline({ [A]: ['admin'] }), report: reportOf(p, { state: 'applied' }), previous: [], now: T1 });
+    const result = analyzeDrift({
+      plans: [p],
+      baseline: baseline({ [A]: ['admin'] }),
+      report: reportOf(p, { state: 'applied' }),
+      previous: [],
+      now: T1,
+    });
     expect(result.detected).toEqual([]);
     expect(result.pending.get(ORG)).toBe(0);
   });
 
   it('reports drift to a protected role as open: role-sync will not write it', () => {
     const p = plan({ [A]: ['admin'] }, { [A]: ['owner', 'admin'] });
-    const result = analyzeDrift({ plans: [p], baseline: baseline({ [A]: ['admin'] }), report: reportOf(p, { state: 'applied' }), previous: [], now: T1 });
+    const result = analyzeDrift({
+      plans: [p],
+      baseline: baseline({ [A]: ['admin'] }),
+      report: reportOf(p, { state: 'applied' }),
+      previous: [],
+      now: T1,
+    });
     expect(result.open.map((d) => d.to)).toEqual([roles('admin', 'owner')]);
   });
 
   it('keeps the last drift of an organization that could not be observed', () => {
-    const elsewhere: DriftEntry = { organization: OTHER_ORG, user: 'x@y.example', userId: A, from: roles('admin'), to: roles('provider'), firstSeen: T1.toISOString() };
+    const elsewhere: DriftEntry = {
+      organization: OTHER_ORG,
+      user: 'x@y.example',
+      userId: A,
+      from: roles('admin'),
+      to: roles('provider'),
+      firstSeen: T1.toISOString(),
+    };
     const p = plan({ [A]: ['admin'] }, { [A]: ['admin'] });
-    const result = analyzeDrift({ plans: [p], baseline: baseline({ [A]: ['admin'] }), report: reportOf(p, { state: 'planned' }), previous: [elsewhere], now: T2 });
+    const result = analyzeDrift({
+      plans: [p],
+      baseline: baseline({ [A]: ['admin'] }),
+      report: reportOf(p, { state: 'planned' }),
+      previous: [elsewhere],
+      now: T2,
+    });
     expect(result.open).toEqual([elsewhere]);
   });
 });

@@ -3,9 +3,21 @@ import { mkdtemp, realpath, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fingerprintFile, FileWatcher, watchDirectories, type CheckReason, type FileFingerprint } from '../src/daemon/file-watcher.js';
+import {
+  fingerprintFile,
+  FileWatcher,
+  watchDirectories,
+  type CheckReason,
+  type FileFingerprint,
+} from '../src/daemon/file-watcher.js';
 import { silentLogger } from '../src/log.js';
-import { ConfigMapVolume, deleteAndRecreate, GitSyncVolume, writeByRename, writeInPlace } from './helpers/daemon-writers.js';
+import {
+  ConfigMapVolume,
+  deleteAndRecreate,
+  GitSyncVolume,
+  writeByRename,
+  writeInPlace,
+} from './helpers/daemon-writers.js';
 
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
 

@@ -15,14 +15,43 @@ describe('DaemonMetrics', () => {
     const m = new DaemonMetrics({ queueDepth: () => depth });
     m.declareOrganizations([ORG]);
     m.setConfigValid(true);
-    m.recordApiRequest({ method: 'PUT', route: '/v1/organizations/{organization_id}/users/{user_id}/roles', status: 200, durationSeconds: 0.12 });
-    m.recordApiRequest({ method: 'GET', route: '/v1/organizations/{organization_id}/users', status: 'error', durationSeconds: 10 });
+    m.recordApiRequest({
+      method: 'PUT',
+      route: '/v1/organizations/{organization_id}/users/{user_id}/roles',
+      status: 200,
+      durationSeconds: 0.12,
+    });
+    m.recordApiRequest({
+      method: 'GET',
+      route: '/v1/organizations/{organization_id}/users',
+      status: 'error',
+      durationSeconds: 10,
+    });
     m.recordRateLimited();
     const report = buildLiveReport({
-      kind: 'apply', dryRun: false, now: new Date(0), source: { file: 'roles.yaml', sha256: 'x' },
-      outcomes: [{ kind: 'planned', results: new Map(), plan: { id: ORG, entries: [{ kind: 'not-found', user: { key: 'ghost@x.example' } }], unmanaged: [{ id: USER }], noLongerManaged: [] } }],
+      kind: 'apply',
+      dryRun: false,
+      now: new Date(0),
+      source: { file: 'roles.yaml', sha256: 'x' },
+      outcomes: [
+        {
+          kind: 'planned',
+          results: new Map(),
+          plan: {
+            id: ORG,
+            entries: [{ kind: 'not-found', user: { key: 'ghost@x.example' } }],
+            unmanaged: [{ id: USER }],
+            noLongerManaged: [],
+          },
+        },
+      ],
     });
-    m.recordCycle('failure', report, new Map([[ORG, { pendingChanges: 2, driftedUsers: 1, unmanagedUsers: 1 }]]), new Date(5_000));
+    m.recordCycle(
+      'failure',
+      report,
+      new Map([[ORG, { pendingChanges: 2, driftedUsers: 1, unmanagedUsers: 1 }]]),
+      new Date(5_000),
+    );
     depth = 7;
 
     const { contentType, body } = await m.render();
@@ -46,12 +75,19 @@ describe('DaemonMetrics', () => {
     // A failed cycle is not a success: the timestamp stays unset.
     expect(sampleValue(families, 'role_sync_last_success_timestamp_seconds')).toBe(0);
     m.recordCycle('success', undefined, new Map(), new Date(9_000));
-    expect(sampleValue(parsePrometheusText((await m.render()).body), 'role_sync_last_success_timestamp_seconds')).toBe(9);
+    expect(sampleValue(parsePrometheusText((await m.render()).body), 'role_sync_last_success_timestamp_seconds')).toBe(
+      9,
+    );
   });
 
   it('drops gauges of organizations that left the file', async () => {
     const m = new DaemonMetrics({ queueDepth: () => 0 });
-    m.recordCycle('success', undefined, new Map([[ORG, { pendingChanges: 1, driftedUsers: 0, unmanagedUsers: 4 }]]), new Date());
+    m.recordCycle(
+      'success',
+      undefined,
+      new Map([[ORG, { pendingChanges: 1, driftedUsers: 0, unmanagedUsers: 4 }]]),
+      new Date(),
+    );
     m.recordCycle('success', undefined, new Map(), new Date());
     const families = parsePrometheusText((await m.render()).body);
     expect(families.get('role_sync_unmanaged_users')!.samples).toEqual([]);
@@ -92,7 +128,11 @@ describe('ops server', () => {
 
   async function serve(readiness: () => Readiness) {
     const metrics = new DaemonMetrics({ queueDepth: () => 0 });
-    server = await startOpsServer({ host: '127.0.0.1', port: 0 }, { readiness, metrics: () => metrics.render(), status: () => ({ fileHash: 'abc' }) }, silentLogger());
+    server = await startOpsServer(
+      { host: '127.0.0.1', port: 0 },
+      { readiness, metrics: () => metrics.render(), status: () => ({ fileHash: 'abc' }) },
+      silentLogger(),
+    );
     return `http://127.0.0.1:${server.address.port}`;
   }
 

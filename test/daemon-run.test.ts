@@ -7,7 +7,20 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_PARTNER, demoSeed, startSimulator, type RunningSimulator, type SimSeed } from '../src/simulator/index.js';
 import {
-  COLLINS, COLLINS_SECRET, collinsFile, daemonEnv, LIVE_ROLES, puts, putSummary, spawnDaemon, startWorld, stopAllDaemons, tempDir, USERS, waitFor, type DaemonProcess,
+  COLLINS,
+  COLLINS_SECRET,
+  collinsFile,
+  daemonEnv,
+  LIVE_ROLES,
+  puts,
+  putSummary,
+  spawnDaemon,
+  startWorld,
+  stopAllDaemons,
+  tempDir,
+  USERS,
+  waitFor,
+  type DaemonProcess,
 } from './helpers/daemon-harness.js';
 import { DAEMON_METRIC_NAMES } from './helpers/daemon-prom.js';
 import { writeInPlace } from './helpers/daemon-writers.js';
@@ -38,15 +51,25 @@ describe('role-sync run: drift', () => {
 
     sim.setRoles(COLLINS, USERS.patel, ['admin']);
     const drift = await d.waitForLog((l) => l.msg?.startsWith('drift:') === true, 5000);
-    expect(drift['drift']).toMatchObject({ organization: COLLINS, userId: USERS.patel, from: ['receptionist'], to: ['admin'], outcome: 'healed' });
+    expect(drift['drift']).toMatchObject({
+      organization: COLLINS,
+      userId: USERS.patel,
+      from: ['receptionist'],
+      to: ['admin'],
+      outcome: 'healed',
+    });
     await waitFor(() => (puts(sim).length > 0 ? true : undefined), 3000, 'the healing PUT');
     expect(puts(sim).map(putSummary)).toEqual([{ user: USERS.patel, roles: ['receptionist'] }]);
     expect(sim.user(COLLINS, USERS.patel)?.roles).toEqual(['receptionist']);
 
-    const metricsAfter = await waitFor(async () => {
-      const m = await d.metrics();
-      return (m.get('role_sync_changes_applied_total')?.samples[0]?.value ?? 0) >= 1 ? m : undefined;
-    }, 3000, 'the applied change in /metrics');
+    const metricsAfter = await waitFor(
+      async () => {
+        const m = await d.metrics();
+        return (m.get('role_sync_changes_applied_total')?.samples[0]?.value ?? 0) >= 1 ? m : undefined;
+      },
+      3000,
+      'the applied change in /metrics',
+    );
     for (const name of DAEMON_METRIC_NAMES) {
       expect(metricsAfter.get(name)?.samples.length ?? 0, `${name} has samples`).toBeGreaterThan(0);
     }
@@ -61,18 +84,35 @@ describe('role-sync run: drift', () => {
     const { sim, path, stateDir } = await world();
     // nguyen differs from the live roles: a pending change, since role-sync never applied it.
     await writeFile(path, collinsFile({ nguyen: ['admin', 'provider'] }));
-    const d = spawnDaemon(path, ['--dry-run', '--debounce', '200ms', '--resync-interval', '500ms'], daemonEnv({ sim, stateDir }));
+    const d = spawnDaemon(
+      path,
+      ['--dry-run', '--debounce', '200ms', '--resync-interval', '500ms'],
+      daemonEnv({ sim, stateDir }),
+    );
     await finished(d);
     sim.setRoles(COLLINS, USERS.cameron, ['provider']);
     const drift = await d.waitForLog((l) => l.msg?.startsWith('drift:') === true, 5000);
-    expect(drift['drift']).toMatchObject({ userId: USERS.cameron, from: ['admin', 'provider'], to: ['provider'], outcome: 'reported only (dry-run)' });
+    expect(drift['drift']).toMatchObject({
+      userId: USERS.cameron,
+      from: ['admin', 'provider'],
+      to: ['provider'],
+      outcome: 'reported only (dry-run)',
+    });
     // The same drift seen again keeps its first-seen time.
     const again = await d.waitForLog((l) => l.msg?.startsWith('drift:') === true, 5000, d.logs.indexOf(drift) + 1);
-    expect((again['drift'] as { firstSeen: string }).firstSeen).toBe((drift['drift'] as { firstSeen: string }).firstSeen);
+    expect((again['drift'] as { firstSeen: string }).firstSeen).toBe(
+      (drift['drift'] as { firstSeen: string }).firstSeen,
+    );
 
-    const status = (await d.status()) as { dryRun: boolean; drift: { userId: string; from: string[]; to: string[]; firstSeen: string }[]; pendingChanges: number };
+    const status = (await d.status()) as {
+      dryRun: boolean;
+      drift: { userId: string; from: string[]; to: string[]; firstSeen: string }[];
+      pendingChanges: number;
+    };
     expect(status.dryRun).toBe(true);
-    expect(status.drift).toEqual([expect.objectContaining({ userId: USERS.cameron, from: ['admin', 'provider'], to: ['provider'] })]);
+    expect(status.drift).toEqual([
+      expect.objectContaining({ userId: USERS.cameron, from: ['admin', 'provider'], to: ['provider'] }),
+    ]);
     expect(status.pendingChanges).toBe(1);
     expect(await d.metric('role_sync_drifted_users', { organization: COLLINS })).toBe(1);
     expect(await d.metric('role_sync_pending_changes', { organization: COLLINS })).toBe(1);
@@ -90,10 +130,15 @@ describe('role-sync run: organizations', () => {
     await finished(d);
     const after = d.logs.length;
     const fitzroy = '3b1f9c2e-8d4a-4e6b-9f1a-2c5d7e8f9a0b';
-    await writeInPlace(path, `${collinsFile({ smith: ['admin'] })}  ${fitzroy}:\n    users:\n      dr.okafor@fitzroy.example: [admin, provider]\n`);
+    await writeInPlace(
+      path,
+      `${collinsFile({ smith: ['admin'] })}  ${fitzroy}:\n    users:\n      dr.okafor@fitzroy.example: [admin, provider]\n`,
+    );
     const cycle = await finished(d, after, 5000);
     expect(cycle['cycle']).toMatchObject({ result: 'failure', applied: 1 });
-    expect(d.logs.slice(after).some((l) => l.msg === 'cannot load credentials for every organization in the file')).toBe(true);
+    expect(
+      d.logs.slice(after).some((l) => l.msg === 'cannot load credentials for every organization in the file'),
+    ).toBe(true);
     expect(puts(sim).map(putSummary)).toEqual([{ user: USERS.smith, roles: ['admin'] }]);
     const status = (await d.status()) as { failures: { organization: string; reason: string }[] };
     expect(status.failures).toEqual([expect.objectContaining({ organization: fitzroy, reason: 'observe' })]);
@@ -150,7 +195,9 @@ describe('role-sync run: readiness and start', () => {
     const port = new URL(await first.base).port;
     const second = spawnDaemon(path, ['--listen', `127.0.0.1:${port}`], daemonEnv({ sim, stateDir }));
     expect((await second.exited).code).toBe(1);
-    expect(second.logs.some((l) => l.msg === 'cannot start the daemon' && /EADDRINUSE/.test(String(l['err'])))).toBe(true);
+    expect(second.logs.some((l) => l.msg === 'cannot start the daemon' && /EADDRINUSE/.test(String(l['err'])))).toBe(
+      true,
+    );
   });
 });
 
@@ -180,7 +227,9 @@ describe('role-sync run: shutdown', () => {
     // No new work after the signal: far fewer than the 40 writes went out.
     const written = puts(sim).filter((r) => r.status === 200);
     expect(written.length).toBeLessThan(staff.length);
-    const snapshot = JSON.parse(await readFile(join(stateDir, 'snapshot.json'), 'utf8')) as { organizations: Record<string, { applied: Record<string, string[]> }> };
+    const snapshot = JSON.parse(await readFile(join(stateDir, 'snapshot.json'), 'utf8')) as {
+      organizations: Record<string, { applied: Record<string, string[]> }>;
+    };
     const applied = snapshot.organizations[COLLINS]!.applied;
     // Consistent: the snapshot says "applied" for exactly the users Parchment now has at the new roles.
     for (const id of staff) {
@@ -216,7 +265,11 @@ describe('role-sync run: secrets', () => {
     sim.revokeTokens();
     sim.setRoles(COLLINS, USERS.nguyen, ['admin', 'provider']);
     await d.waitForLog((l) => l.msg?.startsWith('drift:') === true, 5000);
-    await waitFor(() => (sim.user(COLLINS, USERS.nguyen)?.roles.includes('admin') === false ? true : undefined), 5000, 'the drift healed after the 401');
+    await waitFor(
+      () => (sim.user(COLLINS, USERS.nguyen)?.roles.includes('admin') === false ? true : undefined),
+      5000,
+      'the drift healed after the 401',
+    );
 
     const base = await d.base;
     const served = [await (await fetch(`${base}/status`)).text(), await (await fetch(`${base}/metrics`)).text()];

@@ -7,9 +7,25 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../src/simulator/index.js';
 import {
-  collinsFile, daemonEnv, puts, putSummary, spawnDaemon, startWorld, stopAllDaemons, tempDir, USERS, waitFor, type DaemonProcess,
+  collinsFile,
+  daemonEnv,
+  puts,
+  putSummary,
+  spawnDaemon,
+  startWorld,
+  stopAllDaemons,
+  tempDir,
+  USERS,
+  waitFor,
+  type DaemonProcess,
 } from './helpers/daemon-harness.js';
-import { ConfigMapVolume, deleteAndRecreate, GitSyncVolume, writeByRename, writeInPlace } from './helpers/daemon-writers.js';
+import {
+  ConfigMapVolume,
+  deleteAndRecreate,
+  GitSyncVolume,
+  writeByRename,
+  writeInPlace,
+} from './helpers/daemon-writers.js';
 
 const FAST = ['--debounce', '200ms', '--resync-interval', '5m'];
 let sim: RunningSimulator;
@@ -34,16 +50,25 @@ async function daemonOn(path: string, args: readonly string[] = FAST): Promise<D
   return d;
 }
 
-const byUser = (a: { user: string | undefined }, b: { user: string | undefined }): number => String(a.user).localeCompare(String(b.user));
+const byUser = (a: { user: string | undefined }, b: { user: string | undefined }): number =>
+  String(a.user).localeCompare(String(b.user));
 
 /** Apply `edit`, then expect exactly these PUTs within 3 s of it, and a finished cycle with nothing more. */
-async function expectPuts(d: DaemonProcess, edit: () => Promise<void>, expected: ReturnType<typeof putSummary>[]): Promise<number> {
+async function expectPuts(
+  d: DaemonProcess,
+  edit: () => Promise<void>,
+  expected: ReturnType<typeof putSummary>[],
+): Promise<number> {
   const cyclesBefore = d.cycles().length;
   const started = Date.now();
   await edit();
   await waitFor(() => (puts(sim).length >= expected.length ? true : undefined), 3000, `${expected.length} PUT(s)`);
   const latency = Date.now() - started;
-  await d.waitForLog((l) => l.msg?.startsWith('reconcile cycle finished') === true, 5000, d.logs.indexOf(d.cycles()[cyclesBefore - 1]!) + 1);
+  await d.waitForLog(
+    (l) => l.msg?.startsWith('reconcile cycle finished') === true,
+    5000,
+    d.logs.indexOf(d.cycles()[cyclesBefore - 1]!) + 1,
+  );
   // The order between users is not specified: compare as sets.
   expect(puts(sim).map(putSummary).sort(byUser)).toEqual([...expected].sort(byUser));
   return latency;
@@ -58,43 +83,64 @@ describe('role-sync run: file edits', () => {
     const path = join(await tempDir(), 'roles.yaml');
     await writeFile(path, collinsFile());
     const d = await daemonOn(path);
-    const latency = await expectPuts(d, () => write(path, collinsFile({ nguyen: ['admin', 'provider'] })), [{ user: USERS.nguyen, roles: ['admin', 'provider'] }]);
+    const latency = await expectPuts(d, () => write(path, collinsFile({ nguyen: ['admin', 'provider'] })), [
+      { user: USERS.nguyen, roles: ['admin', 'provider'] },
+    ]);
     expect(latency).toBeLessThan(3000);
     sim.clearRequests();
-    await expectPuts(d, () => write(path, collinsFile({ nguyen: ['provider'], patel: ['receptionist', 'rx_reader'] })), [
-      { user: USERS.nguyen, roles: ['provider'] },
-      { user: USERS.patel, roles: ['receptionist', 'rx_reader'] },
-    ]);
+    await expectPuts(
+      d,
+      () => write(path, collinsFile({ nguyen: ['provider'], patel: ['receptionist', 'rx_reader'] })),
+      [
+        { user: USERS.nguyen, roles: ['provider'] },
+        { user: USERS.patel, roles: ['receptionist', 'rx_reader'] },
+      ],
+    );
   });
 
   it('applies a Kubernetes ConfigMap update (..data symlink swap)', async () => {
     const volume = new ConfigMapVolume(await tempDir());
     await volume.create(collinsFile());
     const d = await daemonOn(volume.path);
-    await expectPuts(d, () => volume.update(collinsFile({ smith: ['admin'] })), [{ user: USERS.smith, roles: ['admin'] }]);
+    await expectPuts(d, () => volume.update(collinsFile({ smith: ['admin'] })), [
+      { user: USERS.smith, roles: ['admin'] },
+    ]);
     sim.clearRequests();
-    await expectPuts(d, () => volume.update(collinsFile({ smith: ['provider'] })), [{ user: USERS.smith, roles: ['provider'] }]);
+    await expectPuts(d, () => volume.update(collinsFile({ smith: ['provider'] })), [
+      { user: USERS.smith, roles: ['provider'] },
+    ]);
   });
 
   it('applies a git-sync update (the checkout link swapped to a new worktree)', async () => {
     const volume = new GitSyncVolume(await tempDir());
     await volume.create(collinsFile());
     const d = await daemonOn(volume.path);
-    await expectPuts(d, () => volume.update(collinsFile({ cameron: ['provider'] })), [{ user: USERS.cameron, roles: ['provider'] }]);
+    await expectPuts(d, () => volume.update(collinsFile({ cameron: ['provider'] })), [
+      { user: USERS.cameron, roles: ['provider'] },
+    ]);
     sim.clearRequests();
-    await expectPuts(d, () => volume.update(collinsFile({ cameron: ['admin', 'provider'] })), [{ user: USERS.cameron, roles: ['admin', 'provider'] }]);
+    await expectPuts(d, () => volume.update(collinsFile({ cameron: ['admin', 'provider'] })), [
+      { user: USERS.cameron, roles: ['admin', 'provider'] },
+    ]);
   });
 
   it('refuses an invalid edit (line:col logged, config_valid 0, not ready, nothing written), then applies the fix', async () => {
     const path = join(await tempDir(), 'roles.yaml');
     await writeFile(path, collinsFile());
     const d = await daemonOn(path);
-    await waitFor(async () => ((await fetch(`${await d.base}/readyz`)).status === 200 ? true : undefined), 3000, 'ready');
+    await waitFor(
+      async () => ((await fetch(`${await d.base}/readyz`)).status === 200 ? true : undefined),
+      3000,
+      'ready',
+    );
 
     const cyclesBefore = d.cycles().length;
     await writeInPlace(path, collinsFile({ nguyen: ['superuser'] }));
     const problem = await d.waitForLog((l) => /roles\.yaml:\d+:\d+: error: .*superuser/.test(l.msg ?? ''), 3000);
-    const line = collinsFile().split('\n').findIndex((l) => l.includes(USERS.nguyen)) + 1;
+    const line =
+      collinsFile()
+        .split('\n')
+        .findIndex((l) => l.includes(USERS.nguyen)) + 1;
     expect(problem.msg).toMatch(new RegExp(`roles\\.yaml:${line}:\\d+: error:`));
     expect(await d.metric('role_sync_config_valid')).toBe(0);
     expect((await fetch(`${await d.base}/readyz`)).status).toBe(503);
@@ -105,7 +151,9 @@ describe('role-sync run: file edits', () => {
     expect(d.cycles()).toHaveLength(cyclesBefore);
     expect(puts(sim)).toEqual([]);
 
-    await expectPuts(d, () => writeInPlace(path, collinsFile({ nguyen: ['admin', 'provider'] })), [{ user: USERS.nguyen, roles: ['admin', 'provider'] }]);
+    await expectPuts(d, () => writeInPlace(path, collinsFile({ nguyen: ['admin', 'provider'] })), [
+      { user: USERS.nguyen, roles: ['admin', 'provider'] },
+    ]);
     expect(await d.metric('role_sync_config_valid')).toBe(1);
     expect((await fetch(`${await d.base}/readyz`)).status).toBe(200);
   });
@@ -119,13 +167,22 @@ describe('role-sync run: file edits', () => {
     for (const write of [writeInPlace, writeByRename]) {
       const checked = d.logs.length;
       await write(path, text);
-      await d.waitForLog((l) => l.msg === 'desired-state file checked: unchanged' && l['reason'] === 'event', 3000, checked);
+      await d.waitForLog(
+        (l) => l.msg === 'desired-state file checked: unchanged' && l['reason'] === 'event',
+        3000,
+        checked,
+      );
     }
     expect(sim.requests().length).toBe(requestsBefore);
     // A real edit afterwards proves events were flowing: it alone is read as a change.
-    await expectPuts(d, () => writeInPlace(path, collinsFile({ patel: ['admin'] })), [{ user: USERS.patel, roles: ['admin'] }]);
+    await expectPuts(d, () => writeInPlace(path, collinsFile({ patel: ['admin'] })), [
+      { user: USERS.patel, roles: ['admin'] },
+    ]);
     expect(d.logs.filter((l) => l.msg === 'the desired-state file changed')).toHaveLength(1);
-    expect(d.cycles().map((c) => (c['cycle'] as { triggers: string[] }).triggers)).toEqual([['start'], ['file-change']]);
+    expect(d.cycles().map((c) => (c['cycle'] as { triggers: string[] }).triggers)).toEqual([
+      ['start'],
+      ['file-change'],
+    ]);
   });
 
   it('re-reads the file on SIGHUP', async () => {

@@ -45,7 +45,9 @@ function readDockerfile(text: string): Stage[] {
     if (trimmed.startsWith('#') || trimmed === '') return;
     const continued = /\\\s*$/.test(raw);
     const part = continued ? raw.replace(/\\\s*$/, '') : raw;
-    pending = pending ? { text: `${pending.text} ${part.trim()}`, line: pending.line } : { text: part.trim(), line: i + 1 };
+    pending = pending
+      ? { text: `${pending.text} ${part.trim()}`, line: pending.line }
+      : { text: part.trim(), line: i + 1 };
     if (continued) return;
     const m = /^(\S+)\s*(.*)$/s.exec(pending.text)!;
     instructions.push({ keyword: m[1]!.toUpperCase(), args: m[2]!.trim(), line: pending.line });
@@ -72,8 +74,9 @@ function readDockerfile(text: string): Stage[] {
 function execForm(args: string): string[] | undefined {
   if (!args.startsWith('[')) return undefined;
   const parsed: unknown = JSON.parse(args);
-  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) throw new Error(`not a JSON string array: ${args}`);
-  return parsed as string[];
+  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string'))
+    throw new Error(`not a JSON string array: ${args}`);
+  return parsed;
 }
 
 /** `ENV A=1 B="two words"` (the legacy `ENV A 1` form too). */
@@ -116,7 +119,10 @@ interface Manifest {
 }
 
 async function yamlFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(dir, f));
+  return (await readdir(dir))
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 /** Every document of every Kubernetes YAML file; kustomization.yaml and the roles file are not resources. */
@@ -148,7 +154,10 @@ let secretTemplate: Obj;
 
 function ofKind(kind: string, file?: string): Obj {
   const found = manifests.filter((m) => m.doc['kind'] === kind && (file === undefined || m.file === file));
-  expect(found.map((m) => m.file), `${kind} manifests`).toHaveLength(1);
+  expect(
+    found.map((m) => m.file),
+    `${kind} manifests`,
+  ).toHaveLength(1);
   return found[0]!.doc;
 }
 
@@ -168,7 +177,9 @@ function volume(name: string): Obj {
 
 /** The mount whose mountPath is `path` or a parent of it. */
 function mountHolding(path: string): Obj | undefined {
-  return (container['volumeMounts'] as Obj[]).find((m) => path === m['mountPath'] || path.startsWith(`${String(m['mountPath'])}/`));
+  return (container['volumeMounts'] as Obj[]).find(
+    (m) => path === m['mountPath'] || path.startsWith(`${String(m['mountPath'])}/`),
+  );
 }
 
 function envValue(name: string): string | undefined {
@@ -191,11 +202,18 @@ beforeAll(async () => {
 describe('the Dockerfile reader', () => {
   it('joins continuation lines, drops comments and splits stages', () => {
     const s = readDockerfile('ARG V=1\nFROM a:1 AS one\nRUN x \\\n  # a comment\n  && y\nFROM one\nCMD ["a", "b"]\n');
-    expect(s.map((x) => [x.from, x.name])).toEqual([['a:1', 'one'], ['one', undefined]]);
+    expect(s.map((x) => [x.from, x.name])).toEqual([
+      ['a:1', 'one'],
+      ['one', undefined],
+    ]);
     expect(s[0]!.instructions).toEqual([{ keyword: 'RUN', args: 'x && y', line: 3 }]);
     expect(execForm(s[1]!.instructions[0]!.args)).toEqual(['a', 'b']);
     expect(execForm('node x.js')).toBeUndefined();
-    expect([...envOf('A=1 B="two words" C=').entries()]).toEqual([['A', '1'], ['B', 'two words'], ['C', '']]);
+    expect([...envOf('A=1 B="two words" C=').entries()]).toEqual([
+      ['A', '1'],
+      ['B', 'two words'],
+      ['C', ''],
+    ]);
     expect(() => readDockerfile('FROM a\nRUN x \\\n')).toThrow(/continuation/);
   });
 });
@@ -208,7 +226,11 @@ describe('the Dockerfile', () => {
   });
 
   it('builds with dev dependencies and ships production dependencies only, without npm at runtime', () => {
-    const runs = (s: Stage): string => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
+    const runs = (s: Stage): string =>
+      s.instructions
+        .filter((i) => i.keyword === 'RUN')
+        .map((i) => i.args)
+        .join('\n');
     const build = stages.find((s) => /\bnpm run build\b/.test(runs(s)));
     expect(build, 'a stage runs npm run build').toBeDefined();
     expect(runs(build!)).toMatch(/\bnpm ci\b(?![^\n]*--omit=dev)/);
@@ -235,7 +257,9 @@ describe('the Dockerfile', () => {
     const vol = only(runtime, 'VOLUME');
     expect(execForm(vol.args) ?? vol.args.split(/\s+/)).toContain(stateDir);
     const [uid, gid] = only(runtime, 'USER').args.split(':');
-    const chown = runtime.instructions.find((i) => i.keyword === 'RUN' && i.args.includes(`chown ${uid}:${gid} ${stateDir}`));
+    const chown = runtime.instructions.find(
+      (i) => i.keyword === 'RUN' && i.args.includes(`chown ${uid}:${gid} ${stateDir}`),
+    );
     expect(chown, 'a RUN chowns the state directory to USER').toBeDefined();
     expect(chown!.line).toBeLessThan(vol.line);
   });
@@ -258,18 +282,28 @@ describe('the Dockerfile', () => {
     const cmd = execForm(rest.replace(/^CMD\s+/, ''));
     expect(cmd?.slice(0, 2)).toEqual(['node', '-e']);
     expect(cmd![2]).toContain(`http://127.0.0.1:${port}/healthz`);
-    for (const s of stages) for (const i of s.instructions) expect(i.args, `line ${i.line}`).not.toMatch(/\b(curl|wget)\b/);
+    for (const s of stages)
+      for (const i of s.instructions) expect(i.args, `line ${i.line}`).not.toMatch(/\b(curl|wget)\b/);
   });
 
   it('has a .dockerignore that lets in exactly what the build stages copy from the context', async () => {
-    const lines = (await readFile(join(ROOT, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    const lines = (await readFile(join(ROOT, '.dockerignore'), 'utf8'))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
     expect(lines[0], 'an allow-list: everything is excluded first').toBe('*');
     const allowed = lines.slice(1).map((l) => {
       expect(l.startsWith('!'), `${l}: after '*' only exceptions`).toBe(true);
       return l.slice(1).replace(/\/$/, '');
     });
-    const sources = stages.flatMap((s) => s.instructions.filter((i) => i.keyword === 'COPY' && !splitFlags(i.args).flags.has('from')))
-      .flatMap((i) => i.args.split(/\s+/).slice(0, -1).map((p) => p.replace(/\/$/, '')));
+    const sources = stages
+      .flatMap((s) => s.instructions.filter((i) => i.keyword === 'COPY' && !splitFlags(i.args).flags.has('from')))
+      .flatMap((i) =>
+        i.args
+          .split(/\s+/)
+          .slice(0, -1)
+          .map((p) => p.replace(/\/$/, '')),
+      );
     expect(new Set(sources)).toEqual(new Set(allowed));
     for (const p of allowed) expect(existsSync(join(ROOT, p)), p).toBe(true);
   });
@@ -278,7 +312,9 @@ describe('the Dockerfile', () => {
 describe('the Kubernetes manifests', () => {
   it('parse, and every resource has apiVersion, kind and a name', () => {
     expect(manifests.map((m) => `${m.file}:${m.doc['kind']}`).sort()).toEqual([
-      'deployment.yaml:Deployment', 'secret.example.yaml:Secret', 'service.yaml:Service',
+      'deployment.yaml:Deployment',
+      'secret.example.yaml:Secret',
+      'service.yaml:Service',
     ]);
     for (const { doc } of manifests) {
       expect(doc['apiVersion']).toEqual(expect.any(String));
@@ -301,11 +337,14 @@ describe('the Kubernetes manifests', () => {
     expect(mount?.['mountPath']).toBe(posix.dirname(configPath));
     expect(mount?.['subPath']).toBeUndefined();
     expect(mount?.['readOnly']).toBe(true);
-    for (const m of container['volumeMounts'] as Obj[]) expect(m['subPath'], `${String(m['name'])} uses subPath`).toBeUndefined();
+    for (const m of container['volumeMounts'] as Obj[])
+      expect(m['subPath'], `${String(m['name'])} uses subPath`).toBeUndefined();
     const source = volume(mount!['name'] as string)['configMap'] as Obj;
     const generator = (kustomization['configMapGenerator'] as Obj[]).find((g) => g['name'] === source['name']);
     expect(generator, `configMapGenerator ${String(source['name'])}`).toBeDefined();
-    expect((generator!['files'] as string[]).map((f) => basename(f.split('=').pop()!))).toContain(posix.basename(configPath));
+    expect((generator!['files'] as string[]).map((f) => basename(f.split('=').pop()!))).toContain(
+      posix.basename(configPath),
+    );
     expect(source['items'], 'all keys, so the file name stays the key').toBeUndefined();
   });
 
@@ -323,8 +362,18 @@ describe('the Kubernetes manifests', () => {
   it('run as the image’s user, locked down', () => {
     const [uid, gid] = only(runtime, 'USER').args.split(':').map(Number);
     const podSec = pod['securityContext'] as Obj;
-    expect(podSec).toMatchObject({ runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, fsGroup: gid, seccompProfile: { type: 'RuntimeDefault' } });
-    expect(container['securityContext']).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(podSec).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: uid,
+      runAsGroup: gid,
+      fsGroup: gid,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container['securityContext']).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(container['securityContext']['privileged']).not.toBe(true);
     expect(pod['automountServiceAccountToken']).toBe(false);
   });
@@ -360,18 +409,30 @@ describe('the Kubernetes manifests', () => {
   });
 
   it('read every secret from files inside mounted Secret volumes, with names the template provides', () => {
-    const env = (container['env'] as Obj[]);
-    expect(env.filter((e) => e['valueFrom'] !== undefined), 'no secret values in the environment').toEqual([]);
+    const env = container['env'] as Obj[];
+    expect(
+      env.filter((e) => e['valueFrom'] !== undefined),
+      'no secret values in the environment',
+    ).toEqual([]);
     const fileVars = env.filter((e) => /_FILE$/.test(e['name'] as string));
-    expect(fileVars.map((e) => e['name']).sort()).toEqual(['PARCHMENT_CREDENTIALS_FILE', 'PARCHMENT_PARTNER_ID_FILE', 'PARCHMENT_PARTNER_SECRET_FILE']);
-    const keys = Object.keys({ ...(secretTemplate['stringData'] as Obj | undefined), ...(secretTemplate['data'] as Obj | undefined) });
+    expect(fileVars.map((e) => e['name']).sort()).toEqual([
+      'PARCHMENT_CREDENTIALS_FILE',
+      'PARCHMENT_PARTNER_ID_FILE',
+      'PARCHMENT_PARTNER_SECRET_FILE',
+    ]);
+    const keys = Object.keys({
+      ...(secretTemplate['stringData'] as Obj | undefined),
+      ...(secretTemplate['data'] as Obj | undefined),
+    });
     for (const e of fileVars) {
       const path = e['value'] as string;
       const mount = mountHolding(path);
       expect(mount, `${String(e['name'])}: ${path} is in no mount`).toBeDefined();
       expect(mount!['readOnly']).toBe(true);
       const secret = volume(mount!['name'] as string)['secret'] as Obj | undefined;
-      expect(secret?.['secretName'], `${String(e['name'])}: mounted from the Secret`).toBe(secretTemplate['metadata']['name']);
+      expect(secret?.['secretName'], `${String(e['name'])}: mounted from the Secret`).toBe(
+        secretTemplate['metadata']['name'],
+      );
       expect(posix.dirname(path)).toBe(mount!['mountPath']);
       expect(keys).toContain(posix.basename(path));
     }
@@ -385,12 +446,17 @@ describe('the Kubernetes manifests', () => {
       // The pod's environment, with the secret mount point moved to the temp dir.
       const secretMount = mountHolding(envValue('PARCHMENT_PARTNER_SECRET_FILE')!)!['mountPath'] as string;
       const env: NodeJS.ProcessEnv = {};
-      for (const e of container['env'] as Obj[]) env[e['name'] as string] = (e['value'] as string).replace(secretMount, dir);
+      for (const e of container['env'] as Obj[])
+        env[e['name'] as string] = (e['value'] as string).replace(secretMount, dir);
       const roles = await loadDesiredFile(join(K8S, 'roles.yaml'));
       if (!roles.ok) throw new Error('deploy/kubernetes/roles.yaml is not valid');
       const orgs = roles.state.organizations.map((o) => o.id);
       const settings = await loadSettings(env, orgs);
-      expect(settings.auth).toMatchObject({ kind: 'partner', partnerId: data['partner-id'], partnerSecret: data['partner-secret'] });
+      expect(settings.auth).toMatchObject({
+        kind: 'partner',
+        partnerId: data['partner-id'],
+        partnerSecret: data['partner-secret'],
+      });
       expect([...settings.organizations.keys()].sort()).toEqual([...orgs].sort());
       expect(settings.stateDir).toBe('/var/lib/role-sync');
       expect(settings.baseUrl.protocol).toBe('https:');
@@ -412,7 +478,9 @@ describe('the Kubernetes manifests', () => {
     expect(ports[0]).toMatchObject({ name: 'metrics', port });
     expect(portNumber(ports[0]!['targetPort'])).toBe(port);
     expect(service['metadata']['annotations']).toMatchObject({
-      'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': '/metrics',
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(port),
+      'prometheus.io/path': '/metrics',
     });
     const labels = deployment['spec']['template']['metadata']['labels'] as Obj;
     expect(labels).toMatchObject(service['spec']['selector'] as Obj);
@@ -422,12 +490,15 @@ describe('the Kubernetes manifests', () => {
   it('have a kustomization listing files that exist, and leaving the secret template out', () => {
     const listed = [
       ...(kustomization['resources'] as string[]),
-      ...(kustomization['configMapGenerator'] as Obj[]).flatMap((g) => (g['files'] as string[]).map((f) => f.split('=').pop()!)),
+      ...(kustomization['configMapGenerator'] as Obj[]).flatMap((g) =>
+        (g['files'] as string[]).map((f) => f.split('=').pop()!),
+      ),
     ];
     for (const f of listed) expect(existsSync(join(K8S, f)), f).toBe(true);
     expect(listed).not.toContain('secret.example.yaml');
     const resources = new Set(kustomization['resources'] as string[]);
-    for (const m of manifests.filter((x) => x.file !== 'secret.example.yaml')) expect(resources.has(m.file), m.file).toBe(true);
+    for (const m of manifests.filter((x) => x.file !== 'secret.example.yaml'))
+      expect(resources.has(m.file), m.file).toBe(true);
     // Referenced images are ones the kustomization knows how to retag.
     const images = (kustomization['images'] as Obj[] | undefined)?.map((i) => i['name']) ?? [];
     expect(images).toContain((container['image'] as string).replace(/:[^:/]+$/, ''));
@@ -439,7 +510,10 @@ describe('kubectl kustomize (when kubectl is installed)', () => {
   let kubectl: string | undefined;
   let out: string | undefined;
   beforeAll(async () => {
-    kubectl = await exec('kubectl', ['version', '--client']).then(() => 'kubectl', () => undefined);
+    kubectl = await exec('kubectl', ['version', '--client']).then(
+      () => 'kubectl',
+      () => undefined,
+    );
     if (kubectl) out = (await exec(kubectl, ['kustomize', relative(ROOT, K8S)], { cwd: ROOT })).stdout;
   });
 

@@ -52,7 +52,9 @@ describe('file model properties', () => {
         const { text, expected } = emit(state, style);
         const result = parseDesiredState(text);
         // The only thing a valid state may draw is the "coming soon" warning, once per list that has the role.
-        const comingSoon = expected.organizations.flatMap((o) => o.users).filter((u) => u.roles.includes('rx_queue_manager'));
+        const comingSoon = expected.organizations
+          .flatMap((o) => o.users)
+          .filter((u) => u.roles.includes('rx_queue_manager'));
         expect(result.problems.map((p) => [p.severity, p.message.includes('rx_queue_manager')])).toEqual(
           comingSoon.map(() => ['warning', true]),
         );
@@ -74,8 +76,13 @@ describe('file model properties', () => {
         const original = emails[pick % emails.length]!;
         const variant = [...original.key].map((c, i) => ((pick >> i) & 1 ? c.toUpperCase() : c.toLowerCase())).join('');
         const copy: DesiredUser = { ...original, key: variant };
-        const organizations = state.organizations.map((o, i) => (i === orgIndex ? { ...o, users: [...o.users, copy] } : o));
-        const { text, expected } = emit({ version: 1, organizations }, { quoteKeys: false, blockLists: false, upperOrgIds: false });
+        const organizations = state.organizations.map((o, i) =>
+          i === orgIndex ? { ...o, users: [...o.users, copy] } : o,
+        );
+        const { text, expected } = emit(
+          { version: 1, organizations },
+          { quoteKeys: false, blockLists: false, upperOrgIds: false },
+        );
         const firstLine = expected.organizations[orgIndex]!.users.find((u) => u.key === original.key)!.pos.line;
         const repeat = expected.organizations[orgIndex]!.users.at(-1)!.pos;
         const result = parseDesiredState(text);
@@ -89,7 +96,32 @@ describe('file model properties', () => {
   });
 
   it('on mangled input it never throws, places every problem inside the file, and gives a state only without errors', () => {
-    const alphabet = [':', '-', ' ', ' ', '\n', '\t', '&a', '*a', '!x', '!!str ', '[', ']', '{', '}', '"', "'", '#', 'q', '@', ',', '|', '?', '---\n', '%'];
+    const alphabet = [
+      ':',
+      '-',
+      ' ',
+      ' ',
+      '\n',
+      '\t',
+      '&a',
+      '*a',
+      '!x',
+      '!!str ',
+      '[',
+      ']',
+      '{',
+      '}',
+      '"',
+      "'",
+      '#',
+      'q',
+      '@',
+      ',',
+      '|',
+      '?',
+      '---\n',
+      '%',
+    ];
     const edit = fc.record({ at: fc.nat(), remove: fc.nat({ max: 4 }), insert: fc.constantFrom(...alphabet) });
     fc.assert(
       fc.property(fc.array(edit, { minLength: 1, maxLength: 6 }), (edits) => {
@@ -118,7 +150,11 @@ describe('the validator, the zod schema and the published JSON Schema agree', ()
   const ajv = new Ajv2020.default({ allErrors: true, strict: false });
   const validate = ajv.compile(desiredFileJsonSchema());
 
-  const ORGS = ['7fa84d2b-26d7-4c71-9b5b-e591eff97e7d', '3b1f9c2e-8d4a-4e6b-9f1a-2c5d7e8f9a0b', 'c0ffee00-1111-4222-8333-444455556666'];
+  const ORGS = [
+    '7fa84d2b-26d7-4c71-9b5b-e591eff97e7d',
+    '3b1f9c2e-8d4a-4e6b-9f1a-2c5d7e8f9a0b',
+    'c0ffee00-1111-4222-8333-444455556666',
+  ];
   /** Mostly valid pieces, so that both outcomes are common; undefined drops the key. */
   const rarely = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
     fc.oneof({ arbitrary: fc.constant(undefined), weight: 12 }, { arbitrary: arb, weight: 1 });
@@ -129,10 +165,15 @@ describe('the validator, the zod schema and the published JSON Schema agree', ()
     fc.constantFrom('a@b.example', 'dr.who@clinic.example', 'a7748dfd-ceb2-4b17-8380-425c304f5ae7', 'opaque_ID-1', 'x'),
     fc.constantFrom('two words', 'no@', '', 'bad!id', 'a'.repeat(129)),
   );
-  const orgKeyArb = sometimes(fc.constantFrom(...ORGS), fc.constantFrom('not-a-uuid', '7fa84d2b26d74c719b5be591eff97e7d'));
+  const orgKeyArb = sometimes(
+    fc.constantFrom(...ORGS),
+    fc.constantFrom('not-a-uuid', '7fa84d2b26d74c719b5be591eff97e7d'),
+  );
   const validRolesArb = fc
     .subarray([...ASSIGNABLE_ROLES], { minLength: 1 })
-    .map((roles) => (roles.includes('rx_reader') && !roles.includes('receptionist') ? [...roles, 'receptionist'] : roles));
+    .map((roles) =>
+      roles.includes('rx_reader') && !roles.includes('receptionist') ? [...roles, 'receptionist'] : roles,
+    );
   const rolesArb = sometimes<string[]>(validRolesArb, fc.array(roleArb, { maxLength: 4 }));
   const usersArb = fc.dictionary(userKeyArb, rolesArb, { maxKeys: 4 });
   const orgArb = fc.record({
@@ -167,14 +208,17 @@ describe('the validator, the zod schema and the published JSON Schema agree', ()
     let valid = 0;
     let invalid = 0;
     fc.assert(
-      fc.property(fileArb.filter((f) => !hasCaseDuplicates(f)), (file) => {
-        const ours = !hasErrors(parseDesiredState(JSON.stringify(file)).problems);
-        const json = validate(file);
-        const zod = desiredFileSchema.safeParse(file).success;
-        if (ours) valid++;
-        else invalid++;
-        expect({ json, zod }).toEqual({ json: ours, zod: ours });
-      }),
+      fc.property(
+        fileArb.filter((f) => !hasCaseDuplicates(f)),
+        (file) => {
+          const ours = !hasErrors(parseDesiredState(JSON.stringify(file)).problems);
+          const json = validate(file);
+          const zod = desiredFileSchema.safeParse(file).success;
+          if (ours) valid++;
+          else invalid++;
+          expect({ json, zod }).toEqual({ json: ours, zod: ours });
+        },
+      ),
       { numRuns: 600 },
     );
     // The generator must reach both outcomes for the agreement to mean anything.

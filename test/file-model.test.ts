@@ -48,7 +48,9 @@ describe('valid files', () => {
   });
 
   it('lower-cases emails and UUIDs in refs but keeps the key as written', () => {
-    const { state } = parseDesiredState(withUsers('Dr.Who@Example.COM: [provider]', 'A7748DFD-CEB2-4B17-8380-425C304F5AE7: [admin]'));
+    const { state } = parseDesiredState(
+      withUsers('Dr.Who@Example.COM: [provider]', 'A7748DFD-CEB2-4B17-8380-425C304F5AE7: [admin]'),
+    );
     const [email, id] = state!.organizations[0]!.users;
     expect(email).toMatchObject({ key: 'Dr.Who@Example.COM', ref: { kind: 'email', email: 'dr.who@example.com' } });
     expect(id).toMatchObject({ ref: { kind: 'id', id: 'a7748dfd-ceb2-4b17-8380-425c304f5ae7' } });
@@ -123,13 +125,19 @@ describe('role rules', () => {
   it('warns about a role listed twice and drops the duplicate', () => {
     const { state, problems } = parseDesiredState(withUsers('a@b.example: [admin, provider, admin]'));
     expect(problems).toEqual([
-      { severity: 'warning', pos: { line: 5, col: 38 }, message: 'role "admin" is listed twice; the duplicate is ignored' },
+      {
+        severity: 'warning',
+        pos: { line: 5, col: 38 },
+        message: 'role "admin" is listed twice; the duplicate is ignored',
+      },
     ]);
     expect(state!.organizations[0]!.users[0]!.roles).toEqual(['admin', 'provider']);
   });
 
   it('refuses a scalar or an empty value where a list belongs, and non-string roles', () => {
-    expect(lines(withUsers('a@b.example: admin'))).toEqual(['f.yaml:5:20: error: roles must be a list, e.g. [admin], not "admin"']);
+    expect(lines(withUsers('a@b.example: admin'))).toEqual([
+      'f.yaml:5:20: error: roles must be a list, e.g. [admin], not "admin"',
+    ]);
     expect(lines(withUsers('a@b.example:'))[0]).toContain('roles must be a list');
     expect(lines(withUsers('a@b.example: [3, {x: 1}]'))).toEqual([
       expect.stringContaining('f.yaml:5:21: error: a role must be a role name, not the number 3'),
@@ -138,7 +146,12 @@ describe('role rules', () => {
   });
 
   it('reports an invalid aliased list where each alias is, and warns once per list', () => {
-    const text = withUsers('a@b.example: &bad [rx_reader]', 'b@b.example: *bad', 'c@b.example: &q [rx_queue_manager]', 'd@b.example: *q');
+    const text = withUsers(
+      'a@b.example: &bad [rx_reader]',
+      'b@b.example: *bad',
+      'c@b.example: &q [rx_queue_manager]',
+      'd@b.example: *q',
+    );
     expect(lines(text)).toEqual([
       'f.yaml:5:26: error: rx_reader needs receptionist in the same role list (Parchment grants them as a pair)',
       'f.yaml:6:20: error: rx_reader needs receptionist in the same role list (Parchment grants them as a pair)',
@@ -157,7 +170,9 @@ describe('keys and structure', () => {
   it('refuses a user key that is neither an id nor an email', () => {
     const p = only(withUsers('"dr who": [admin]'));
     expect(p.pos).toEqual({ line: 5, col: 7 });
-    expect(p.message).toBe('user key "dr who" is neither a Parchment user id (a UUID or [A-Za-z0-9_-]{1,128}) nor an email address');
+    expect(p.message).toBe(
+      'user key "dr who" is neither a Parchment user id (a UUID or [A-Za-z0-9_-]{1,128}) nor an email address',
+    );
   });
 
   it('refuses unknown keys at every level, at the key, with a suggestion', () => {
@@ -176,13 +191,19 @@ describe('keys and structure', () => {
   });
 
   it('refuses a version other than 1', () => {
-    expect(lines(`version: 2\norganizations:\n  ${ORG}: {users: {}}\n`)).toEqual(['f.yaml:1:10: error: "version" must be 1, not the number 2']);
-    expect(lines(`version: "1"\norganizations:\n  ${ORG}: {users: {}}\n`)).toEqual(['f.yaml:1:10: error: "version" must be 1, not "1"']);
+    expect(lines(`version: 2\norganizations:\n  ${ORG}: {users: {}}\n`)).toEqual([
+      'f.yaml:1:10: error: "version" must be 1, not the number 2',
+    ]);
+    expect(lines(`version: "1"\norganizations:\n  ${ORG}: {users: {}}\n`)).toEqual([
+      'f.yaml:1:10: error: "version" must be 1, not "1"',
+    ]);
   });
 
   it('refuses an empty file, a comment-only file, a top-level list and a scalar', () => {
     expect(lines('')).toEqual(['f.yaml:1:1: error: the file is empty; it needs "version: 1" and "organizations"']);
-    expect(lines('# nothing\n')).toEqual(['f.yaml:1:1: error: the file is empty; it needs "version: 1" and "organizations"']);
+    expect(lines('# nothing\n')).toEqual([
+      'f.yaml:1:1: error: the file is empty; it needs "version: 1" and "organizations"',
+    ]);
     expect(lines('\n- version: 1\n')).toEqual([
       'f.yaml:2:1: error: the top level must be a map with "version" and "organizations", not a list',
     ]);
@@ -195,21 +216,29 @@ describe('keys and structure', () => {
     ]);
     expect(lines('version: 1\norganizations: [a]\n')[0]).toContain('"organizations" must be a map');
     expect(lines(`version: 1\norganizations:\n  ${ORG}: x\n`)[0]).toContain(`organization "${ORG}" must be a map`);
-    expect(lines(`version: 1\norganizations:\n  ${ORG}:\n    users: [a]\n`)[0]).toMatch(/^f\.yaml:4:12: error: "users" of organization .* must be a map/);
+    expect(lines(`version: 1\norganizations:\n  ${ORG}:\n    users: [a]\n`)[0]).toMatch(
+      /^f\.yaml:4:12: error: "users" of organization .* must be a map/,
+    );
     expect(lines(`version: 1\norganizations:\n  ${ORG}:\n    name: 5\n    users: {}\n`)).toEqual([
       'f.yaml:4:11: error: "name" must be a string, not the number 5',
     ]);
   });
 
   it('refuses non-string keys', () => {
-    expect(lines(withUsers('? [a, b]\n      : [admin]'))[0]).toMatch(/^f\.yaml:5:9: error: a user key must be a plain string, not a list/);
+    expect(lines(withUsers('? [a, b]\n      : [admin]'))[0]).toMatch(
+      /^f\.yaml:5:9: error: a user key must be a plain string, not a list/,
+    );
   });
 });
 
 describe('duplicates', () => {
   it('reports the same email in another case at the second occurrence, naming the first line', () => {
     const p = only(withUsers('a@b.example: [admin]', 'x@b.example: [admin]', 'A@B.Example: [provider]'));
-    expect(p).toEqual({ severity: 'error', pos: { line: 7, col: 7 }, message: 'user "A@B.Example" is listed twice (first at line 5)' });
+    expect(p).toEqual({
+      severity: 'error',
+      pos: { line: 7, col: 7 },
+      message: 'user "A@B.Example" is listed twice (first at line 5)',
+    });
   });
 
   it('reports the same id twice, UUIDs compared case-insensitively', () => {
@@ -221,7 +250,9 @@ describe('duplicates', () => {
 
   it('reports a duplicate organization compared case-insensitively', () => {
     const text = `version: 1\norganizations:\n  ${ORG}: {users: {}}\n  ${ORG.toUpperCase()}: {users: {}}\n`;
-    expect(lines(text)).toEqual([`f.yaml:4:3: error: organization "${ORG.toUpperCase()}" is listed twice (first at line 3)`]);
+    expect(lines(text)).toEqual([
+      `f.yaml:4:3: error: organization "${ORG.toUpperCase()}" is listed twice (first at line 3)`,
+    ]);
   });
 
   it('reports duplicate keys in other maps generically', () => {
@@ -246,11 +277,17 @@ describe('YAML-level problems', () => {
   });
 
   it('refuses more than one document', () => {
-    expect(lines('version: 1\n---\nversion: 1\n')[0]).toMatch(/^f\.yaml:2:1: error: the file holds more than one YAML document/);
+    expect(lines('version: 1\n---\nversion: 1\n')[0]).toMatch(
+      /^f\.yaml:2:1: error: the file holds more than one YAML document/,
+    );
   });
 
   it('refuses tags outside the core schema', () => {
-    const text = withUsers('a@b.example: !!set {admin: null}', 'b@b.example: !role [admin]', 'c@b.example: [!!binary YWRtaW4=]');
+    const text = withUsers(
+      'a@b.example: !!set {admin: null}',
+      'b@b.example: !role [admin]',
+      'c@b.example: [!!binary YWRtaW4=]',
+    );
     const found = lines(text);
     expect(found.filter((l) => l.includes('is not allowed: only YAML core schema tags'))).toEqual([
       expect.stringMatching(/^f\.yaml:5:20: error: tag !!set is not allowed/),
@@ -261,14 +298,18 @@ describe('YAML-level problems', () => {
   });
 
   it('refuses an alias to an anchor that does not exist', () => {
-    expect(lines(withUsers('a@b.example: *nope'))).toEqual(['f.yaml:5:20: error: alias "*nope" refers to no anchor "&nope" before it']);
+    expect(lines(withUsers('a@b.example: *nope'))).toEqual([
+      'f.yaml:5:20: error: alias "*nope" refers to no anchor "&nope" before it',
+    ]);
   });
 
   it('stops an alias bomb quickly with an error', () => {
     const levels = ['a: &a [admin, admin, admin, admin, admin, admin, admin, admin, admin, admin]'];
     for (let i = 1; i < 9; i++) {
       const prev = String.fromCharCode(96 + i);
-      levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${prev}`).join(', ')}]`);
+      levels.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${prev}`).join(', ')}]`,
+      );
     }
     const text = `${levels.join('\n')}\n${withUsers('a@b.example: *i', 'b@b.example: *i')}`;
     const started = performance.now();

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { DesiredOrg, DesiredUser } from '../src/core/desired-state.js';
-import { asLiveRole, parseEmail, parseOrgId, parseUserId, parseUserRef, type AssignableRole, type UserId } from '../src/core/domain.js';
+import {
+  asLiveRole,
+  parseEmail,
+  parseOrgId,
+  parseUserId,
+  parseUserRef,
+  type AssignableRole,
+  type UserId,
+} from '../src/core/domain.js';
 import { checkGuards, changeLimit } from '../src/core/guards.js';
 import { planOrg, type PlanEntry } from '../src/core/live-plan.js';
 import { buildLiveReport } from '../src/core/live-report.js';
@@ -13,7 +21,12 @@ function desired(...users: [string, AssignableRole[]][]): DesiredOrg {
   return {
     id: ORG,
     pos: { line: 1, col: 1 },
-    users: users.map(([key, roles], i): DesiredUser => ({ key, ref: parseUserRef(key)!, roles, pos: { line: i + 2, col: 7 } })),
+    users: users.map(([key, roles], i): DesiredUser => ({
+      key,
+      ref: parseUserRef(key)!,
+      roles,
+      pos: { line: i + 2, col: 7 },
+    })),
   };
 }
 
@@ -53,24 +66,47 @@ describe('planOrg', () => {
     );
     expect(kinds(plan.entries)).toEqual(['unchanged', 'change', 'not-found', 'protected', 'disabled', 'unreadable']);
     const change = plan.entries[1]!;
-    expect(change.kind === 'change' && { id: change.id, added: change.added, removed: change.removed }).toEqual({ id: id(2), added: [], removed: ['admin'] });
+    expect(change.kind === 'change' && { id: change.id, added: change.added, removed: change.removed }).toEqual({
+      id: id(2),
+      added: [],
+      removed: ['admin'],
+    });
     expect(plan.unmanaged.map((u) => u.id)).toEqual([id(7)]);
   });
 
   it('refuses two file keys that resolve to the same Parchment user', () => {
-    const plan = planOrg(desired([id(1), ['admin']], ['a@x.example', ['provider']]), observed([id(1), 'a@x.example', ['admin']]), undefined);
+    const plan = planOrg(
+      desired([id(1), ['admin']], ['a@x.example', ['provider']]),
+      observed([id(1), 'a@x.example', ['admin']]),
+      undefined,
+    );
     expect(kinds(plan.entries)).toEqual(['unchanged', 'ambiguous']);
   });
 
   it('names users that left the file since the last apply, with their live roles', () => {
     const memory: OrgMemory = {
-      managed: new Map([[id(1), { key: id(1) }], [id(9), { key: 'gone@x.example', email: parseEmail('gone@x.example')! }]]),
+      managed: new Map([
+        [id(1), { key: id(1) }],
+        [id(9), { key: 'gone@x.example', email: parseEmail('gone@x.example')! }],
+      ]),
       observed: new Map(),
       applied: new Map(),
     };
-    const plan = planOrg(desired([id(1), ['admin']]), observed([id(1), undefined, ['admin']], [id(9), 'gone@x.example', ['provider']]), memory);
-    expect(plan.noLongerManaged).toEqual([{ id: id(9), key: 'gone@x.example', email: 'gone@x.example', roles: ['provider'] }]);
-    const report = buildLiveReport({ kind: 'plan', dryRun: false, now: new Date(0), source: { file: 'r.yaml', sha256: 'x' }, outcomes: [{ kind: 'planned', plan, results: new Map() }] });
+    const plan = planOrg(
+      desired([id(1), ['admin']]),
+      observed([id(1), undefined, ['admin']], [id(9), 'gone@x.example', ['provider']]),
+      memory,
+    );
+    expect(plan.noLongerManaged).toEqual([
+      { id: id(9), key: 'gone@x.example', email: 'gone@x.example', roles: ['provider'] },
+    ]);
+    const report = buildLiveReport({
+      kind: 'plan',
+      dryRun: false,
+      now: new Date(0),
+      source: { file: 'r.yaml', sha256: 'x' },
+      outcomes: [{ kind: 'planned', plan, results: new Map() }],
+    });
     expect(report.warnings.map((w) => w.message).join('\n')).toMatch(/NOT revoked/);
     expect(report.summary.noLongerManaged).toBe(1);
   });
@@ -92,14 +128,25 @@ describe('guards', () => {
   });
 
   it('takes a count literally', () => {
-    expect(checkGuards([manyChanges(3)], { maxChanges: { kind: 'count', count: 2 } }).map((r) => r.kind)).toEqual(['max-changes']);
+    expect(checkGuards([manyChanges(3)], { maxChanges: { kind: 'count', count: 2 } }).map((r) => r.kind)).toEqual([
+      'max-changes',
+    ]);
     expect(checkGuards([manyChanges(3)], { maxChanges: { kind: 'count', count: 3 } })).toEqual([]);
   });
 
   it('refuses a plan that takes admin away from the acting user', () => {
-    const plan = planOrg(desired([id(1), ['provider']]), observed([id(1), undefined, ['admin', 'provider']]), undefined);
-    const refusals = checkGuards([plan], { maxChanges: { kind: 'percent', percent: 25 }, actingUsers: new Map([[ORG, id(1)]]) });
+    const plan = planOrg(
+      desired([id(1), ['provider']]),
+      observed([id(1), undefined, ['admin', 'provider']]),
+      undefined,
+    );
+    const refusals = checkGuards([plan], {
+      maxChanges: { kind: 'percent', percent: 25 },
+      actingUsers: new Map([[ORG, id(1)]]),
+    });
     expect(refusals.map((r) => r.kind)).toEqual(['self-admin']);
-    expect(checkGuards([plan], { maxChanges: { kind: 'percent', percent: 25 }, actingUsers: new Map([[ORG, id(2)]]) })).toEqual([]);
+    expect(
+      checkGuards([plan], { maxChanges: { kind: 'percent', percent: 25 }, actingUsers: new Map([[ORG, id(2)]]) }),
+    ).toEqual([]);
   });
 });

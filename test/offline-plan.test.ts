@@ -25,12 +25,22 @@ describe('planAgainst', () => {
     const head = desiredState({
       [COLLINS]: {
         name: 'Collins Street Clinic',
-        users: { ...collinsBase, 'dr.cameron@collins.example': ['provider'], 'nurse.patel@collins.example': ['receptionist', 'rx_reader'] },
+        users: {
+          ...collinsBase,
+          'dr.cameron@collins.example': ['provider'],
+          'nurse.patel@collins.example': ['receptionist', 'rx_reader'],
+        },
       },
     });
     const report = planAgainst(head, base, { source, now });
 
-    expect(report).toMatchObject({ reportVersion: 1, kind: 'offline-plan', dryRun: false, generatedAt: '2025-06-01T12:00:00.000Z', source });
+    expect(report).toMatchObject({
+      reportVersion: 1,
+      kind: 'offline-plan',
+      dryRun: false,
+      generatedAt: '2025-06-01T12:00:00.000Z',
+      source,
+    });
     const [org] = report.organizations;
     expect(org).toMatchObject({ id: COLLINS, name: 'Collins Street Clinic', orgChange: 'kept', unchanged: 2 });
     expect(org?.changes).toEqual([
@@ -51,7 +61,16 @@ describe('planAgainst', () => {
         result: { state: 'planned' },
       },
     ]);
-    expect(report.summary).toMatchObject({ organizations: 1, changes: 2, grants: 1, revocations: 1, unchanged: 2, startsManaged: 0, noLongerManaged: 0, pending: 2 });
+    expect(report.summary).toMatchObject({
+      organizations: 1,
+      changes: 2,
+      grants: 1,
+      revocations: 1,
+      unchanged: 2,
+      startsManaged: 0,
+      noLongerManaged: 0,
+      pending: 2,
+    });
     expect(report.warnings).toEqual([]);
     expect(hasPendingChanges(report)).toBe(true);
   });
@@ -62,7 +81,9 @@ describe('planAgainst', () => {
     const [org] = planAgainst(head, base, { source, now }).organizations;
     expect(org?.startsManaged).toEqual([]);
     expect(org?.noLongerManaged).toEqual([]);
-    expect(org?.changes.map((c) => c.user)).toEqual([{ key: 'dr.cameron@collins.EXAMPLE', email: 'dr.cameron@collins.example' }]);
+    expect(org?.changes.map((c) => c.user)).toEqual([
+      { key: 'dr.cameron@collins.EXAMPLE', email: 'dr.cameron@collins.example' },
+    ]);
   });
 
   it('joins UUID keys case-insensitively', () => {
@@ -78,7 +99,9 @@ describe('planAgainst', () => {
     const head = desiredState({ [COLLINS]: { users: { 'dr.cameron@collins.example': ['admin'] } } });
     const report = planAgainst(head, base, { source, now });
     const [org] = report.organizations;
-    expect(org?.startsManaged).toEqual([{ user: { key: 'dr.cameron@collins.example', email: 'dr.cameron@collins.example' }, roles: ['admin'] }]);
+    expect(org?.startsManaged).toEqual([
+      { user: { key: 'dr.cameron@collins.example', email: 'dr.cameron@collins.example' }, roles: ['admin'] },
+    ]);
     expect(org?.noLongerManaged).toEqual([{ user: { key: ADMIN_ID, id: ADMIN_ID }, roles: ['admin'] }]);
     expect(report.warnings.map((w) => w.message)).toEqual([
       expect.stringContaining('access is NOT revoked'),
@@ -99,7 +122,10 @@ describe('planAgainst', () => {
     const head = desiredState({ [COLLINS]: { name: 'Collins Street Clinic', users: rest } });
     const report = planAgainst(head, base, { source, now });
     expect(report.organizations[0]?.noLongerManaged).toEqual([
-      { user: { key: 'front.desk@collins.example', email: 'front.desk@collins.example' }, roles: ['receptionist', 'rx_reader'] },
+      {
+        user: { key: 'front.desk@collins.example', email: 'front.desk@collins.example' },
+        roles: ['receptionist', 'rx_reader'],
+      },
     ]);
     expect(report.warnings).toEqual([
       {
@@ -150,11 +176,20 @@ describe('planAgainst', () => {
       ['a@richmond.example', ['admin']],
       ['b@richmond.example', ['provider']],
     ]);
-    expect(report.summary).toMatchObject({ organizations: 3, organizationsAdded: 1, organizationsRemoved: 1, startsManaged: 1, noLongerManaged: 2, unchanged: 4 });
+    expect(report.summary).toMatchObject({
+      organizations: 3,
+      organizationsAdded: 1,
+      organizationsRemoved: 1,
+      startsManaged: 1,
+      noLongerManaged: 2,
+      unchanged: 4,
+    });
     expect(report.warnings).toEqual([
       {
         organization: RICHMOND,
-        message: expect.stringMatching(/^organization Richmond \(0d6e1c1a-.*\) is removed from the file: role-sync stops managing its 2 users, but their access is NOT revoked/),
+        message: expect.stringMatching(
+          /^organization Richmond \(0d6e1c1a-.*\) is removed from the file: role-sync stops managing its 2 users, but their access is NOT revoked/,
+        ),
       },
     ]);
   });
@@ -170,7 +205,8 @@ describe('planAgainst', () => {
   it('plans 50,000 users per side in linear time', () => {
     const users = (n: number, shift: number, adminEvery: number) => {
       const out: Record<string, readonly AssignableRole[]> = {};
-      for (let k = shift; k < n + shift; k++) out[`user${k}@big.example`] = k % adminEvery === 0 ? ['admin'] : ['provider'];
+      for (let k = shift; k < n + shift; k++)
+        out[`user${k}@big.example`] = k % adminEvery === 0 ? ['admin'] : ['provider'];
       return out;
     };
     const time = (n: number) => {
@@ -182,7 +218,12 @@ describe('planAgainst', () => {
     };
     time(1_000);
     const { ms, report } = time(50_000);
-    expect(report.summary).toMatchObject({ startsManaged: 100, noLongerManaged: 99, unchanged: 44_910, changes: 4_991 });
+    expect(report.summary).toMatchObject({
+      startsManaged: 100,
+      noLongerManaged: 99,
+      unchanged: 44_910,
+      changes: 4_991,
+    });
     console.info(`planAgainst, 50,000 users per side: ${ms.toFixed(1)} ms`);
     // A quadratic join takes minutes at this size; linear takes tens of milliseconds.
     expect(ms).toBeLessThan(5_000);

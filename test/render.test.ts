@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { asLiveRole, parseEmail, parseOrgId, parseUserId, type AssignableRole, type Email, type OrgId, type UserId } from '../src/core/domain.js';
+import {
+  asLiveRole,
+  parseEmail,
+  parseOrgId,
+  parseUserId,
+  type AssignableRole,
+  type Email,
+  type OrgId,
+  type UserId,
+} from '../src/core/domain.js';
 import { planAgainst } from '../src/core/offline-plan.js';
 import { renderReport } from '../src/core/render/index.js';
 import { renderJson } from '../src/core/render/json.js';
@@ -25,13 +34,29 @@ const ESC = '\u001b';
 
 const byEmail = (key: string, id?: string): UserLabel => ({
   key,
-  email: parseEmail(key) as Email,
-  ...(id !== undefined ? { id: parseUserId(id) as UserId } : {}),
+  email: parseEmail(key),
+  ...(id !== undefined ? { id: parseUserId(id) } : {}),
 });
-const cameron: UserLabel = { key: 'dr.cameron@collins.example', id: CAMERON_ID, email: 'dr.cameron@collins.example' as Email };
+const cameron: UserLabel = {
+  key: 'dr.cameron@collins.example',
+  id: CAMERON_ID,
+  email: 'dr.cameron@collins.example' as Email,
+};
 
-function change(user: UserLabel, from: AssignableRole[], to: AssignableRole[], result: RoleChange['result'] = { state: 'planned' }): RoleChange {
-  return { user, from, to, added: to.filter((r) => !from.includes(r)), removed: from.filter((r) => !to.includes(r)), result };
+function change(
+  user: UserLabel,
+  from: AssignableRole[],
+  to: AssignableRole[],
+  result: RoleChange['result'] = { state: 'planned' },
+): RoleChange {
+  return {
+    user,
+    from,
+    to,
+    added: to.filter((r) => !from.includes(r)),
+    removed: from.filter((r) => !to.includes(r)),
+    result,
+  };
 }
 
 function org(partial: Partial<OrgReport> & { id: OrgId }): OrgReport {
@@ -62,7 +87,10 @@ function report(kind: ReportKind, organizations: OrgReport[], warnings: ReportWa
 }
 
 const unmanaged = (n: number): ManagedUser[] =>
-  Array.from({ length: n }, (_, i) => ({ user: byEmail(`other${i}@collins.example`, `0000000${i % 10}-0000-4000-8000-00000000000${i % 10}`), roles: [asLiveRole('provider')] }));
+  Array.from({ length: n }, (_, i) => ({
+    user: byEmail(`other${i}@collins.example`, `0000000${i % 10}-0000-4000-8000-00000000000${i % 10}`),
+    roles: [asLiveRole('provider')],
+  }));
 
 function livePlan(): Report {
   return report(
@@ -71,20 +99,49 @@ function livePlan(): Report {
       org({
         id: COLLINS,
         name: 'Collins Street Clinic',
-        changes: [change(cameron, ['admin', 'provider'], ['provider']), change(byEmail('nurse.patel@collins.example'), ['receptionist'], ['receptionist', 'rx_reader'])],
-        skipped: [{ user: byEmail('owner@collins.example'), reason: 'protected', liveRoles: [asLiveRole('owner'), asLiveRole('admin')], desired: ['admin'] }],
-        failures: [{ user: byEmail('ghost@collins.example'), reason: 'not-found', message: 'user ghost@collins.example is not in organization; nothing was sent' }],
+        changes: [
+          change(cameron, ['admin', 'provider'], ['provider']),
+          change(byEmail('nurse.patel@collins.example'), ['receptionist'], ['receptionist', 'rx_reader']),
+        ],
+        skipped: [
+          {
+            user: byEmail('owner@collins.example'),
+            reason: 'protected',
+            liveRoles: [asLiveRole('owner'), asLiveRole('admin')],
+            desired: ['admin'],
+          },
+        ],
+        failures: [
+          {
+            user: byEmail('ghost@collins.example'),
+            reason: 'not-found',
+            message: 'user ghost@collins.example is not in organization; nothing was sent',
+          },
+        ],
         noLongerManaged: [{ user: byEmail('left@collins.example'), roles: ['admin'] }],
         unmanaged: unmanaged(3),
         unchanged: 5,
       }),
     ],
-    [{ organization: COLLINS, user: 'owner@collins.example', message: 'owner@collins.example holds owner: never written' }],
+    [
+      {
+        organization: COLLINS,
+        user: 'owner@collins.example',
+        message: 'owner@collins.example holds owner: never written',
+      },
+    ],
   );
 }
 
 function applyReport(dryRun: boolean): Report {
-  const failure = { reason: 'rejected' as const, message: 'PUT roles failed', status: 422, code: 'ROLE_INVALID', detail: 'rx_reader requires receptionist', requestId: 'req-8f2c' };
+  const failure = {
+    reason: 'rejected' as const,
+    message: 'PUT roles failed',
+    status: 422,
+    code: 'ROLE_INVALID',
+    detail: 'rx_reader requires receptionist',
+    requestId: 'req-8f2c',
+  };
   return report(
     'apply',
     [
@@ -95,13 +152,22 @@ function applyReport(dryRun: boolean): Report {
           ? [change(cameron, ['admin', 'provider'], ['provider'])]
           : [
               change(cameron, ['admin', 'provider'], ['provider'], { state: 'applied' }),
-              change(byEmail('front.desk@collins.example'), ['receptionist'], ['receptionist', 'rx_reader'], { state: 'failed', failure }),
-              change(byEmail('dr.nguyen@collins.example'), [], ['provider'], { state: 'not-attempted', reason: 'auth' }),
+              change(byEmail('front.desk@collins.example'), ['receptionist'], ['receptionist', 'rx_reader'], {
+                state: 'failed',
+                failure,
+              }),
+              change(byEmail('dr.nguyen@collins.example'), [], ['provider'], {
+                state: 'not-attempted',
+                reason: 'auth',
+              }),
             ],
         failures: dryRun ? [] : [{ user: byEmail('front.desk@collins.example'), ...failure }],
         unchanged: 4,
       }),
-      org({ id: FITZROY, failures: [{ reason: 'observe', message: 'listing users failed', status: 503, requestId: 'req-1' }] }),
+      org({
+        id: FITZROY,
+        failures: [{ reason: 'observe', message: 'listing users failed', status: 503, requestId: 'req-1' }],
+      }),
     ],
     [],
     dryRun,
@@ -110,10 +176,16 @@ function applyReport(dryRun: boolean): Report {
 
 function offlinePlan(): Report {
   const base = desiredState({
-    [COLLINS]: { name: 'Collins Street Clinic', users: { 'dr.cameron@collins.example': ['admin', 'provider'], 'old.hand@collins.example': ['admin'] } },
+    [COLLINS]: {
+      name: 'Collins Street Clinic',
+      users: { 'dr.cameron@collins.example': ['admin', 'provider'], 'old.hand@collins.example': ['admin'] },
+    },
   });
   const head = desiredState({
-    [COLLINS]: { name: 'Collins Street Clinic', users: { 'dr.cameron@collins.example': ['provider'], 'new.hire@collins.example': ['receptionist', 'rx_reader'] } },
+    [COLLINS]: {
+      name: 'Collins Street Clinic',
+      users: { 'dr.cameron@collins.example': ['provider'], 'new.hire@collins.example': ['receptionist', 'rx_reader'] },
+    },
   });
   return planAgainst(head, base, {
     source: { file: 'roles.yaml', sha256: 'a'.repeat(64), base: { file: 'base.yaml', sha256: 'b'.repeat(64) } },
@@ -125,7 +197,9 @@ describe('text', () => {
   it('shows a live change Terraform-style, with the id abbreviated', () => {
     const text = renderText(livePlan(), { colour: false });
     expect(text).toContain('\n  ~ dr.cameron@collins.example (a7748dfd…): admin, provider -> provider  (- admin)\n');
-    expect(text).toContain('\n  + nurse.patel@collins.example: receptionist -> receptionist, rx_reader  (+ rx_reader)\n');
+    expect(text).toContain(
+      '\n  + nurse.patel@collins.example: receptionist -> receptionist, rx_reader  (+ rx_reader)\n',
+    );
     expect(text).toContain('Collins Street Clinic (7fa84d2b-26d7-4c71-9b5b-e591eff97e7d)');
     expect(text).toContain('- left@collins.example: admin  (no longer managed; access NOT revoked)');
     expect(text).toMatch(/! owner@collins\.example: skipped, protected: .*\(live: owner, admin; file: admin\)/);
@@ -137,7 +211,8 @@ describe('text', () => {
 
   it('ends with the summary line, then warnings', () => {
     const text = renderText(livePlan(), { colour: false });
-    const summary = 'Plan: 2 to change (1 grant, 1 revocation), 5 unchanged, 1 skipped, 3 unmanaged, 1 no longer managed (access NOT revoked); 1 failed.';
+    const summary =
+      'Plan: 2 to change (1 grant, 1 revocation), 5 unchanged, 1 skipped, 3 unmanaged, 1 no longer managed (access NOT revoked); 1 failed.';
     expect(text).toContain(`\n${summary}\n`);
     expect(text.indexOf('Warnings:')).toBeGreaterThan(text.indexOf(summary));
     expect(text.trimEnd().endsWith('  ! owner@collins.example holds owner: never written')).toBe(true);
@@ -157,14 +232,21 @@ describe('text', () => {
     expect(text).toContain('  ~ dr.cameron@collins.example: admin, provider -> provider  (- admin)\n');
     expect(text).toContain('  + new.hire@collins.example: receptionist, rx_reader  (starts being managed)\n');
     expect(text).toContain('  - old.hand@collins.example: admin  (no longer managed; access NOT revoked)\n');
-    expect(text).toContain('\nPlan: 1 to change (0 grants, 1 revocation), 1 starts being managed, 1 no longer managed; 0 failed.\n');
-    expect(text).toMatch(/Warnings:\n  ! old\.hand@collins\.example is removed from .*access is NOT revoked/);
+    expect(text).toContain(
+      '\nPlan: 1 to change (0 grants, 1 revocation), 1 starts being managed, 1 no longer managed; 0 failed.\n',
+    );
+    expect(text).toMatch(/Warnings:\n {2}! old\.hand@collins\.example is removed from .*access is NOT revoked/);
   });
 
   it('marks added and removed organizations', () => {
     const r = report('offline-plan', [
       org({ id: COLLINS, orgChange: 'added', startsManaged: [{ user: byEmail('a@x.example'), roles: ['admin'] }] }),
-      org({ id: FITZROY, name: 'Fitzroy', orgChange: 'removed', noLongerManaged: [{ user: byEmail('b@x.example'), roles: ['provider'] }] }),
+      org({
+        id: FITZROY,
+        name: 'Fitzroy',
+        orgChange: 'removed',
+        noLongerManaged: [{ user: byEmail('b@x.example'), roles: ['provider'] }],
+      }),
     ]);
     const text = renderText(r, { colour: false });
     expect(text).toContain(`${COLLINS}  (new in this revision)`);
@@ -176,19 +258,25 @@ describe('text', () => {
     const text = renderText(applyReport(false), { colour: false });
     expect(text.split('\n')[0]).toBe('role-sync apply: roles.yaml');
     expect(text).toContain('~ dr.cameron@collins.example (a7748dfd…): admin, provider -> provider  (- admin)  applied');
-    expect(text).toContain('+ front.desk@collins.example: receptionist -> receptionist, rx_reader  (+ rx_reader)  FAILED (rejected, HTTP 422)');
+    expect(text).toContain(
+      '+ front.desk@collins.example: receptionist -> receptionist, rx_reader  (+ rx_reader)  FAILED (rejected, HTTP 422)',
+    );
     expect(text).toContain("not attempted: the organization's authentication failed");
     expect(text).toContain(
       'x front.desk@collins.example: failed, rejected HTTP 422 ROLE_INVALID: rx_reader requires receptionist — PUT roles failed (requestId req-8f2c)',
     );
     expect(text).toContain('x organization: failed, observe HTTP 503 — listing users failed (requestId req-1)');
-    expect(text).toContain('\nApply: 1 applied, 2 failed, 1 not applied; 3 to change (2 grants, 1 revocation), 4 unchanged.\n');
+    expect(text).toContain(
+      '\nApply: 1 applied, 2 failed, 1 not applied; 3 to change (2 grants, 1 revocation), 4 unchanged.\n',
+    );
   });
 
   it('says a dry run wrote nothing', () => {
     const text = renderText(applyReport(true), { colour: false });
     expect(text.split('\n')[0]).toBe('role-sync apply --dry-run: roles.yaml (nothing written)');
-    expect(text).toContain('\nDry run (nothing written): 1 to change (0 grants, 1 revocation), 4 unchanged; 1 failed.\n');
+    expect(text).toContain(
+      '\nDry run (nothing written): 1 to change (0 grants, 1 revocation), 4 unchanged; 1 failed.\n',
+    );
   });
 
   it('lists up to 20 unmanaged users and only counts more', () => {
@@ -200,7 +288,9 @@ describe('text', () => {
   });
 
   it('neutralises control characters from names and keys', () => {
-    const r = report('plan', [org({ id: COLLINS, name: `Evil${ESC}[2J\nClinic`, unmanaged: [{ user: { key: `x${ESC}[31m@y.example` } }] })]);
+    const r = report('plan', [
+      org({ id: COLLINS, name: `Evil${ESC}[2J\nClinic`, unmanaged: [{ user: { key: `x${ESC}[31m@y.example` } }] }),
+    ]);
     const text = renderText(r, { colour: false });
     expect(text).not.toContain(ESC);
     expect(text).toContain('Evil\ufffd[2J\ufffdClinic');
@@ -239,7 +329,9 @@ describe('markdown', () => {
 
   it('renders offline, apply and dry-run reports', () => {
     const offline = renderMarkdown(offlinePlan());
-    expect(offline).toContain('**Plan: 1 to change (0 grants, 1 revocation), 1 starts being managed, 1 no longer managed; 0 failed.**');
+    expect(offline).toContain(
+      '**Plan: 1 to change (0 grants, 1 revocation), 1 starts being managed, 1 no longer managed; 0 failed.**',
+    );
     expect(offline).toContain('| Starts being managed | 1 |');
     expect(offline).toContain('- new.hire@collins.example: receptionist, rx\\_reader');
     expect(offline).toContain('base base.yaml sha256 bbbbbbbb…');
@@ -248,7 +340,9 @@ describe('markdown', () => {
     expect(applied).toContain('| User | From | To | Grants | Revocations | Result |');
     expect(applied).toContain('| applied |');
     expect(applied).toContain('| failed (rejected, HTTP 422) |');
-    expect(applied).toContain('rejected HTTP 422 ROLE\\_INVALID: rx\\_reader requires receptionist — PUT roles failed (requestId req-8f2c)');
+    expect(applied).toContain(
+      'rejected HTTP 422 ROLE\\_INVALID: rx\\_reader requires receptionist — PUT roles failed (requestId req-8f2c)',
+    );
     expect(applied).toContain('| Applied | 1 |');
 
     const dry = renderMarkdown(applyReport(true));
@@ -258,7 +352,9 @@ describe('markdown', () => {
 
   it('escapes markdown and HTML in keys and names', () => {
     const nasty: UserLabel = { key: 'a|b_c*d`e<script>@x.example' };
-    const r = report('plan', [org({ id: COLLINS, name: '<img src=x> *Clinic* | _1_', changes: [change(nasty, ['admin'], ['provider'])] })]);
+    const r = report('plan', [
+      org({ id: COLLINS, name: '<img src=x> *Clinic* | _1_', changes: [change(nasty, ['admin'], ['provider'])] }),
+    ]);
     const md = renderMarkdown(r);
     expect(md).toContain('| a\\|b\\_c\\*d\\`e&lt;script&gt;@x.example | admin | provider | provider | admin |');
     expect(md).toContain('### &lt;img src=x&gt; \\*Clinic\\* \\| \\_1\\_ (');
@@ -267,8 +363,14 @@ describe('markdown', () => {
   });
 
   it('stays under the limit for 50,000 changes, keeps summary and warnings, and says what was cut', () => {
-    const changes = Array.from({ length: 50_000 }, (_, i) => change(byEmail(`user${i}@big.example`), ['admin', 'provider'], ['provider']));
-    const r = report('offline-plan', [org({ id: COLLINS, changes })], [{ message: 'a warning that must survive the cut' }]);
+    const changes = Array.from({ length: 50_000 }, (_, i) =>
+      change(byEmail(`user${i}@big.example`), ['admin', 'provider'], ['provider']),
+    );
+    const r = report(
+      'offline-plan',
+      [org({ id: COLLINS, changes })],
+      [{ message: 'a warning that must survive the cut' }],
+    );
     const big = { ...r, source: { ...r.source, base: { file: 'base.yaml', sha256: 'b' } } };
     const md = renderMarkdown(big);
     expect(md.length).toBeLessThan(MARKDOWN_LIMIT);
@@ -284,8 +386,13 @@ describe('markdown', () => {
   });
 
   it('counts every kind of entry it cuts', () => {
-    const changes = Array.from({ length: 20_000 }, (_, i) => change(byEmail(`user${i}@big.example`), ['admin'], ['provider']));
-    const leaving = Array.from({ length: 20_000 }, (_, i): ManagedUser => ({ user: byEmail(`gone${i}@big.example`), roles: ['admin'] }));
+    const changes = Array.from({ length: 20_000 }, (_, i) =>
+      change(byEmail(`user${i}@big.example`), ['admin'], ['provider']),
+    );
+    const leaving = Array.from({ length: 20_000 }, (_, i): ManagedUser => ({
+      user: byEmail(`gone${i}@big.example`),
+      roles: ['admin'],
+    }));
     const md = renderMarkdown(report('plan', [org({ id: COLLINS, changes, noLongerManaged: leaving })]));
     expect(md.length).toBeLessThan(MARKDOWN_LIMIT);
     const shown = md.split('\n').filter((l) => l.startsWith('| user')).length;
@@ -295,14 +402,22 @@ describe('markdown', () => {
   });
 
   it('renders 200,000 users as text and markdown without overflowing the stack', () => {
-    const changes = Array.from({ length: 200_000 }, (_, i) => change(byEmail(`user${i}@big.example`), ['admin'], ['provider']));
+    const changes = Array.from({ length: 200_000 }, (_, i) =>
+      change(byEmail(`user${i}@big.example`), ['admin'], ['provider']),
+    );
     const r = report('plan', [org({ id: COLLINS, changes })]);
     expect(renderMarkdown(r).length).toBeLessThan(MARKDOWN_LIMIT);
-    expect(renderText(r, { colour: false }).split('\n').filter((l) => l.startsWith('  ~ user')).length).toBe(200_000);
+    expect(
+      renderText(r, { colour: false })
+        .split('\n')
+        .filter((l) => l.startsWith('  ~ user')).length,
+    ).toBe(200_000);
   });
 
   it('caps a flood of warnings too', () => {
-    const warnings = Array.from({ length: 5_000 }, (_, i): ReportWarning => ({ message: `warning number ${i} about something` }));
+    const warnings = Array.from({ length: 5_000 }, (_, i): ReportWarning => ({
+      message: `warning number ${i} about something`,
+    }));
     const md = renderMarkdown(report('apply', [org({ id: COLLINS, unchanged: 3 })], warnings));
     expect(md.length).toBeLessThan(MARKDOWN_LIMIT);
     expect(md).toContain('- ⚠️ warning number 0 about something');

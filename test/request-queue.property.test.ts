@@ -4,7 +4,10 @@ import { RequestQueue } from '../src/queue/request-queue.js';
 import { flush, sleep, TooManyRequests } from './helpers/queue-helpers.js';
 
 /** How long an attempt takes: settled at once, after some microtask hops, or after real milliseconds. */
-type Duration = { readonly kind: 'sync' } | { readonly kind: 'micro'; readonly hops: number } | { readonly kind: 'ms'; readonly ms: number };
+type Duration =
+  | { readonly kind: 'sync' }
+  | { readonly kind: 'micro'; readonly hops: number }
+  | { readonly kind: 'ms'; readonly ms: number };
 
 const durationArb: fc.Arbitrary<Duration> = fc.oneof(
   fc.constant({ kind: 'sync' as const }),
@@ -28,7 +31,10 @@ describe('RequestQueue properties', () => {
   it('with concurrency 1, no 429s and equal priority, starts tasks in submission order', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ duration: durationArb, pauseBeforeSubmit: fc.boolean() }), { minLength: 1, maxLength: 15 }),
+        fc.array(fc.record({ duration: durationArb, pauseBeforeSubmit: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 15,
+        }),
         async (tasks) => {
           const q = new RequestQueue({ ratePerSecond: 10_000, concurrency: 1 });
           const started: number[] = [];
@@ -59,39 +65,43 @@ describe('RequestQueue properties', () => {
       rateLimits: fc.array(fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }), { maxLength: 2 }),
     });
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(taskArb, { minLength: 1, maxLength: 10 }), async (concurrency, tasks) => {
-        const q = new RequestQueue({ ratePerSecond: 10_000, concurrency, backoff: { baseMs: 1, capMs: 4 } });
-        const attempts = tasks.map(() => 0);
-        const successes = tasks.map(() => 0);
-        const startsInsidePause: number[] = [];
-        let inFlight = 0;
-        let maxInFlight = 0;
-        const results = tasks.map((t, i) =>
-          q.run(async () => {
-            // Node's timers and Date.now() can disagree by a millisecond.
-            if (Date.now() < q.pausedUntil - 1) startsInsidePause.push(i);
-            inFlight += 1;
-            maxInFlight = Math.max(maxInFlight, inFlight);
-            const n = attempts[i]!;
-            attempts[i] = n + 1;
-            try {
-              await take(t.duration);
-              if (n < t.rateLimits.length) throw new TooManyRequests(t.rateLimits[n]);
-              successes[i]! += 1;
-              return i;
-            } finally {
-              inFlight -= 1;
-            }
-          }),
-        );
-        expect(await Promise.all(results)).toEqual(tasks.map((_, i) => i));
-        expect(successes).toEqual(tasks.map(() => 1));
-        expect(attempts).toEqual(tasks.map((t) => t.rateLimits.length + 1));
-        expect(q.rateLimitedCount).toBe(tasks.reduce((n, t) => n + t.rateLimits.length, 0));
-        expect(startsInsidePause).toEqual([]);
-        expect(maxInFlight).toBeLessThanOrEqual(concurrency);
-        expect(q.depth).toBe(0);
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(taskArb, { minLength: 1, maxLength: 10 }),
+        async (concurrency, tasks) => {
+          const q = new RequestQueue({ ratePerSecond: 10_000, concurrency, backoff: { baseMs: 1, capMs: 4 } });
+          const attempts = tasks.map(() => 0);
+          const successes = tasks.map(() => 0);
+          const startsInsidePause: number[] = [];
+          let inFlight = 0;
+          let maxInFlight = 0;
+          const results = tasks.map((t, i) =>
+            q.run(async () => {
+              // Node's timers and Date.now() can disagree by a millisecond.
+              if (Date.now() < q.pausedUntil - 1) startsInsidePause.push(i);
+              inFlight += 1;
+              maxInFlight = Math.max(maxInFlight, inFlight);
+              const n = attempts[i]!;
+              attempts[i] = n + 1;
+              try {
+                await take(t.duration);
+                if (n < t.rateLimits.length) throw new TooManyRequests(t.rateLimits[n]);
+                successes[i]! += 1;
+                return i;
+              } finally {
+                inFlight -= 1;
+              }
+            }),
+          );
+          expect(await Promise.all(results)).toEqual(tasks.map((_, i) => i));
+          expect(successes).toEqual(tasks.map(() => 1));
+          expect(attempts).toEqual(tasks.map((t) => t.rateLimits.length + 1));
+          expect(q.rateLimitedCount).toBe(tasks.reduce((n, t) => n + t.rateLimits.length, 0));
+          expect(startsInsidePause).toEqual([]);
+          expect(maxInFlight).toBeLessThanOrEqual(concurrency);
+          expect(q.depth).toBe(0);
+        },
+      ),
       { numRuns: 30 },
     );
   });

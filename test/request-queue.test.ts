@@ -197,7 +197,12 @@ describe('429 timing (fake timers)', () => {
     vi.useFakeTimers();
     const t0 = Date.now();
     const delays: number[] = [];
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1, maxPauseMs: 1000, onRateLimited: (d) => delays.push(d) });
+    const q = new RequestQueue({
+      ratePerSecond: 1000,
+      concurrency: 1,
+      maxPauseMs: 1000,
+      onRateLimited: (d) => delays.push(d),
+    });
     const attempts: number[] = [];
     const p = q.run(async () => {
       attempts.push(Date.now() - t0);

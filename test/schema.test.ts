@@ -14,7 +14,9 @@ const SCHEMA_FILE = join(ROOT, 'schema', 'roles.schema.json');
 const ORG = '7fa84d2b-26d7-4c71-9b5b-e591eff97e7d';
 
 async function cliSchema(): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'schema'], { cwd: ROOT });
+  const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'schema'], {
+    cwd: ROOT,
+  });
   return stdout;
 }
 
@@ -45,7 +47,10 @@ describe('role-sync schema', () => {
 
   it('describes keys, roles and the rx_reader pair so editors flag mistakes', () => {
     const validate = compile();
-    const doc = (users: Record<string, unknown>, org = ORG): unknown => ({ version: 1, organizations: { [org]: { users } } });
+    const doc = (users: Record<string, unknown>, org = ORG): unknown => ({
+      version: 1,
+      organizations: { [org]: { users } },
+    });
     expect(validate(doc({ 'a@b.example': ['provider'], 'opaque_id-1': ['admin'] }))).toBe(true);
     expect(validate(doc({ 'a@b.example': ['owner'] }))).toBe(false);
     expect(validate(doc({ 'a@b.example': [] }))).toBe(false);

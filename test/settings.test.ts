@@ -58,7 +58,10 @@ describe('loadSettings: defaults and values', () => {
   });
 
   it('reads rate, concurrency and state dir', async () => {
-    const s = await loadSettings({ ...oneOrg, ROLE_SYNC_RATE: '2.5', ROLE_SYNC_CONCURRENCY: '8', ROLE_SYNC_STATE_DIR: '/var/lib/rs' }, [ORG_A]);
+    const s = await loadSettings(
+      { ...oneOrg, ROLE_SYNC_RATE: '2.5', ROLE_SYNC_CONCURRENCY: '8', ROLE_SYNC_STATE_DIR: '/var/lib/rs' },
+      [ORG_A],
+    );
     expect([s.ratePerSecond, s.concurrency, s.stateDir]).toEqual([2.5, 8, '/var/lib/rs']);
   });
 
@@ -73,13 +76,15 @@ describe('loadSettings: defaults and values', () => {
     expect(s.ratePerSecond).toBe(5);
   });
 
-  it.each(['http://127.0.0.1:8080/external', 'http://127.3.4.5/external', 'http://localhost:1/external', 'http://[::1]:9/external'])(
-    'allows http:// for loopback %s',
-    async (url) => {
-      const s = await loadSettings({ ...oneOrg, PARCHMENT_BASE_URL: url }, [ORG_A]);
-      expect(s.baseUrl.href).toBe(url);
-    },
-  );
+  it.each([
+    'http://127.0.0.1:8080/external',
+    'http://127.3.4.5/external',
+    'http://localhost:1/external',
+    'http://[::1]:9/external',
+  ])('allows http:// for loopback %s', async (url) => {
+    const s = await loadSettings({ ...oneOrg, PARCHMENT_BASE_URL: url }, [ORG_A]);
+    expect(s.baseUrl.href).toBe(url);
+  });
 });
 
 describe('loadSettings: each variable is checked and named', () => {
@@ -155,7 +160,10 @@ describe('loadSettings: NAME_FILE', () => {
   });
 
   it('reads the access token from a file', async () => {
-    const s = await loadSettings({ PARCHMENT_ACCESS_TOKEN_FILE: await file('tok', `${TOKEN}\n`), PARCHMENT_ORGANIZATION_SECRET: ORG_SECRET }, [ORG_A]);
+    const s = await loadSettings(
+      { PARCHMENT_ACCESS_TOKEN_FILE: await file('tok', `${TOKEN}\n`), PARCHMENT_ORGANIZATION_SECRET: ORG_SECRET },
+      [ORG_A],
+    );
     expect(s.auth).toEqual({ kind: 'token', accessToken: TOKEN });
   });
 
@@ -177,7 +185,11 @@ describe('loadSettings: NAME_FILE', () => {
   });
 
   it('refuses an empty secret file', async () => {
-    const e = await settingsError({ ...oneOrg, PARCHMENT_PARTNER_SECRET: undefined, PARCHMENT_PARTNER_SECRET_FILE: await file('empty', '\n') });
+    const e = await settingsError({
+      ...oneOrg,
+      PARCHMENT_PARTNER_SECRET: undefined,
+      PARCHMENT_PARTNER_SECRET_FILE: await file('empty', '\n'),
+    });
     expect(e.variable).toBe('PARCHMENT_PARTNER_SECRET_FILE');
     expect(e.message).toContain('empty');
   });
@@ -190,7 +202,12 @@ describe('loadSettings: PARCHMENT_CREDENTIALS_FILE', () => {
       `partnerId: acme\npartnerSecret: file-partner-secret-Cc93\nuserId: ${USER}\norganizations:\n  ${ORG_A}:\n    secret: file-org-secret-Bb71\n  ${ORG_B.toUpperCase()}:\n    secret: b-secret\n`,
     );
     const s = await loadSettings({ PARCHMENT_CREDENTIALS_FILE: path }, [ORG_A, ORG_B]);
-    expect(s.auth).toEqual({ kind: 'partner', partnerId: 'acme', partnerSecret: 'file-partner-secret-Cc93', userId: USER });
+    expect(s.auth).toEqual({
+      kind: 'partner',
+      partnerId: 'acme',
+      partnerSecret: 'file-partner-secret-Cc93',
+      userId: USER,
+    });
     expect(s.organizations.get(ORG_A)?.secret).toBe('file-org-secret-Bb71');
     expect(s.organizations.get(ORG_B)?.secret).toBe('b-secret');
   });
@@ -211,9 +228,17 @@ describe('loadSettings: PARCHMENT_CREDENTIALS_FILE', () => {
   it('reads JSON, and environment variables win over the file', async () => {
     const path = await file(
       'creds.json',
-      JSON.stringify({ partnerId: 'from-file', partnerSecret: 'file-partner-secret-Cc93', userId: USER, organizations: { [ORG_A]: { secret: 'file-org-secret-Bb71' } } }),
+      JSON.stringify({
+        partnerId: 'from-file',
+        partnerSecret: 'file-partner-secret-Cc93',
+        userId: USER,
+        organizations: { [ORG_A]: { secret: 'file-org-secret-Bb71' } },
+      }),
     );
-    const s = await loadSettings({ PARCHMENT_CREDENTIALS_FILE: path, PARCHMENT_PARTNER_ID: 'from-env', PARCHMENT_ORGANIZATION_SECRET: ORG_SECRET }, [ORG_A]);
+    const s = await loadSettings(
+      { PARCHMENT_CREDENTIALS_FILE: path, PARCHMENT_PARTNER_ID: 'from-env', PARCHMENT_ORGANIZATION_SECRET: ORG_SECRET },
+      [ORG_A],
+    );
     expect(s.auth).toMatchObject({ kind: 'partner', partnerId: 'from-env', partnerSecret: 'file-partner-secret-Cc93' });
     expect(s.organizations.get(ORG_A)?.secret).toBe(ORG_SECRET);
   });
@@ -253,7 +278,10 @@ describe('loadSettings: PARCHMENT_CREDENTIALS_FILE', () => {
   it('names the variable when the file cannot be read', async () => {
     const path = await file('locked.yaml', 'organizations: {}\n');
     await chmod(path, 0o000);
-    const e = await settingsError({ ...oneOrg, PARCHMENT_CREDENTIALS_FILE: process.getuid?.() === 0 ? join(dir, 'nope.yaml') : path });
+    const e = await settingsError({
+      ...oneOrg,
+      PARCHMENT_CREDENTIALS_FILE: process.getuid?.() === 0 ? join(dir, 'nope.yaml') : path,
+    });
     expect(e.variable).toBe('PARCHMENT_CREDENTIALS_FILE');
     expect(e.message).toMatch(/cannot read/);
   });

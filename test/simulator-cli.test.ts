@@ -16,7 +16,11 @@ interface Listening {
   msg: string;
   baseUrl: string;
   env: { PARCHMENT_BASE_URL: string; PARCHMENT_PARTNER_ID: string; PARCHMENT_PARTNER_SECRET: string };
-  organizations: { id: string; name?: string; env: { PARCHMENT_ORGANIZATION_SECRET: string; PARCHMENT_USER_ID: string } }[];
+  organizations: {
+    id: string;
+    name?: string;
+    env: { PARCHMENT_ORGANIZATION_SECRET: string; PARCHMENT_USER_ID: string };
+  }[];
 }
 
 interface Running {
@@ -28,7 +32,12 @@ interface Running {
 
 const children: ChildProcessWithoutNullStreams[] = [];
 
-function spawnCli(args: string[]): { child: ChildProcessWithoutNullStreams; lines: Interface; stdout: string[]; stderr: () => string } {
+function spawnCli(args: string[]): {
+  child: ChildProcessWithoutNullStreams;
+  lines: Interface;
+  stdout: string[];
+  stderr: () => string;
+} {
   const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info' } });
   children.push(child);
   const stdout: string[] = [];
@@ -60,7 +69,10 @@ async function exitOf(child: ChildProcessWithoutNullStreams): Promise<number | n
   return code;
 }
 
-async function mint(l: Listening, org = 0): Promise<{ status: number; body: { data: { accessToken: string; expiresIn: number } } }> {
+async function mint(
+  l: Listening,
+  org = 0,
+): Promise<{ status: number; body: { data: { accessToken: string; expiresIn: number } } }> {
   const o = l.organizations[org];
   const res = await fetch(`${l.env.PARCHMENT_BASE_URL}/v1/token`, {
     method: 'POST',
@@ -101,7 +113,10 @@ describe('role-sync simulate', () => {
       expect(token.status).toBe(200);
       const o = listening.organizations[org];
       const list = await fetch(`${listening.baseUrl}/v1/organizations/${o?.id}/users?limit=100`, {
-        headers: { authorization: `Bearer ${token.body.data.accessToken}`, 'x-organization-secret': o?.env.PARCHMENT_ORGANIZATION_SECRET ?? '' },
+        headers: {
+          authorization: `Bearer ${token.body.data.accessToken}`,
+          'x-organization-secret': o?.env.PARCHMENT_ORGANIZATION_SECRET ?? '',
+        },
       });
       expect(list.status).toBe(200);
       const body = (await list.json()) as { data: { users: unknown[] } };
@@ -111,7 +126,9 @@ describe('role-sync simulate', () => {
     const err = stderr();
     expect(err).toContain(`export PARCHMENT_BASE_URL=${listening.baseUrl}`);
     expect(err).toContain('export PARCHMENT_PARTNER_ID=role-sync-demo');
-    expect(err).toContain('export PARCHMENT_ORGANIZATION_SECRET=sim-org-secret-collins PARCHMENT_USER_ID=a7748dfd-ceb2-4b17-8380-425c304f5ae7');
+    expect(err).toContain(
+      'export PARCHMENT_ORGANIZATION_SECRET=sim-org-secret-collins PARCHMENT_USER_ID=a7748dfd-ceb2-4b17-8380-425c304f5ae7',
+    );
 
     child.kill('SIGTERM');
     expect(await exitOf(child)).toBe(0);
@@ -129,12 +146,28 @@ describe('role-sync simulate', () => {
   });
 
   it('applies --list-shape, --page-size, --token-ttl, --rate-limit, --fault-rate and --latency', async () => {
-    const { listening } = await startCli(['--list-shape', 'rs', '--page-size', '2', '--token-ttl', '2m', '--rate-limit', '100/s', '--fault-rate', '0', '--latency', '1ms']);
+    const { listening } = await startCli([
+      '--list-shape',
+      'rs',
+      '--page-size',
+      '2',
+      '--token-ttl',
+      '2m',
+      '--rate-limit',
+      '100/s',
+      '--fault-rate',
+      '0',
+      '--latency',
+      '1ms',
+    ]);
     const token = await mint(listening);
     expect(token.body.data.expiresIn).toBe(120);
     const o = listening.organizations[0];
     const res = await fetch(`${listening.baseUrl}/v1/organizations/${o?.id}/users`, {
-      headers: { authorization: `Bearer ${token.body.data.accessToken}`, 'x-organization-secret': o?.env.PARCHMENT_ORGANIZATION_SECRET ?? '' },
+      headers: {
+        authorization: `Bearer ${token.body.data.accessToken}`,
+        'x-organization-secret': o?.env.PARCHMENT_ORGANIZATION_SECRET ?? '',
+      },
     });
     const body = (await res.json()) as { data: unknown[]; pagination: { count: number; hasNext: boolean } };
     expect(body.data).toHaveLength(2);
@@ -159,13 +192,22 @@ describe('role-sync simulate', () => {
     );
     const { listening, stderr } = await startCli(['--seed', seed]);
     expect(listening.env.PARCHMENT_PARTNER_ID).toBe('acme');
-    expect(listening.organizations).toEqual([{ id: '11111111-2222-4333-8444-555555555555', env: { PARCHMENT_ORGANIZATION_SECRET: 'org-secret', PARCHMENT_USER_ID: 'u2' } }]);
+    expect(listening.organizations).toEqual([
+      {
+        id: '11111111-2222-4333-8444-555555555555',
+        env: { PARCHMENT_ORGANIZATION_SECRET: 'org-secret', PARCHMENT_USER_ID: 'u2' },
+      },
+    ]);
     expect((await mint(listening)).status).toBe(200);
     expect(stderr()).toContain('# organization 11111111-2222-4333-8444-555555555555:');
   });
 
   it.each([
-    ['a bad seed file', (dir: string) => ['--seed', join(dir, 'missing.yaml')], /invalid simulator seed .*missing\.yaml:\n\s+cannot read the file: ENOENT/],
+    [
+      'a bad seed file',
+      (dir: string) => ['--seed', join(dir, 'missing.yaml')],
+      /invalid simulator seed .*missing\.yaml:\n\s+cannot read the file: ENOENT/,
+    ],
     ['an unknown list shape', () => ['--list-shape', 'csv'], /argument 'csv' is invalid/],
     ['a bad fault rate', () => ['--fault-rate', '2'], /"2" is not a fraction between 0 and 1/],
     ['a bad rate', () => ['--rate-limit', 'fast'], /"fast" is not a rate/],

@@ -50,7 +50,9 @@ describe('POST /v1/token', () => {
   });
 
   it('mints a bearer token in the documented envelope', async () => {
-    const res = await mintRequest(sim, { body: { grantType: 'client_credentials', scope: ['read:users', 'read:user', 'read:users'] } });
+    const res = await mintRequest(sim, {
+      body: { grantType: 'client_credentials', scope: ['read:users', 'read:user', 'read:users'] },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.body).toMatchObject({
@@ -87,7 +89,11 @@ describe('POST /v1/token', () => {
       success: false,
       statusCode: 401,
       code: 'UNAUTHORIZED',
-      error: { type: 'https://parchment.health/errors/authentication-required', title: 'Unauthorized', detail: 'Invalid partner credentials provided.' },
+      error: {
+        type: 'https://parchment.health/errors/authentication-required',
+        title: 'Unauthorized',
+        detail: 'Invalid partner credentials provided.',
+      },
       meta: { apiVersion: '1.0' },
     });
     expect(res.body.requestId).toMatch(REQUEST_ID);
@@ -101,23 +107,41 @@ describe('POST /v1/token', () => {
   });
 
   it('answers an unknown scope with 422 and a validation list', async () => {
-    const res = await mintRequest(sim, { body: { grantType: 'client_credentials', scope: ['read:users', 'remove:patient'] } });
+    const res = await mintRequest(sim, {
+      body: { grantType: 'client_credentials', scope: ['read:users', 'remove:patient'] },
+    });
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({
       success: false,
       statusCode: 422,
-      error: { type: 'https://parchment.health/errors/validation-error', title: 'Validation failed', detail: 'There were some problems with your input.' },
+      error: {
+        type: 'https://parchment.health/errors/validation-error',
+        title: 'Validation failed',
+        detail: 'There were some problems with your input.',
+      },
     });
     expect(res.body.error.validation).toHaveLength(1);
     expect(res.body.error.validation[0]).toMatchObject({ field: 'scope', code: 'VALIDATION_ERROR' });
-    expect(res.body.error.validation[0].message).toMatch(/^Invalid enum value\. Expected 'create:patient' \| .*received 'remove:patient'$/);
+    expect(res.body.error.validation[0].message).toMatch(
+      /^Invalid enum value\. Expected 'create:patient' \| .*received 'remove:patient'$/,
+    );
   });
 
   it.each([
     ['no grantType', { scope: ['read:users'] }, 'grantType', 'Required'],
-    ['another grant type', { grantType: 'password', scope: ['read:users'] }, 'grantType', "Invalid enum value. Expected 'client_credentials', received 'password'"],
+    [
+      'another grant type',
+      { grantType: 'password', scope: ['read:users'] },
+      'grantType',
+      "Invalid enum value. Expected 'client_credentials', received 'password'",
+    ],
     ['no scope', { grantType: 'client_credentials' }, 'scope', 'Required'],
-    ['a scope string', { grantType: 'client_credentials', scope: 'read:users' }, 'scope', 'Expected array, received string'],
+    [
+      'a scope string',
+      { grantType: 'client_credentials', scope: 'read:users' },
+      'scope',
+      'Expected array, received string',
+    ],
   ])('answers %s with 422', async (_label, body, field, message) => {
     const res = await mintRequest(sim, { body });
     expect(res.status).toBe(422);
@@ -125,13 +149,19 @@ describe('POST /v1/token', () => {
   });
 
   it('answers a body that is not JSON with 400', async () => {
-    const res = await call(sim, 'POST', '/v1/token', { headers: { ...tokenHeaders(), 'content-type': 'application/json' }, rawBody: '{nope' });
+    const res = await call(sim, 'POST', '/v1/token', {
+      headers: { ...tokenHeaders(), 'content-type': 'application/json' },
+      rawBody: '{nope',
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.type).toBe('https://parchment.health/errors/invalid-request');
   });
 
   it('answers a body over 1 MiB with 413', async () => {
-    const res = await call(sim, 'POST', '/v1/token', { headers: { ...tokenHeaders(), 'content-type': 'application/json' }, rawBody: `"${'x'.repeat(1024 * 1024)}"` });
+    const res = await call(sim, 'POST', '/v1/token', {
+      headers: { ...tokenHeaders(), 'content-type': 'application/json' },
+      rawBody: `"${'x'.repeat(1024 * 1024)}"`,
+    });
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ success: false, statusCode: 413, error: { detail: 'Request body is too large' } });
   });
@@ -174,7 +204,10 @@ describe('bearer, organization and scope checks', () => {
       success: false,
       statusCode: 401,
       code: 'UNAUTHORIZED',
-      error: { type: 'https://parchment.health/errors/authentication-required', detail: 'Valid authentication token is required' },
+      error: {
+        type: 'https://parchment.health/errors/authentication-required',
+        detail: 'Valid authentication token is required',
+      },
     });
   });
 
@@ -206,7 +239,11 @@ describe('bearer, organization and scope checks', () => {
     const token = await mintToken(sim, { orgId: FITZROY });
     const res = await call(sim, 'GET', usersPath(COLLINS), { headers: authHeaders(token, COLLINS_SECRET) });
     expect(res.status).toBe(403);
-    expect(res.body).toMatchObject({ statusCode: 403, code: 'FORBIDDEN', error: { type: 'https://parchment.health/errors/access-denied' } });
+    expect(res.body).toMatchObject({
+      statusCode: 403,
+      code: 'FORBIDDEN',
+      error: { type: 'https://parchment.health/errors/access-denied' },
+    });
   });
 
   it('answers a missing organization secret with 401 "Missing x-organization-secret"', async () => {
@@ -231,7 +268,10 @@ describe('bearer, organization and scope checks', () => {
     ['enable', 'PUT', usersPath(COLLINS, DEMO_USERS.cameron, 'enable'), 'update:user'],
   ])('needs the scope to %s (403 insufficient-scope without it)', async (_label, method, path, scope) => {
     const token = await mintToken(sim, { scopes: ALL_USER_SCOPES.filter((s) => s !== scope) });
-    const res = await call(sim, method, path, { headers: authHeaders(token), ...(method === 'PUT' ? { body: { access_roles: ['provider'] } } : {}) });
+    const res = await call(sim, method, path, {
+      headers: authHeaders(token),
+      ...(method === 'PUT' ? { body: { access_roles: ['provider'] } } : {}),
+    });
     expect(res.status).toBe(403);
     expect(res.body.error).toEqual({
       type: 'https://parchment.health/errors/insufficient-scope',
@@ -250,7 +290,11 @@ describe('bearer, organization and scope checks', () => {
     ] as const) {
       const res = await call(sim, method, path, { headers: authHeaders(token) });
       expect(res.status).toBe(404);
-      expect(res.body).toMatchObject({ success: false, statusCode: 404, error: { type: 'https://parchment.health/errors/resource-not-found' } });
+      expect(res.body).toMatchObject({
+        success: false,
+        statusCode: 404,
+        error: { type: 'https://parchment.health/errors/resource-not-found' },
+      });
     }
     const outside = await fetch(`${sim.origin}/v1/token`, { method: 'POST' });
     expect(outside.status).toBe(404);
@@ -262,7 +306,10 @@ describe('GET .../users (list)', () => {
   it('pages 250 users 100 at a time in the OAS shape, in stable id order', async () => {
     await start({ seed: bigSeed(250) });
     const token = await mintToken(sim);
-    const pages: { users: { user_id: string }[]; pagination: { total: number; limit: number; lastKey: string | null } }[] = [];
+    const pages: {
+      users: { user_id: string }[];
+      pagination: { total: number; limit: number; lastKey: string | null };
+    }[] = [];
     let lastKey: string | null = null;
     do {
       const query: string = `?limit=100${lastKey ? `&lastKey=${encodeURIComponent(lastKey)}` : ''}`;
@@ -285,7 +332,12 @@ describe('GET .../users (list)', () => {
     await start({ seed: bigSeed(3) });
     const token = await mintToken(sim);
     const res = await call(sim, 'GET', usersPath(), { headers: authHeaders(token) });
-    expect(res.body.data.users[1]).toEqual({ user_id: 'u0000', email: 'user0@big.example', full_name: 'user0@big.example', access_roles: ['admin'] });
+    expect(res.body.data.users[1]).toEqual({
+      user_id: 'u0000',
+      email: 'user0@big.example',
+      full_name: 'user0@big.example',
+      access_roles: ['admin'],
+    });
   });
 
   it('defaults limit to 20 and never returns more than pageSize', async () => {
@@ -305,7 +357,10 @@ describe('GET .../users (list)', () => {
     const token = await mintToken(sim);
     const res = await call(sim, 'GET', `${usersPath()}?limit=${limit}`, { headers: authHeaders(token) });
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ type: 'https://parchment.health/errors/bad-request', detail: 'limit must be an integer between 1 and 100' });
+    expect(res.body.error).toMatchObject({
+      type: 'https://parchment.health/errors/bad-request',
+      detail: 'limit must be an integer between 1 and 100',
+    });
   });
 
   it('answers a lastKey it did not issue with 400', async () => {
@@ -313,7 +368,9 @@ describe('GET .../users (list)', () => {
     const token = await mintToken(sim);
     const foreign = Buffer.from(JSON.stringify({ pk: `ORG#${FITZROY}`, sk: 'USER#x' })).toString('base64');
     for (const key of ['not-base64-json', foreign]) {
-      const res = await call(sim, 'GET', `${usersPath()}?lastKey=${encodeURIComponent(key)}`, { headers: authHeaders(token) });
+      const res = await call(sim, 'GET', `${usersPath()}?lastKey=${encodeURIComponent(key)}`, {
+        headers: authHeaders(token),
+      });
       expect(res.status).toBe(400);
       expect(res.body.error.detail).toBe('Invalid lastKey');
     }
@@ -328,11 +385,18 @@ describe('GET .../users (list)', () => {
     expect(first.body.data[0].access_roles).toEqual(['admin']);
     expect(first.body.pagination).toMatchObject({ count: 10, hasNext: true, limit: 10, offset: 0 });
     const key = first.body.pagination.lastKey as string;
-    const second = await call(sim, 'GET', `${usersPath()}?limit=10&lastKey=${encodeURIComponent(key)}`, { headers: authHeaders(token) });
-    expect(second.body.pagination).toMatchObject({ count: 10, hasNext: true, offset: 10 });
-    const third = await call(sim, 'GET', `${usersPath()}?limit=10&lastKey=${encodeURIComponent(second.body.pagination.lastKey)}`, {
+    const second = await call(sim, 'GET', `${usersPath()}?limit=10&lastKey=${encodeURIComponent(key)}`, {
       headers: authHeaders(token),
     });
+    expect(second.body.pagination).toMatchObject({ count: 10, hasNext: true, offset: 10 });
+    const third = await call(
+      sim,
+      'GET',
+      `${usersPath()}?limit=10&lastKey=${encodeURIComponent(second.body.pagination.lastKey)}`,
+      {
+        headers: authHeaders(token),
+      },
+    );
     expect(third.body.pagination).toEqual({ count: 5, hasNext: false, limit: 10, offset: 20, lastKey: null });
   });
 
@@ -381,12 +445,20 @@ describe('GET .../users/{user_id}', () => {
     const token = await mintToken(sim);
     const res = await call(sim, 'GET', usersPath(COLLINS, DEMO_USERS.frontDesk), { headers: authHeaders(token) });
     expect(res.body.data.provider_details).toBeUndefined();
-    expect(res.body.data.details).toEqual({ given_name: 'Jess', family_name: 'Walker', title: null, date_of_birth: null, sex: null });
+    expect(res.body.data.details).toEqual({
+      given_name: 'Jess',
+      family_name: 'Walker',
+      title: null,
+      date_of_birth: null,
+      sex: null,
+    });
   });
 
   it('finds a UUID user id in any case', async () => {
     const token = await mintToken(sim);
-    const res = await call(sim, 'GET', usersPath(COLLINS, DEMO_USERS.cameron.toUpperCase()), { headers: authHeaders(token) });
+    const res = await call(sim, 'GET', usersPath(COLLINS, DEMO_USERS.cameron.toUpperCase()), {
+      headers: authHeaders(token),
+    });
     expect(res.body.data.user_id).toBe(DEMO_USERS.cameron);
   });
 
@@ -413,12 +485,20 @@ describe('PUT .../users/{user_id}/roles', () => {
   });
 
   const put = (userId: string, body: unknown, raw?: string) =>
-    call(sim, 'PUT', usersPath(COLLINS, userId, 'roles'), { headers: authHeaders(token), ...(raw !== undefined ? { rawBody: raw } : { body }) });
+    call(sim, 'PUT', usersPath(COLLINS, userId, 'roles'), {
+      headers: authHeaders(token),
+      ...(raw !== undefined ? { rawBody: raw } : { body }),
+    });
 
   it('replaces the roles and answers the new list', async () => {
     const res = await put(DEMO_USERS.cameron, { access_roles: ['provider', 'provider'] });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ success: true, statusCode: 200, message: 'User roles updated successfully', data: { user_id: DEMO_USERS.cameron, access_roles: ['provider'] } });
+    expect(res.body).toMatchObject({
+      success: true,
+      statusCode: 200,
+      message: 'User roles updated successfully',
+      data: { user_id: DEMO_USERS.cameron, access_roles: ['provider'] },
+    });
     expect(sim.user(COLLINS, DEMO_USERS.cameron)?.roles).toEqual(['provider']);
     const read = await call(sim, 'GET', usersPath(COLLINS, DEMO_USERS.cameron), { headers: authHeaders(token) });
     expect(read.body.data.access_roles).toEqual(['provider']);
@@ -444,7 +524,11 @@ describe('PUT .../users/{user_id}/roles', () => {
     expect(res.body).toMatchObject({
       success: false,
       statusCode: 400,
-      error: { type: 'https://parchment.health/errors/invalid-request', title: 'Invalid request', detail: 'access_roles must be a non-empty array of valid roles' },
+      error: {
+        type: 'https://parchment.health/errors/invalid-request',
+        title: 'Invalid request',
+        detail: 'access_roles must be a non-empty array of valid roles',
+      },
     });
     expect(sim.user(COLLINS, DEMO_USERS.cameron)?.roles).toEqual(['admin', 'provider']);
   });
@@ -463,7 +547,11 @@ describe('PUT .../users/{user_id}/roles', () => {
   it('answers an unknown user with 404', async () => {
     const res = await put('no-such-user', { access_roles: ['admin'] });
     expect(res.status).toBe(404);
-    expect(res.body.error).toMatchObject({ type: 'https://parchment.health/errors/resource-not-found', title: 'Resource not found', detail: 'User not found' });
+    expect(res.body.error).toMatchObject({
+      type: 'https://parchment.health/errors/resource-not-found',
+      title: 'Resource not found',
+      detail: 'User not found',
+    });
   });
 
   it('answers a disabled user with 409 and leaves it at member', async () => {
@@ -480,7 +568,11 @@ describe('PUT .../users/{user_id}/roles', () => {
     expect(notFound.body.error.detail).toBe('User not found');
     const invalid = await put(DEMO_USERS.nguyen, { access_roles: ['provider'] });
     expect(invalid.status).toBe(422);
-    expect(invalid.body).toMatchObject({ statusCode: 422, code: 'VALIDATION_ERROR', error: { type: 'https://parchment.health/errors/validation-error' } });
+    expect(invalid.body).toMatchObject({
+      statusCode: 422,
+      code: 'VALIDATION_ERROR',
+      error: { type: 'https://parchment.health/errors/validation-error' },
+    });
     expect(invalid.body.error.validation.length).toBeGreaterThan(0);
     const limited = await put(DEMO_USERS.frontDesk, { access_roles: ['receptionist'] });
     expect(limited.status).toBe(429);
@@ -497,11 +589,16 @@ describe('disable and enable', () => {
   it('disables to member, enables to member, and says so when already done', async () => {
     await start();
     const token = await mintToken(sim);
-    const act = (action: 'disable' | 'enable') => call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.cameron, action), { headers: authHeaders(token) });
+    const act = (action: 'disable' | 'enable') =>
+      call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.cameron, action), { headers: authHeaders(token) });
 
     const disabled = await act('disable');
     expect(disabled.status).toBe(200);
-    expect(disabled.body).toMatchObject({ success: true, message: 'User disabled successfully', data: { user_id: DEMO_USERS.cameron } });
+    expect(disabled.body).toMatchObject({
+      success: true,
+      message: 'User disabled successfully',
+      data: { user_id: DEMO_USERS.cameron },
+    });
     expect(sim.user(COLLINS, DEMO_USERS.cameron)).toMatchObject({ roles: ['member'], disabled: true });
     expect((await act('disable')).body.message).toBe('User is already disabled');
 
@@ -511,7 +608,10 @@ describe('disable and enable', () => {
     expect(sim.user(COLLINS, DEMO_USERS.cameron)?.disabled).toBeUndefined();
     expect((await act('enable')).body.message).toBe('User is already enabled');
 
-    const roles = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.cameron, 'roles'), { headers: authHeaders(token), body: { access_roles: ['provider'] } });
+    const roles = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.cameron, 'roles'), {
+      headers: authHeaders(token),
+      body: { access_roles: ['provider'] },
+    });
     expect(roles.status).toBe(200);
   });
 
@@ -538,7 +638,11 @@ describe('rate limit', () => {
     expect(limited.body).toMatchObject({
       success: false,
       statusCode: 429,
-      error: { type: 'https://parchment.health/errors/rate-limit-exceeded', title: 'Too many requests', detail: 'Rate limit exceeded. Please try again later.' },
+      error: {
+        type: 'https://parchment.health/errors/rate-limit-exceeded',
+        title: 'Too many requests',
+        detail: 'Rate limit exceeded. Please try again later.',
+      },
     });
     expect((await mintRequest(sim)).status).toBe(429);
     expect((await call(sim, 'GET', '/_sim/requests')).status).toBe(200);
@@ -581,10 +685,16 @@ describe('faults', () => {
     await start();
     const token = await mintToken(sim);
     sim.configure({ faultRate: 1, faults: ['lost-reply'] });
-    const sent = call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.cameron, 'roles'), { headers: authHeaders(token), body: { access_roles: ['provider'] } });
+    const sent = call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.cameron, 'roles'), {
+      headers: authHeaders(token),
+      body: { access_roles: ['provider'] },
+    });
     await expect(sent).rejects.toThrow();
     expect(sim.user(COLLINS, DEMO_USERS.cameron)?.roles).toEqual(['provider']);
-    expect(sim.requests().at(-1)).toMatchObject({ route: 'PUT /v1/organizations/{organization_id}/users/{user_id}/roles', status: 'dropped' });
+    expect(sim.requests().at(-1)).toMatchObject({
+      route: 'PUT /v1/organizations/{organization_id}/users/{user_id}/roles',
+      status: 'dropped',
+    });
   });
 
   it('uses the injected random source to decide and to pick', async () => {
@@ -627,7 +737,13 @@ describe('request log', () => {
     await call(sim, 'GET', `${usersPath()}?limit=5`, { headers: authHeaders(token) });
     const log = sim.requests();
     expect(log.map((r) => r.seq)).toEqual([1, 2, 3]);
-    expect(log[0]).toMatchObject({ method: 'POST', path: '/external/v1/token', route: 'POST /v1/token', organizationId: COLLINS, status: 200 });
+    expect(log[0]).toMatchObject({
+      method: 'POST',
+      path: '/external/v1/token',
+      route: 'POST /v1/token',
+      organizationId: COLLINS,
+      status: 200,
+    });
     expect(log[1]).toEqual({
       seq: 2,
       time: expect.stringMatching(/Z$/),
@@ -659,7 +775,11 @@ describe('request log', () => {
     await start({ logger: createLogger({ stream: 'stdout', level: 'info', destination: sink }) });
     const token = await mintToken(sim);
     await call(sim, 'GET', usersPath(), { headers: authHeaders(token) });
-    const entries = lines.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const entries = lines
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(entries.map((e) => [e['route'], e['status']])).toEqual([
       ['POST /v1/token', 200],
       ['GET /v1/organizations/{organization_id}/users', 200],
@@ -674,8 +794,10 @@ describe('/_sim/ endpoints', () => {
     await start();
   });
 
-  it('changes roles behind the API\'s back (PUT roles and setRoles)', async () => {
-    const res = await call(sim, 'PUT', `/_sim/organizations/${COLLINS}/users/${DEMO_USERS.cameron}/roles`, { body: { access_roles: ['owner', 'whatever'] } });
+  it("changes roles behind the API's back (PUT roles and setRoles)", async () => {
+    const res = await call(sim, 'PUT', `/_sim/organizations/${COLLINS}/users/${DEMO_USERS.cameron}/roles`, {
+      body: { access_roles: ['owner', 'whatever'] },
+    });
     expect(res.status).toBe(200);
     expect(res.body.roles).toEqual(['owner', 'whatever']);
     const token = await mintToken(sim);
@@ -688,8 +810,17 @@ describe('/_sim/ endpoints', () => {
   });
 
   it('refuses bad control requests', async () => {
-    expect((await call(sim, 'PUT', `/_sim/organizations/${COLLINS}/users/nobody/roles`, { body: { access_roles: [] } })).status).toBe(404);
-    expect((await call(sim, 'PUT', `/_sim/organizations/${COLLINS}/users/${DEMO_USERS.cameron}/roles`, { body: { access_roles: 'x' } })).status).toBe(400);
+    expect(
+      (await call(sim, 'PUT', `/_sim/organizations/${COLLINS}/users/nobody/roles`, { body: { access_roles: [] } }))
+        .status,
+    ).toBe(404);
+    expect(
+      (
+        await call(sim, 'PUT', `/_sim/organizations/${COLLINS}/users/${DEMO_USERS.cameron}/roles`, {
+          body: { access_roles: 'x' },
+        })
+      ).status,
+    ).toBe(400);
     expect((await call(sim, 'PATCH', '/_sim/config', { body: { faultRate: 2 } })).status).toBe(400);
     expect((await call(sim, 'PATCH', '/_sim/config', { body: { colour: 'red' } })).status).toBe(400);
     expect((await call(sim, 'GET', '/_sim/nothing')).status).toBe(404);
@@ -703,9 +834,15 @@ describe('/_sim/ endpoints', () => {
     expect((await call(sim, 'DELETE', '/_sim/requests')).status).toBe(204);
     expect((await call(sim, 'GET', '/_sim/requests')).body).toEqual([]);
 
-    const patched = await call(sim, 'PATCH', '/_sim/config', { body: { listShape: 'bare', rateLimit: { perSecond: 100 }, failUser: { [DEMO_USERS.cameron]: 422 } } });
+    const patched = await call(sim, 'PATCH', '/_sim/config', {
+      body: { listShape: 'bare', rateLimit: { perSecond: 100 }, failUser: { [DEMO_USERS.cameron]: 422 } },
+    });
     expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ listShape: 'bare', rateLimit: { perSecond: 100 }, failUser: { [DEMO_USERS.cameron]: 422 } });
+    expect(patched.body).toMatchObject({
+      listShape: 'bare',
+      rateLimit: { perSecond: 100 },
+      failUser: { [DEMO_USERS.cameron]: 422 },
+    });
     const fresh = await mintToken(sim);
     expect(Array.isArray((await call(sim, 'GET', usersPath(), { headers: authHeaders(fresh) })).body.data)).toBe(true);
     expect((await call(sim, 'PATCH', '/_sim/config', { body: { rateLimit: null } })).body.rateLimit).toBeUndefined();
@@ -751,7 +888,10 @@ describe('seeds', () => {
       const simOrg = seed.organizations.find((o) => o.id === orgId);
       expect(simOrg?.name).toBe(org.name);
       for (const key of Object.keys(org.users)) {
-        expect(simOrg?.users.some((u) => u.id === key || u.email === key), key).toBe(true);
+        expect(
+          simOrg?.users.some((u) => u.id === key || u.email === key),
+          key,
+        ).toBe(true);
       }
       expect(simOrg?.users.some((u) => u.id === DEMO_ACTING_USER[orgId] && u.roles.includes('admin'))).toBe(true);
     }
@@ -762,12 +902,28 @@ describe('seeds', () => {
     await start({
       seed: {
         partners: [{ partnerId: 'p', partnerSecret: 's' }],
-        organizations: [{ id: COLLINS.toUpperCase(), secret: 'o', users: [{ id: 'ABCDEF00-1111-4222-8333-444455556666', email: 'Mixed@Case.Example', roles: ['admin'] }] }],
+        organizations: [
+          {
+            id: COLLINS.toUpperCase(),
+            secret: 'o',
+            users: [{ id: 'ABCDEF00-1111-4222-8333-444455556666', email: 'Mixed@Case.Example', roles: ['admin'] }],
+          },
+        ],
       },
     });
-    expect(sim.user(COLLINS, 'abcdef00-1111-4222-8333-444455556666')).toEqual({ id: 'abcdef00-1111-4222-8333-444455556666', email: 'mixed@case.example', roles: ['admin'] });
+    expect(sim.user(COLLINS, 'abcdef00-1111-4222-8333-444455556666')).toEqual({
+      id: 'abcdef00-1111-4222-8333-444455556666',
+      email: 'mixed@case.example',
+      roles: ['admin'],
+    });
     const res = await call(sim, 'POST', '/v1/token', {
-      headers: { 'x-partner-id': 'p', 'x-partner-secret': 's', 'x-organization-id': COLLINS, 'x-organization-secret': 'o', 'x-user-id': 'ABCDEF00-1111-4222-8333-444455556666' },
+      headers: {
+        'x-partner-id': 'p',
+        'x-partner-secret': 's',
+        'x-organization-id': COLLINS,
+        'x-organization-secret': 'o',
+        'x-user-id': 'ABCDEF00-1111-4222-8333-444455556666',
+      },
       body: { grantType: 'client_credentials', scope: ['read:users'] },
     });
     expect(res.status).toBe(200);
@@ -790,7 +946,9 @@ describe('seeds', () => {
     await expect(startSimulator({ seed: bad })).rejects.toThrow(/partners: needs at least one partner/);
     const dup = { ...bad, partners: [{ partnerId: 'p', partnerSecret: 's' }] };
     await expect(startSimulator({ seed: dup })).rejects.toThrow(SeedError);
-    await expect(startSimulator({ seed: dup })).rejects.toThrow(/users\[1\]\.id: user "a" is listed twice[\s\S]*users\[1\]\.email: "a@x\.example" is listed twice/);
+    await expect(startSimulator({ seed: dup })).rejects.toThrow(
+      /users\[1\]\.id: user "a" is listed twice[\s\S]*users\[1\]\.email: "a@x\.example" is listed twice/,
+    );
   });
 
   it('loads YAML and JSON seed files and explains bad ones with the file name', async () => {
@@ -798,7 +956,16 @@ describe('seeds', () => {
     const yamlPath = join(dir, 'seed.yaml');
     await writeFile(
       yamlPath,
-      ['partners:', '  - {partnerId: p, partnerSecret: s}', 'organizations:', `  - id: ${COLLINS}`, '    secret: o', '    users:', '      - {id: u1, email: u1@x.example, roles: [admin]}', ''].join('\n'),
+      [
+        'partners:',
+        '  - {partnerId: p, partnerSecret: s}',
+        'organizations:',
+        `  - id: ${COLLINS}`,
+        '    secret: o',
+        '    users:',
+        '      - {id: u1, email: u1@x.example, roles: [admin]}',
+        '',
+      ].join('\n'),
     );
     expect((await loadSeedFile(yamlPath)).organizations[0]?.users[0]?.id).toBe('u1');
     const jsonPath = join(dir, 'seed.json');
@@ -808,13 +975,34 @@ describe('seeds', () => {
     const badPath = join(dir, 'bad.yaml');
     await writeFile(
       badPath,
-      ['partners: [{partnerId: p, partnerSecret: s}]', 'organizations:', '  - id: o', '    secret: s', '    colour: red', '    users:', '      - {id: u, email: nope, roles: [member], disabled: true}', '      - {id: v, email: v@x.example, roles: [admin], disabled: true}', ''].join('\n'),
+      [
+        'partners: [{partnerId: p, partnerSecret: s}]',
+        'organizations:',
+        '  - id: o',
+        '    secret: s',
+        '    colour: red',
+        '    users:',
+        '      - {id: u, email: nope, roles: [member], disabled: true}',
+        '      - {id: v, email: v@x.example, roles: [admin], disabled: true}',
+        '',
+      ].join('\n'),
     );
     const err = await loadSeedFile(badPath).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SeedError);
     expect((err as SeedError).message).toContain(badPath);
-    expect([...(err as SeedError).problems].sort()).toEqual(['organizations[0].users[0].email: must be an email address', 'organizations[0]: Unrecognized key: "colour"']);
-    await writeFile(badPath, ['partners: [{partnerId: p, partnerSecret: s}]', 'organizations:', '  - {id: o, secret: s, users: [{id: v, email: v@x.example, roles: [admin], disabled: true}]}', ''].join('\n'));
+    expect([...(err as SeedError).problems].sort()).toEqual([
+      'organizations[0].users[0].email: must be an email address',
+      'organizations[0]: Unrecognized key: "colour"',
+    ]);
+    await writeFile(
+      badPath,
+      [
+        'partners: [{partnerId: p, partnerSecret: s}]',
+        'organizations:',
+        '  - {id: o, secret: s, users: [{id: v, email: v@x.example, roles: [admin], disabled: true}]}',
+        '',
+      ].join('\n'),
+    );
     await expect(loadSeedFile(badPath)).rejects.toThrow(/users\[0\]\.roles: a disabled user holds exactly \[member\]/);
     await writeFile(badPath, 'partners: [\n');
     await expect(loadSeedFile(badPath)).rejects.toThrow(/not valid YAML or JSON/);

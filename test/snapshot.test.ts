@@ -10,11 +10,16 @@ const ORG = parseOrgId('7fa84d2b-26d7-4c71-9b5b-e591eff97e7d')!;
 const USER = parseUserId('a7748dfd-ceb2-4b17-8380-425c304f5ae7')!;
 
 const memory: Memory = {
-  organizations: new Map([[ORG, {
-    managed: new Map([[USER, { key: 'dr.a@x.example', email: parseEmail('dr.a@x.example')! }]]),
-    observed: new Map([[USER, [asLiveRole('admin')]]]),
-    applied: new Map([[USER, [asLiveRole('admin')]]]),
-  }]]),
+  organizations: new Map([
+    [
+      ORG,
+      {
+        managed: new Map([[USER, { key: 'dr.a@x.example', email: parseEmail('dr.a@x.example')! }]]),
+        observed: new Map([[USER, [asLiveRole('admin')]]]),
+        applied: new Map([[USER, [asLiveRole('admin')]]]),
+      },
+    ],
+  ]),
 };
 
 describe('snapshot', () => {

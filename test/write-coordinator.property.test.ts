@@ -14,7 +14,10 @@ type Op =
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('submit' as const), key: fc.constantFrom(...KEYS) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('finish' as const), key: fc.constantFrom(...KEYS), ok: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('finish' as const), key: fc.constantFrom(...KEYS), ok: fc.boolean() }),
+  },
   { weight: 1, arbitrary: fc.constant({ op: 'flush' as const }) },
 );
 

@@ -89,7 +89,8 @@ describe('WriteCoordinator', () => {
     const running = c.submit(
       'alice',
       'v1',
-      (_value, signal) => new Promise<string>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      (_value, signal) =>
+        new Promise<string>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
     );
     c.close({ abortInFlight: true });
     const outcome: SubmitOutcome<string> = await running;

@@ -20,7 +20,14 @@ const ROLE_SETS = [['receptionist'], ['provider'], ['admin'], ['receptionist', '
  */
 export function world(users, changes) {
   const seedUsers = [{ id: ACTING_USER, email: 'acting@bench.example', roles: ['admin', 'provider'] }];
-  const lines = ['version: 1', 'organizations:', `  ${ORG}:`, '    name: Benchmark Clinic', '    users:', `      ${ACTING_USER}: [admin, provider]`];
+  const lines = [
+    'version: 1',
+    'organizations:',
+    `  ${ORG}:`,
+    '    name: Benchmark Clinic',
+    '    users:',
+    `      ${ACTING_USER}: [admin, provider]`,
+  ];
   for (let i = 0; i < users - 1; i++) {
     const id = `u${String(i).padStart(6, '0')}`;
     const live = ROLE_SETS[i % ROLE_SETS.length];
@@ -29,7 +36,10 @@ export function world(users, changes) {
     lines.push(`      ${id}: [${want.join(', ')}]`);
   }
   return {
-    seed: { partners: [{ ...DEMO_PARTNER }], organizations: [{ id: ORG, name: 'Benchmark Clinic', secret: ORG_SECRET, users: seedUsers }] },
+    seed: {
+      partners: [{ ...DEMO_PARTNER }],
+      organizations: [{ id: ORG, name: 'Benchmark Clinic', secret: ORG_SECRET, users: seedUsers }],
+    },
     yaml: `${lines.join('\n')}\n`,
   };
 }

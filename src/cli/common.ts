@@ -19,7 +19,8 @@ export function reportOptions(cmd: Command): Command {
 
 export function durationArg(value: string): number {
   const ms = parseDuration(value);
-  if (ms === undefined) throw new InvalidArgumentError(`"${value}" is not a duration; use a unit, e.g. 500ms, 30s, 5m, 1h`);
+  if (ms === undefined)
+    throw new InvalidArgumentError(`"${value}" is not a duration; use a unit, e.g. 500ms, 30s, 5m, 1h`);
   return ms;
 }
 

@@ -24,15 +24,32 @@ export function register(program: Command): void {
   reportOptions(cmd)
     .option('--dry-run', 'plan and report only; the HTTP layer refuses every write')
     .option('--detailed-exitcode', 'with --dry-run: exit 2 when changes are pending')
-    .option('--max-changes <n|n%>', 'refuse when an organization has more changes (default 25%, at least 10)', maxChangesArg)
+    .option(
+      '--max-changes <n|n%>',
+      'refuse when an organization has more changes (default 25%, at least 10)',
+      maxChangesArg,
+    )
     .option('--force', 'write even when a safety guard refuses the plan')
-    .action(async (o: { config: string; format: ReportFormat; out?: string; dryRun?: boolean; detailedExitcode?: boolean; maxChanges?: MaxChanges; force?: boolean }) => {
-      process.exitCode = await runLive({
-        config: o.config, mode: 'apply', dryRun: o.dryRun === true, format: o.format,
-        ...(o.out !== undefined ? { out: o.out } : {}),
-        detailedExitcode: o.detailedExitcode === true,
-        ...(o.maxChanges ? { maxChanges: o.maxChanges } : {}),
-        force: o.force === true,
-      });
-    });
+    .action(
+      async (o: {
+        config: string;
+        format: ReportFormat;
+        out?: string;
+        dryRun?: boolean;
+        detailedExitcode?: boolean;
+        maxChanges?: MaxChanges;
+        force?: boolean;
+      }) => {
+        process.exitCode = await runLive({
+          config: o.config,
+          mode: 'apply',
+          dryRun: o.dryRun === true,
+          format: o.format,
+          ...(o.out !== undefined ? { out: o.out } : {}),
+          detailedExitcode: o.detailedExitcode === true,
+          ...(o.maxChanges ? { maxChanges: o.maxChanges } : {}),
+          force: o.force === true,
+        });
+      },
+    );
 }

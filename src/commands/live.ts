@@ -36,7 +36,10 @@ export async function runLive(opts: LiveRunOptions): Promise<ExitCode> {
 
   let settings;
   try {
-    settings = await loadSettings(process.env, loaded.state.organizations.map((o) => o.id));
+    settings = await loadSettings(
+      process.env,
+      loaded.state.organizations.map((o) => o.id),
+    );
   } catch (err) {
     if (err instanceof SettingsError) {
       process.stderr.write(`role-sync: ${err.message}\n`);
@@ -50,9 +53,14 @@ export async function runLive(opts: LiveRunOptions): Promise<ExitCode> {
     concurrency: settings.concurrency,
     onRateLimited: (delayMs) => logger.warn({ delayMs }, 'rate limited by Parchment: pausing all requests'),
   });
-  const { reconciler, close } = connect(settings, { logger, scheduler: queue, readOnly: opts.mode === 'plan' || opts.dryRun });
+  const { reconciler, close } = connect(settings, {
+    logger,
+    scheduler: queue,
+    readOnly: opts.mode === 'plan' || opts.dryRun,
+  });
   const snapshot = await loadSnapshot(settings.stateDir);
-  if (snapshot.kind === 'unreadable') logger.warn({ stateDir: settings.stateDir }, `${snapshot.message}; starting without memory`);
+  if (snapshot.kind === 'unreadable')
+    logger.warn({ stateDir: settings.stateDir }, `${snapshot.message}; starting without memory`);
 
   const progress = progressReporter(logger, opts.mode === 'apply' && !opts.dryRun);
   try {
@@ -84,7 +92,10 @@ export function exitCodeOf(report: Report, refused: boolean, opts: Pick<LiveRunO
 }
 
 /** A progress line on a TTY; a log line every few seconds otherwise (CI logs stay readable). */
-function progressReporter(logger: Logger, enabled: boolean): { update: (done: number, total: number) => void; finish: () => void } {
+function progressReporter(
+  logger: Logger,
+  enabled: boolean,
+): { update: (done: number, total: number) => void; finish: () => void } {
   const tty = process.stderr.isTTY === true;
   let last = 0;
   let shown = false;

@@ -39,7 +39,9 @@ export function register(program: Command): void {
         'Users removed from the file are no longer managed: their access is NOT revoked.',
     );
   configOption(cmd);
-  cmd.addOption(new Option('--against <base>', 'diff against BASE, another revision of the file (the pull-request view)'));
+  cmd.addOption(
+    new Option('--against <base>', 'diff against BASE, another revision of the file (the pull-request view)'),
+  );
   reportOptions(cmd);
   cmd.option('--detailed-exitcode', 'exit 2 when the plan has changes (Terraform convention)', false);
   cmd.action(async (flags: PlanFlags) => {
@@ -79,7 +81,9 @@ export async function runOfflinePlan(opts: OfflinePlanCommand): Promise<ExitCode
   try {
     await emitReport(report, opts.format, opts.out);
   } catch (err) {
-    process.stderr.write(`role-sync: cannot write the report to ${opts.out ?? 'stdout'}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `role-sync: cannot write the report to ${opts.out ?? 'stdout'}: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
     return ExitCode.error;
   }
   return opts.detailedExitcode && hasPendingChanges(report) ? ExitCode.changesPending : ExitCode.ok;

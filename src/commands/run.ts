@@ -41,40 +41,74 @@ const SHUTDOWN_MARGIN_MS = 5_000;
 
 function listenArg(value: string): ListenAddress {
   const parsed = parseListenAddress(value);
-  if (!parsed) throw new InvalidArgumentError(`"${value}" is not HOST:PORT (e.g. 0.0.0.0:9464, [::]:9464, 127.0.0.1:0)`);
+  if (!parsed)
+    throw new InvalidArgumentError(`"${value}" is not HOST:PORT (e.g. 0.0.0.0:9464, [::]:9464, 127.0.0.1:0)`);
   return parsed;
 }
 
 export function register(program: Command): void {
   const cmd = program
     .command('run')
-    .description('The daemon: watch the file, apply changes, re-check the live roles on a timer, heal or report drift, serve health and metrics.');
+    .description(
+      'The daemon: watch the file, apply changes, re-check the live roles on a timer, heal or report drift, serve health and metrics.',
+    );
   configOption(cmd)
     .option('--dry-run', 'observe and report (drift, pending changes) but never write; the HTTP layer refuses writes')
-    .addOption(new Option('--listen <host:port>', 'address of /healthz, /readyz, /metrics and /status').default(listenArg(DEFAULT_LISTEN), DEFAULT_LISTEN).argParser(listenArg))
-    .addOption(new Option('--debounce <duration>', 'wait this long after the last file event before reading').default(1000, '1s').argParser(durationArg))
-    .addOption(new Option('--reread-interval <duration>', 're-read the file this often in case an event is missed').default(30_000, '30s').argParser(durationArg))
-    .addOption(new Option('--resync-interval <duration>', 're-observe the live roles this often (drift)').default(300_000, '5m').argParser(durationArg))
-    .option('--max-changes <n|n%>', 'refuse a cycle with more changes per organization (default 25%, at least 10)', maxChangesArg)
+    .addOption(
+      new Option('--listen <host:port>', 'address of /healthz, /readyz, /metrics and /status')
+        .default(listenArg(DEFAULT_LISTEN), DEFAULT_LISTEN)
+        .argParser(listenArg),
+    )
+    .addOption(
+      new Option('--debounce <duration>', 'wait this long after the last file event before reading')
+        .default(1000, '1s')
+        .argParser(durationArg),
+    )
+    .addOption(
+      new Option('--reread-interval <duration>', 're-read the file this often in case an event is missed')
+        .default(30_000, '30s')
+        .argParser(durationArg),
+    )
+    .addOption(
+      new Option('--resync-interval <duration>', 're-observe the live roles this often (drift)')
+        .default(300_000, '5m')
+        .argParser(durationArg),
+    )
+    .option(
+      '--max-changes <n|n%>',
+      'refuse a cycle with more changes per organization (default 25%, at least 10)',
+      maxChangesArg,
+    )
     .option('--force', 'write even when a safety guard refuses the plan')
-    .action(async (o: {
-      config: string; dryRun?: boolean; listen: ListenAddress; debounce: number; rereadInterval: number; resyncInterval: number;
-      maxChanges?: MaxChanges; force?: boolean;
-    }) => {
-      for (const [flag, ms] of [['--reread-interval', o.rereadInterval], ['--resync-interval', o.resyncInterval]] as const) {
-        if (ms <= 0) cmd.error(`error: option '${flag}' must be longer than 0`, { exitCode: ExitCode.error });
-      }
-      process.exitCode = await runDaemon({
-        config: o.config,
-        dryRun: o.dryRun === true,
-        force: o.force === true,
-        maxChanges: o.maxChanges ?? DEFAULT_MAX_CHANGES,
-        listen: o.listen,
-        debounceMs: o.debounce,
-        rereadIntervalMs: o.rereadInterval,
-        resyncIntervalMs: o.resyncInterval,
-      });
-    });
+    .action(
+      async (o: {
+        config: string;
+        dryRun?: boolean;
+        listen: ListenAddress;
+        debounce: number;
+        rereadInterval: number;
+        resyncInterval: number;
+        maxChanges?: MaxChanges;
+        force?: boolean;
+      }) => {
+        for (const [flag, ms] of [
+          ['--reread-interval', o.rereadInterval],
+          ['--resync-interval', o.resyncInterval],
+        ] as const) {
+          if (ms <= 0) cmd.error(`error: option '${flag}' must be longer than 0`, { exitCode: ExitCode.error });
+        }
+        process.exitCode = await runDaemon({
+          config: o.config,
+          dryRun: o.dryRun === true,
+          force: o.force === true,
+          maxChanges: o.maxChanges ?? DEFAULT_MAX_CHANGES,
+          listen: o.listen,
+          debounceMs: o.debounce,
+          rereadIntervalMs: o.rereadInterval,
+          resyncIntervalMs: o.resyncInterval,
+        });
+      },
+    );
 }
 
 export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
@@ -117,11 +151,25 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
 
   const daemon = new Daemon(
     {
-      dryRun: opts.dryRun, force: opts.force, maxChanges: opts.maxChanges, listen: opts.listen,
-      debounceMs: opts.debounceMs, rereadIntervalMs: opts.rereadIntervalMs, resyncIntervalMs: opts.resyncIntervalMs,
+      dryRun: opts.dryRun,
+      force: opts.force,
+      maxChanges: opts.maxChanges,
+      listen: opts.listen,
+      debounceMs: opts.debounceMs,
+      rereadIntervalMs: opts.rereadIntervalMs,
+      resyncIntervalMs: opts.resyncIntervalMs,
       shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
     },
-    { configPath: opts.config, logger, metrics, source, queue, connect: reconnect, stateDir: settings.stateDir, now: () => new Date() },
+    {
+      configPath: opts.config,
+      logger,
+      metrics,
+      source,
+      queue,
+      connect: reconnect,
+      stateDir: settings.stateDir,
+      now: () => new Date(),
+    },
   );
 
   const stopped = new Promise<ExitCode>((resolve) => {
@@ -162,4 +210,3 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
   process.off('SIGHUP', hup);
   return code;
 }
-

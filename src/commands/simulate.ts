@@ -53,14 +53,16 @@ function rateArg(value: string): number {
 
 function fractionArg(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`"${value}" is not a fraction between 0 and 1`);
+  if (value.trim() === '' || !(n >= 0 && n <= 1))
+    throw new InvalidArgumentError(`"${value}" is not a fraction between 0 and 1`);
   return n;
 }
 
 function faultsArg(value: string): FaultKind[] {
   const kinds = value.split(',').map((k) => k.trim());
   const unknown = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
-  if (kinds.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`"${value}" is not a list of ${FAULT_KINDS.join(', ')}`);
+  if (kinds.length === 0 || unknown.length > 0)
+    throw new InvalidArgumentError(`"${value}" is not a list of ${FAULT_KINDS.join(', ')}`);
   return kinds as FaultKind[];
 }
 
@@ -121,7 +123,8 @@ async function simulate(opts: SimulateOptions): Promise<void> {
       ...(opts.tokenTtl !== undefined ? { tokenTtlSeconds: Math.round(opts.tokenTtl / 1000) } : {}),
     });
   } catch (err) {
-    if (!(err instanceof ConfigError || err instanceof SeedError || (err as NodeJS.ErrnoException).code !== undefined)) throw err;
+    if (!(err instanceof ConfigError || err instanceof SeedError || (err as NodeJS.ErrnoException).code !== undefined))
+      throw err;
     process.stderr.write(`role-sync simulate: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = ExitCode.error;
     return;
@@ -168,15 +171,39 @@ async function simulate(opts: SimulateOptions): Promise<void> {
 export function register(program: Command): void {
   program
     .command('simulate')
-    .description('Run a local stand-in for the Parchment API (for the demo, tests and trying role-sync without credentials).')
+    .description(
+      'Run a local stand-in for the Parchment API (for the demo, tests and trying role-sync without credentials).',
+    )
     .addOption(new Option('--port <n>', 'port to listen on (0 picks a free one)').argParser(portArg).default(4010))
     .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1'))
-    .addOption(new Option('--seed <file>', 'YAML or JSON file of partners, organizations and users (default: the demo organizations)'))
-    .addOption(new Option('--list-shape <shape>', 'list-users response shape (API-NOTES §5.1)').choices(['oas', 'bare', 'rs']).default('oas'))
+    .addOption(
+      new Option(
+        '--seed <file>',
+        'YAML or JSON file of partners, organizations and users (default: the demo organizations)',
+      ),
+    )
+    .addOption(
+      new Option('--list-shape <shape>', 'list-users response shape (API-NOTES §5.1)')
+        .choices(['oas', 'bare', 'rs'])
+        .default('oas'),
+    )
     .addOption(new Option('--page-size <n>', 'most users per list page').argParser(positiveIntArg))
-    .addOption(new Option('--rate-limit <n>', 'requests a second before answering 429 (e.g. 10 or 10/s)').argParser(rateArg))
-    .addOption(new Option('--fault-rate <fraction>', 'fraction of requests answered 500, 503 or dropped (0-1)').argParser(fractionArg))
-    .addOption(new Option('--faults <kinds>', `which faults --fault-rate picks from: ${FAULT_KINDS.join(', ')} (lost-reply: handled, then the connection is closed)`).default([...DEFAULT_FAULTS], DEFAULT_FAULTS.join(',')).argParser(faultsArg))
+    .addOption(
+      new Option('--rate-limit <n>', 'requests a second before answering 429 (e.g. 10 or 10/s)').argParser(rateArg),
+    )
+    .addOption(
+      new Option('--fault-rate <fraction>', 'fraction of requests answered 500, 503 or dropped (0-1)').argParser(
+        fractionArg,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--faults <kinds>',
+        `which faults --fault-rate picks from: ${FAULT_KINDS.join(', ')} (lost-reply: handled, then the connection is closed)`,
+      )
+        .default([...DEFAULT_FAULTS], DEFAULT_FAULTS.join(','))
+        .argParser(faultsArg),
+    )
     .addOption(new Option('--latency <duration>', 'delay before each answer, e.g. 20ms').argParser(durationArg))
     .addOption(new Option('--token-ttl <duration>', 'lifetime of minted tokens, e.g. 1h').argParser(durationArg))
     .action(async (opts: SimulateOptions) => {

@@ -74,7 +74,7 @@ export function parseDesiredState(text: string): ParseResult {
     problems.push(...doc.errors.map((e) => yamlErrorProblem(e, lines)));
     return { problems: finish(problems) };
   }
-  const contents = doc.contents as ParsedNode | null;
+  const contents = doc.contents;
   if (contents === null) {
     problems.push(error(START_OF_FILE, 'the file is empty; it needs "version: 1" and "organizations"'));
     return { problems: finish(problems) };
@@ -130,7 +130,10 @@ function yamlPos(err: YAMLError, lines: LineCounter): SourcePos {
 
 function yamlErrorProblem(err: YAMLError, lines: LineCounter): Problem {
   if (err.code === 'MULTIPLE_DOCS') {
-    return error(yamlPos(err, lines), 'the file holds more than one YAML document ("---"); role-sync reads exactly one');
+    return error(
+      yamlPos(err, lines),
+      'the file holds more than one YAML document ("---"); role-sync reads exactly one',
+    );
   }
   return error(yamlPos(err, lines), `YAML syntax: ${oneLine(err.message)}`);
 }
@@ -159,7 +162,10 @@ function childKind(parent: MapKind, key: string | undefined): MapKind {
 }
 
 /** How duplicate keys are told apart and named in each kind of map (PRODUCT.md §1). */
-const DUPLICATE_RULES: Record<MapKind, { identity(key: string): string; message(key: string, firstLine: number): string }> = {
+const DUPLICATE_RULES: Record<
+  MapKind,
+  { identity(key: string): string; message(key: string, firstLine: number): string }
+> = {
   root: genericDuplicates(),
   other: genericDuplicates(),
   org: genericDuplicates(),
@@ -340,7 +346,8 @@ class FileModel {
       handler(pair.value, this.pos(pair.value, via, keyPos));
     }
     for (const key of allowed) {
-      if (!seen.has(key) && !isOptional(shape[key])) this.error(ownerPos, `${where} is missing the required key "${key}"`);
+      if (!seen.has(key) && !isOptional(shape[key]))
+        this.error(ownerPos, `${where} is missing the required key "${key}"`);
     }
   }
 
@@ -382,7 +389,11 @@ class FileModel {
     return versionOk && organizations !== undefined ? { version: 1, organizations } : undefined;
   }
 
-  private organizations(value: ParsedNode | null, outerVia: AliasNode | undefined, pos: Offset): DesiredOrg[] | undefined {
+  private organizations(
+    value: ParsedNode | null,
+    outerVia: AliasNode | undefined,
+    pos: Offset,
+  ): DesiredOrg[] | undefined {
     const resolved = this.resolve(value, outerVia);
     if (resolved === undefined) return undefined;
     const { node, via } = resolved;
@@ -461,7 +472,10 @@ class FileModel {
     if (resolved === undefined) return undefined;
     const { node, via } = resolved;
     if (!isMap(node)) {
-      this.error(pos, `"users" of ${where} must be a map of user → role list (use {} for none), not ${describeNode(node)}`);
+      this.error(
+        pos,
+        `"users" of ${where} must be a map of user → role list (use {} for none), not ${describeNode(node)}`,
+      );
       return undefined;
     }
     const users: DesiredUser[] = [];
@@ -476,12 +490,17 @@ class FileModel {
       const keyOk = this.zodIssues(userKeySchema, key, keyPos);
       const roles = this.roles(pair.value, via, this.pos(pair.value, via, keyPos));
       const ref = parseUserRef(key);
-      if (keyOk && roles !== undefined && ref !== undefined) users.push({ ref, key, roles, pos: this.posAt(keyNode.range[0]) });
+      if (keyOk && roles !== undefined && ref !== undefined)
+        users.push({ ref, key, roles, pos: this.posAt(keyNode.range[0]) });
     }
     return users;
   }
 
-  private roles(value: ParsedNode | null, outerVia: AliasNode | undefined, pos: Offset): readonly AssignableRole[] | undefined {
+  private roles(
+    value: ParsedNode | null,
+    outerVia: AliasNode | undefined,
+    pos: Offset,
+  ): readonly AssignableRole[] | undefined {
     const resolved = this.resolve(value, outerVia);
     if (resolved === undefined) return undefined;
     const { node, via } = resolved;

@@ -112,15 +112,15 @@ export const userKeySchema = z
       `user key ${describeValue(issue.input)} is neither a Parchment user id ` +
       '(a UUID or [A-Za-z0-9_-]{1,128}) nor an email address',
   })
-  .meta({ description: 'A Parchment user_id (UUID or opaque id), or the user\'s email (compared case-insensitively).' });
+  .meta({ description: "A Parchment user_id (UUID or opaque id), or the user's email (compared case-insensitively)." });
 
 export const orgNameSchema = z
   .string({ error: (issue) => `"name" must be a string, not ${describeValue(issue.input)}` })
   .meta({ description: 'Optional label shown in reports.' });
 
-const usersSchema = z
-  .record(userKeySchema, roleListSchema)
-  .meta({ description: 'Each managed user and the complete list of roles they should hold. Users not listed are left alone.' });
+const usersSchema = z.record(userKeySchema, roleListSchema).meta({
+  description: 'Each managed user and the complete list of roles they should hold. Users not listed are left alone.',
+});
 
 export const orgSchema = z
   .strictObject({
@@ -136,10 +136,15 @@ export const organizationsSchema = z
   .refine((orgs) => Object.keys(orgs).length >= MIN_ORGANIZATIONS, {
     error: '"organizations" lists no organization; give at least one',
   })
-  .meta({ description: 'The organizations role-sync manages, keyed by organization_id.', minProperties: MIN_ORGANIZATIONS });
+  .meta({
+    description: 'The organizations role-sync manages, keyed by organization_id.',
+    minProperties: MIN_ORGANIZATIONS,
+  });
 
 export const versionSchema = z
-  .literal(FORMAT_VERSION, { error: (issue) => `"version" must be ${FORMAT_VERSION}, not ${describeValue(issue.input)}` })
+  .literal(FORMAT_VERSION, {
+    error: (issue) => `"version" must be ${FORMAT_VERSION}, not ${describeValue(issue.input)}`,
+  })
   .meta({ description: 'The file format version. Always 1.' });
 
 export const desiredFileSchema = z.strictObject({

@@ -10,7 +10,14 @@ export interface GuardOptions {
 }
 
 export type GuardRefusal =
-  | { readonly kind: 'max-changes'; readonly organization: OrgId; readonly changes: number; readonly managed: number; readonly limit: number; readonly message: string }
+  | {
+      readonly kind: 'max-changes';
+      readonly organization: OrgId;
+      readonly changes: number;
+      readonly managed: number;
+      readonly limit: number;
+      readonly message: string;
+    }
   | { readonly kind: 'self-admin'; readonly organization: OrgId; readonly user: UserId; readonly message: string };
 
 export const DEFAULT_MAX_CHANGES: MaxChanges = { kind: 'percent', percent: 25 };
@@ -31,9 +38,16 @@ export function checkGuards(plans: readonly OrgPlan[], opts: GuardOptions): Guar
     const managed = plan.entries.length;
     const limit = changeLimit(opts.maxChanges, managed);
     if (changes.length > limit) {
-      const budget = opts.maxChanges.kind === 'count' ? `${limit}` : `${limit} (${opts.maxChanges.percent}% of ${managed} managed users, at least ${ALWAYS_ALLOWED_CHANGES})`;
+      const budget =
+        opts.maxChanges.kind === 'count'
+          ? `${limit}`
+          : `${limit} (${opts.maxChanges.percent}% of ${managed} managed users, at least ${ALWAYS_ALLOWED_CHANGES})`;
       refusals.push({
-        kind: 'max-changes', organization: plan.id, changes: changes.length, managed, limit,
+        kind: 'max-changes',
+        organization: plan.id,
+        changes: changes.length,
+        managed,
+        limit,
         message: `organization ${plan.id}: ${changes.length} changes exceed --max-changes ${budget}; review the plan and re-run with --force or a higher --max-changes`,
       });
     }
@@ -42,7 +56,9 @@ export function checkGuards(plans: readonly OrgPlan[], opts: GuardOptions): Guar
       const self = changes.find((c) => c.id === acting);
       if (self && self.removed.includes('admin')) {
         refusals.push({
-          kind: 'self-admin', organization: plan.id, user: self.id,
+          kind: 'self-admin',
+          organization: plan.id,
+          user: self.id,
           message: `organization ${plan.id}: the plan takes admin away from the acting user ${self.user.key} (the acting user role-sync calls the API as); role-sync would lock itself out. Re-run with --force if this is intended`,
         });
       }

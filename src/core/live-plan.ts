@@ -1,17 +1,44 @@
 import type { DesiredOrg, DesiredUser } from './desired-state.js';
 import {
-  canonicalLiveRoles, isProtectedRole, sameRoles, type AssignableRole, type Email, type LiveRole, type OrgId, type UserId,
+  canonicalLiveRoles,
+  isProtectedRole,
+  sameRoles,
+  type AssignableRole,
+  type Email,
+  type LiveRole,
+  type OrgId,
+  type UserId,
 } from './domain.js';
 import type { ObservedOrg, ObservedUser, OrgMemory } from './observed-state.js';
 import type { UserLabel } from './report.js';
 
 /** What the reconciler will do for one managed user (PRODUCT.md §4). */
 export type PlanEntry =
-  | { readonly kind: 'change'; readonly user: UserLabel; readonly id: UserId; readonly from: readonly LiveRole[]; readonly to: readonly AssignableRole[]; readonly added: readonly AssignableRole[]; readonly removed: readonly LiveRole[] }
+  | {
+      readonly kind: 'change';
+      readonly user: UserLabel;
+      readonly id: UserId;
+      readonly from: readonly LiveRole[];
+      readonly to: readonly AssignableRole[];
+      readonly added: readonly AssignableRole[];
+      readonly removed: readonly LiveRole[];
+    }
   | { readonly kind: 'unchanged'; readonly user: UserLabel; readonly id: UserId; readonly roles: readonly LiveRole[] }
   | { readonly kind: 'not-found'; readonly user: UserLabel }
-  | { readonly kind: 'protected'; readonly user: UserLabel; readonly id: UserId; readonly live: readonly LiveRole[]; readonly desired: readonly AssignableRole[] }
-  | { readonly kind: 'disabled'; readonly user: UserLabel; readonly id: UserId; readonly live: readonly LiveRole[]; readonly desired: readonly AssignableRole[] }
+  | {
+      readonly kind: 'protected';
+      readonly user: UserLabel;
+      readonly id: UserId;
+      readonly live: readonly LiveRole[];
+      readonly desired: readonly AssignableRole[];
+    }
+  | {
+      readonly kind: 'disabled';
+      readonly user: UserLabel;
+      readonly id: UserId;
+      readonly live: readonly LiveRole[];
+      readonly desired: readonly AssignableRole[];
+    }
   /** The user exists but their roles could not be read; nothing is sent. */
   | { readonly kind: 'unreadable'; readonly user: UserLabel; readonly id: UserId }
   /** An id key and an email key in the file name the same Parchment user: refuse rather than guess which wins. */
@@ -26,7 +53,12 @@ export interface OrgPlan {
   /** In the organization, not in the file: never touched. */
   readonly unmanaged: readonly ObservedUser[];
   /** In the file at the last successful apply, not any more: their access is NOT revoked. */
-  readonly noLongerManaged: readonly { readonly id: UserId; readonly key: string; readonly email?: Email; readonly roles?: readonly LiveRole[] }[];
+  readonly noLongerManaged: readonly {
+    readonly id: UserId;
+    readonly key: string;
+    readonly email?: Email;
+    readonly roles?: readonly LiveRole[];
+  }[];
 }
 
 /** Index of an organization's users by id and by (lower-case) email, built once per plan. */
@@ -73,12 +105,20 @@ export function planOrg(desired: DesiredOrg, observed: ObservedOrg, memory: OrgM
   });
   const unmanaged = observed.users.filter((u) => !managedIds.has(u.id));
   const noLongerManaged = memory
-    ? [...memory.managed].filter(([id]) => !managedIds.has(id)).map(([id, r]) => {
-        const roles = index.byId.get(id)?.roles;
-        return { id, key: r.key, ...(r.email ? { email: r.email } : {}), ...(roles ? { roles } : {}) };
-      })
+    ? [...memory.managed]
+        .filter(([id]) => !managedIds.has(id))
+        .map(([id, r]) => {
+          const roles = index.byId.get(id)?.roles;
+          return { id, key: r.key, ...(r.email ? { email: r.email } : {}), ...(roles ? { roles } : {}) };
+        })
     : [];
-  return { id: desired.id, ...(desired.name !== undefined ? { name: desired.name } : {}), entries, unmanaged, noLongerManaged };
+  return {
+    id: desired.id,
+    ...(desired.name !== undefined ? { name: desired.name } : {}),
+    entries,
+    unmanaged,
+    noLongerManaged,
+  };
 }
 
 export function planUser(user: UserLabel, live: ObservedUser, desired: readonly AssignableRole[]): PlanEntry {
@@ -90,7 +130,11 @@ export function planUser(user: UserLabel, live: ObservedUser, desired: readonly 
   const fromSet = new Set<string>(from);
   const toSet = new Set<string>(desired);
   return {
-    kind: 'change', user, id: live.id, from, to: desired,
+    kind: 'change',
+    user,
+    id: live.id,
+    from,
+    to: desired,
     added: desired.filter((r) => !fromSet.has(r)),
     removed: from.filter((r) => !toSet.has(r)),
   };

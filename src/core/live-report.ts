@@ -2,13 +2,27 @@ import type { DesiredOrg } from './desired-state.js';
 import { isProtectedRole, type UserId } from './domain.js';
 import type { OrgPlan } from './live-plan.js';
 import {
-  REPORT_VERSION, summarize, type ChangeResult, type Failure, type FailureDetail, type OrgReport, type Report,
-  type ReportSource, type ReportWarning, type RoleChange, type SkippedUser,
+  REPORT_VERSION,
+  summarize,
+  type ChangeResult,
+  type Failure,
+  type FailureDetail,
+  type OrgReport,
+  type Report,
+  type ReportSource,
+  type ReportWarning,
+  type RoleChange,
+  type SkippedUser,
 } from './report.js';
 
 /** The outcome of one organization's cycle: a plan (observed), or a failure before any plan could exist. */
 export type OrgOutcome =
-  | { readonly kind: 'planned'; readonly plan: OrgPlan; readonly results: ReadonlyMap<UserId, ChangeResult>; readonly failure?: FailureDetail }
+  | {
+      readonly kind: 'planned';
+      readonly plan: OrgPlan;
+      readonly results: ReadonlyMap<UserId, ChangeResult>;
+      readonly failure?: FailureDetail;
+    }
   | { readonly kind: 'unobserved'; readonly org: DesiredOrg; readonly failure: FailureDetail };
 
 export interface LiveReportInput {
@@ -25,7 +39,9 @@ const PLANNED: ChangeResult = { state: 'planned' };
 /** Pure: turn plans and write results into the report model. */
 export function buildLiveReport(input: LiveReportInput): Report {
   const warnings: ReportWarning[] = [...(input.warnings ?? [])];
-  const organizations = input.outcomes.map((o) => (o.kind === 'planned' ? orgReport(o, warnings) : unobservedReport(o)));
+  const organizations = input.outcomes.map((o) =>
+    o.kind === 'planned' ? orgReport(o, warnings) : unobservedReport(o),
+  );
   return {
     reportVersion: REPORT_VERSION,
     kind: input.kind,
@@ -56,26 +72,49 @@ function orgReport(outcome: Extract<OrgOutcome, { kind: 'planned' }>, warnings: 
         unchanged++;
         break;
       case 'not-found':
-        failures.push({ user: e.user, reason: 'not-found', message: `user ${e.user.key} is not in organization ${plan.id}; nothing was sent` });
+        failures.push({
+          user: e.user,
+          reason: 'not-found',
+          message: `user ${e.user.key} is not in organization ${plan.id}; nothing was sent`,
+        });
         break;
       case 'ambiguous':
-        failures.push({ user: e.user, reason: 'not-found', message: `user ${e.user.key} is the same Parchment user (${e.id}) as ${e.firstKey}; list them once` });
+        failures.push({
+          user: e.user,
+          reason: 'not-found',
+          message: `user ${e.user.key} is the same Parchment user (${e.id}) as ${e.firstKey}; list them once`,
+        });
         break;
       case 'unreadable':
-        failures.push({ user: e.user, reason: 'observe', message: `the roles of user ${e.user.key} could not be read; nothing was sent` });
+        failures.push({
+          user: e.user,
+          reason: 'observe',
+          message: `the roles of user ${e.user.key} could not be read; nothing was sent`,
+        });
         break;
       case 'protected':
         skipped.push({ user: e.user, reason: 'protected', liveRoles: e.live, desired: e.desired });
-        warnings.push({ organization: plan.id, user: e.user.key, message: `${e.user.key} holds ${e.live.filter(isProtectedRole).join(' and ')}: never written, because a replacing PUT could strip a role the API cannot give back` });
+        warnings.push({
+          organization: plan.id,
+          user: e.user.key,
+          message: `${e.user.key} holds ${e.live.filter(isProtectedRole).join(' and ')}: never written, because a replacing PUT could strip a role the API cannot give back`,
+        });
         break;
       case 'disabled':
         skipped.push({ user: e.user, reason: 'disabled', liveRoles: e.live, desired: e.desired });
-        warnings.push({ organization: plan.id, user: e.user.key, message: `${e.user.key} is disabled (only role: member): never written; enable the user in Parchment first` });
+        warnings.push({
+          organization: plan.id,
+          user: e.user.key,
+          message: `${e.user.key} is disabled (only role: member): never written; enable the user in Parchment first`,
+        });
         break;
     }
   }
   if (plan.noLongerManaged.length > 0) {
-    warnings.push({ organization: plan.id, message: `${plan.noLongerManaged.length} user(s) left the file and are no longer managed: their access is NOT revoked; remove their roles in Parchment if that was the intent` });
+    warnings.push({
+      organization: plan.id,
+      message: `${plan.noLongerManaged.length} user(s) left the file and are no longer managed: their access is NOT revoked; remove their roles in Parchment if that was the intent`,
+    });
   }
   return {
     id: plan.id,
@@ -83,10 +122,21 @@ function orgReport(outcome: Extract<OrgOutcome, { kind: 'planned' }>, warnings: 
     orgChange: 'kept',
     changes,
     startsManaged: [],
-    noLongerManaged: plan.noLongerManaged.map((u) => ({ user: { key: u.key, id: u.id, ...(u.email ? { email: u.email } : {}) }, ...(u.roles ? { roles: u.roles } : {}) })),
+    noLongerManaged: plan.noLongerManaged.map((u) => ({
+      user: { key: u.key, id: u.id, ...(u.email ? { email: u.email } : {}) },
+      ...(u.roles ? { roles: u.roles } : {}),
+    })),
     skipped,
     failures,
-    unmanaged: plan.unmanaged.map((u) => ({ user: { key: u.email ?? u.id, id: u.id, ...(u.email ? { email: u.email } : {}), ...(u.fullName ? { fullName: u.fullName } : {}) }, ...(u.roles ? { roles: u.roles } : {}) })),
+    unmanaged: plan.unmanaged.map((u) => ({
+      user: {
+        key: u.email ?? u.id,
+        id: u.id,
+        ...(u.email ? { email: u.email } : {}),
+        ...(u.fullName ? { fullName: u.fullName } : {}),
+      },
+      ...(u.roles ? { roles: u.roles } : {}),
+    })),
     unchanged,
   };
 }
@@ -96,9 +146,12 @@ function unobservedReport(outcome: Extract<OrgOutcome, { kind: 'unobserved' }>):
     id: outcome.org.id,
     ...(outcome.org.name !== undefined ? { name: outcome.org.name } : {}),
     orgChange: 'kept',
-    changes: [], startsManaged: [], noLongerManaged: [], skipped: [], unmanaged: [],
+    changes: [],
+    startsManaged: [],
+    noLongerManaged: [],
+    skipped: [],
+    unmanaged: [],
     failures: [outcome.failure],
     unchanged: 0,
   };
 }
-

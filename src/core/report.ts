@@ -148,8 +148,17 @@ export interface ReportSummary {
 }
 
 export function summarize(orgs: readonly OrgReport[]): ReportSummary {
-  let changes = 0, grants = 0, revocations = 0, applied = 0, pending = 0, skipped = 0, unchanged = 0;
-  let unmanaged = 0, startsManaged = 0, noLongerManaged = 0, failed = 0;
+  let changes = 0,
+    grants = 0,
+    revocations = 0,
+    applied = 0,
+    pending = 0,
+    skipped = 0,
+    unchanged = 0;
+  let unmanaged = 0,
+    startsManaged = 0,
+    noLongerManaged = 0,
+    failed = 0;
   for (const org of orgs) {
     for (const c of org.changes) {
       changes++;
@@ -169,7 +178,17 @@ export function summarize(orgs: readonly OrgReport[]): ReportSummary {
     organizations: orgs.length,
     organizationsAdded: orgs.filter((o) => o.orgChange === 'added').length,
     organizationsRemoved: orgs.filter((o) => o.orgChange === 'removed').length,
-    changes, grants, revocations, applied, pending, failed, skipped, unchanged, unmanaged, startsManaged, noLongerManaged,
+    changes,
+    grants,
+    revocations,
+    applied,
+    pending,
+    failed,
+    skipped,
+    unchanged,
+    unmanaged,
+    startsManaged,
+    noLongerManaged,
   };
 }
 
@@ -180,7 +199,13 @@ export function summarize(orgs: readonly OrgReport[]): ReportSummary {
 export function hasPendingChanges(report: Report): boolean {
   const s = report.summary;
   if (report.kind === 'offline-plan') {
-    return s.changes > 0 || s.startsManaged > 0 || s.noLongerManaged > 0 || s.organizationsAdded > 0 || s.organizationsRemoved > 0;
+    return (
+      s.changes > 0 ||
+      s.startsManaged > 0 ||
+      s.noLongerManaged > 0 ||
+      s.organizationsAdded > 0 ||
+      s.organizationsRemoved > 0
+    );
   }
   return s.pending > 0;
 }

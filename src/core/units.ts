@@ -11,7 +11,8 @@ export function parseDuration(text: string): number | undefined {
   return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
 
-export type MaxChanges = { readonly kind: 'count'; readonly count: number } | { readonly kind: 'percent'; readonly percent: number };
+export type MaxChanges =
+  { readonly kind: 'count'; readonly count: number } | { readonly kind: 'percent'; readonly percent: number };
 
 /** `40` or `25%`. */
 export function parseMaxChanges(text: string): MaxChanges | undefined {

@@ -76,7 +76,12 @@ export interface DaemonStatus {
   readonly drift: readonly DriftEntry[];
   readonly failures: readonly (Failure & { readonly organization: OrgId })[];
   readonly pendingChanges: number;
-  readonly process: { readonly uptimeSeconds: number; readonly cpuUserMicros: number; readonly cpuSystemMicros: number; readonly rssBytes: number };
+  readonly process: {
+    readonly uptimeSeconds: number;
+    readonly cpuUserMicros: number;
+    readonly cpuSystemMicros: number;
+    readonly rssBytes: number;
+  };
 }
 
 export class Daemon {
@@ -124,12 +129,19 @@ export class Daemon {
     if (snapshot.kind === 'unreadable') logger.warn({ stateDir }, `${snapshot.message}; starting without memory`);
     this.#memory = memoryOrEmpty(snapshot);
 
-    this.#ops = await startOpsServer(this.#opts.listen, {
-      readiness: () => this.readiness(),
-      metrics: () => metrics.render(),
-      status: () => this.status(),
-    }, logger);
-    logger.info({ host: this.#ops.address.host, port: this.#ops.address.port }, 'ops server listening (/healthz, /readyz, /metrics, /status)');
+    this.#ops = await startOpsServer(
+      this.#opts.listen,
+      {
+        readiness: () => this.readiness(),
+        metrics: () => metrics.render(),
+        status: () => this.status(),
+      },
+      logger,
+    );
+    logger.info(
+      { host: this.#ops.address.host, port: this.#ops.address.port },
+      'ops server listening (/healthz, /readyz, /metrics, /status)',
+    );
 
     const initial: FileFingerprint = { kind: 'content', sha256: good.sha256 };
     this.#watcher = await FileWatcher.start({
@@ -142,8 +154,13 @@ export class Daemon {
     });
     logger.info(
       {
-        file: good.file, sha256: good.sha256, directories: this.#watcher.directories, dryRun: this.#opts.dryRun,
-        debounceMs: this.#opts.debounceMs, rereadIntervalMs: this.#opts.rereadIntervalMs, resyncIntervalMs: this.#opts.resyncIntervalMs,
+        file: good.file,
+        sha256: good.sha256,
+        directories: this.#watcher.directories,
+        dryRun: this.#opts.dryRun,
+        debounceMs: this.#opts.debounceMs,
+        rereadIntervalMs: this.#opts.rereadIntervalMs,
+        resyncIntervalMs: this.#opts.resyncIntervalMs,
       },
       'watching the desired-state file',
     );
@@ -163,7 +180,8 @@ export class Daemon {
     if (!this.#deps.source.valid) return { ready: false, reason: 'the desired-state file is not valid' };
     if (!this.#lastCompleted) return { ready: false, reason: 'no reconcile has completed yet' };
     const age = this.#deps.now().getTime() - this.#lastCompleted.getTime();
-    if (age > 3 * this.#opts.resyncIntervalMs) return { ready: false, reason: `the last completed reconcile was ${Math.round(age / 1000)} s ago` };
+    if (age > 3 * this.#opts.resyncIntervalMs)
+      return { ready: false, reason: `the last completed reconcile was ${Math.round(age / 1000)} s ago` };
     return { ready: true };
   }
 
@@ -183,9 +201,16 @@ export class Daemon {
       lastCycle: this.#lastCycle,
       lastCompletedAt: this.#lastCompleted?.toISOString(),
       drift: this.#drift,
-      failures: report ? report.organizations.flatMap((o) => o.failures.map((f) => ({ organization: o.id, ...f }))) : [],
+      failures: report
+        ? report.organizations.flatMap((o) => o.failures.map((f) => ({ organization: o.id, ...f })))
+        : [],
       pendingChanges: [...this.#gauges.values()].reduce((n, g) => n + g.pendingChanges, 0),
-      process: { uptimeSeconds: Math.round(process.uptime()), cpuUserMicros: cpu.user, cpuSystemMicros: cpu.system, rssBytes: process.memoryUsage.rss() },
+      process: {
+        uptimeSeconds: Math.round(process.uptime()),
+        cpuUserMicros: cpu.user,
+        cpuSystemMicros: cpu.system,
+        rssBytes: process.memoryUsage.rss(),
+      },
     };
   }
 
@@ -205,12 +230,19 @@ export class Daemon {
     await this.#started?.catch(() => undefined);
     this.#requested.clear();
     clearTimeout(this.#resyncTimer);
-    logger.info({ signal, inFlight: queue.depth }, 'shutting down: taking no new work, letting requests in flight finish');
+    logger.info(
+      { signal, inFlight: queue.depth },
+      'shutting down: taking no new work, letting requests in flight finish',
+    );
     await this.#watcher?.close();
     // Writes queued behind a user's in-flight write are dropped; the file is read again at the next start.
     this.#connection?.reconciler.coordinator.close();
     const drained = await queue.drain(this.#opts.shutdownDeadlineMs);
-    if (drained === 'deadline') logger.warn({ deadlineMs: this.#opts.shutdownDeadlineMs }, 'requests still in flight at the shutdown deadline were aborted');
+    if (drained === 'deadline')
+      logger.warn(
+        { deadlineMs: this.#opts.shutdownDeadlineMs },
+        'requests still in flight at the shutdown deadline were aborted',
+      );
     // Only now, with nothing in flight: the cycle's signal would cut requests, but it also ends retry back-off sleeps.
     this.#cycleAbort?.abort(new Error('shutting down'));
     await settledWithin(this.#loop, CYCLE_WIND_DOWN_MS);
@@ -223,7 +255,8 @@ export class Daemon {
   async #onFileChange(fingerprint: FileFingerprint, reason: CheckReason): Promise<void> {
     const { logger, source, metrics } = this.#deps;
     if (this.#stopping) return;
-    if (fingerprint.kind === 'unreadable') logger.warn({ code: fingerprint.code, reason }, 'the desired-state file cannot be read');
+    if (fingerprint.kind === 'unreadable')
+      logger.warn({ code: fingerprint.code, reason }, 'the desired-state file cannot be read');
     const update = await source.reload();
     switch (update.kind) {
       case 'invalid':
@@ -231,7 +264,10 @@ export class Daemon {
         return;
       case 'same':
         metrics.setConfigValid(true);
-        logger.info({ sha256: update.desired.sha256, reason }, 'the desired-state file is valid again, with the content already applied');
+        logger.info(
+          { sha256: update.desired.sha256, reason },
+          'the desired-state file is valid again, with the content already applied',
+        );
         return;
       case 'changed':
         metrics.setConfigValid(true);
@@ -297,12 +333,22 @@ export class Daemon {
 
       const resultLabel: CycleResultLabel = refused ? 'refused' : report.summary.failed > 0 ? 'failure' : 'success';
       metrics.recordCycle(resultLabel, report, this.#gauges, ended);
-      const observedAll = !report.organizations.some((o) => o.failures.some((f) => f.user === undefined && f.reason === 'observe'));
+      const observedAll = !report.organizations.some((o) =>
+        o.failures.some((f) => f.user === undefined && f.reason === 'observe'),
+      );
       if (observedAll) this.#lastCompleted = ended;
       record = {
-        triggers, startedAt: started.toISOString(), durationMs: ended.getTime() - started.getTime(), result: resultLabel, mode,
-        dryRun: this.#opts.dryRun, summary: report.summary,
-        drift: { detected: drift.detected.length, healed: drift.detected.length - drift.open.filter((d) => drift.detected.includes(d)).length },
+        triggers,
+        startedAt: started.toISOString(),
+        durationMs: ended.getTime() - started.getTime(),
+        result: resultLabel,
+        mode,
+        dryRun: this.#opts.dryRun,
+        summary: report.summary,
+        drift: {
+          detected: drift.detected.length,
+          healed: drift.detected.length - drift.open.filter((d) => drift.detected.includes(d)).length,
+        },
         ...(refused ? { refusals: result.refusals.map((r) => r.message) } : {}),
         report,
       };
@@ -310,8 +356,13 @@ export class Daemon {
       const ended = now();
       metrics.recordCycle('failure', undefined, this.#gauges, ended);
       record = {
-        triggers, startedAt: started.toISOString(), durationMs: ended.getTime() - started.getTime(), result: 'failure', mode,
-        dryRun: this.#opts.dryRun, error: err instanceof Error ? err.message : String(err),
+        triggers,
+        startedAt: started.toISOString(),
+        durationMs: ended.getTime() - started.getTime(),
+        result: 'failure',
+        mode,
+        dryRun: this.#opts.dryRun,
+        error: err instanceof Error ? err.message : String(err),
       };
       logger.error({ err: record.error }, 'reconcile cycle failed');
     }
@@ -320,13 +371,24 @@ export class Daemon {
     logger.info(
       {
         cycle: {
-          triggers, result: record.result, mode, dryRun: this.#opts.dryRun, durationMs: record.durationMs,
-          changes: s?.changes ?? 0, applied: s?.applied ?? 0, pending: s?.pending ?? 0, failed: s?.failed ?? 0,
-          unmanaged: s?.unmanaged ?? 0, driftDetected: record.drift?.detected ?? 0, driftHealed: record.drift?.healed ?? 0,
+          triggers,
+          result: record.result,
+          mode,
+          dryRun: this.#opts.dryRun,
+          durationMs: record.durationMs,
+          changes: s?.changes ?? 0,
+          applied: s?.applied ?? 0,
+          pending: s?.pending ?? 0,
+          failed: s?.failed ?? 0,
+          unmanaged: s?.unmanaged ?? 0,
+          driftDetected: record.drift?.detected ?? 0,
+          driftHealed: record.drift?.healed ?? 0,
           openDrift: this.#drift.length,
         },
       },
-      mode === 'plan' ? 'reconcile cycle finished (observed only: the desired-state file is not valid)' : 'reconcile cycle finished',
+      mode === 'plan'
+        ? 'reconcile cycle finished (observed only: the desired-state file is not valid)'
+        : 'reconcile cycle finished',
     );
   }
 
@@ -339,7 +401,8 @@ export class Daemon {
     const current = this.#connection!;
     const wanted = desired.state.organizations.map((o) => o.id);
     if (!this.#credentialsRejected && wanted.every((id) => current.organizations.has(id))) return current;
-    if (this.#credentialsRejected) this.#deps.logger.warn('Parchment rejected the credentials last cycle: reading them again');
+    if (this.#credentialsRejected)
+      this.#deps.logger.warn('Parchment rejected the credentials last cycle: reading them again');
     try {
       const next = await this.#deps.connect(wanted);
       current.close();
@@ -347,7 +410,10 @@ export class Daemon {
       return next;
     } catch (err) {
       // The organizations with credentials still reconcile; the others fail visibly in the report.
-      this.#deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot load credentials for every organization in the file');
+      this.#deps.logger.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'cannot load credentials for every organization in the file',
+      );
       return current;
     }
   }
@@ -355,9 +421,25 @@ export class Daemon {
   #logDrift(detected: readonly DriftEntry[], open: readonly DriftEntry[], mode: 'apply' | 'plan'): void {
     const openSet = new Set(open);
     for (const d of detected) {
-      const outcome = !openSet.has(d) ? 'healed' : this.#opts.dryRun ? 'reported only (dry-run)' : mode === 'plan' ? 'reported only (file invalid)' : 'not healed';
+      const outcome = !openSet.has(d)
+        ? 'healed'
+        : this.#opts.dryRun
+          ? 'reported only (dry-run)'
+          : mode === 'plan'
+            ? 'reported only (file invalid)'
+            : 'not healed';
       this.#deps.logger.warn(
-        { drift: { organization: d.organization, user: d.user, userId: d.userId, from: d.from, to: d.to, firstSeen: d.firstSeen, outcome } },
+        {
+          drift: {
+            organization: d.organization,
+            user: d.user,
+            userId: d.userId,
+            from: d.from,
+            to: d.to,
+            firstSeen: d.firstSeen,
+            outcome,
+          },
+        },
         `drift: ${d.user} in organization ${d.organization} has [${d.to.join(', ')}], role-sync last applied [${d.from.join(', ')}]; ${outcome}`,
       );
     }
@@ -387,7 +469,10 @@ export class Daemon {
     try {
       await saveSnapshot(this.#deps.stateDir, this.#memory, this.#deps.now());
     } catch (err) {
-      this.#deps.logger.error({ stateDir: this.#deps.stateDir, err: err instanceof Error ? err.message : String(err) }, 'cannot write the observed-state snapshot');
+      this.#deps.logger.error(
+        { stateDir: this.#deps.stateDir, err: err instanceof Error ? err.message : String(err) },
+        'cannot write the observed-state snapshot',
+      );
     }
   }
 }

@@ -17,7 +17,8 @@ import type { Logger } from '../log.js';
  */
 
 /** What one read found: the content's sha256, or why there was none (ENOENT mid-swap, EISDIR, EACCES). */
-export type FileFingerprint = { readonly kind: 'content'; readonly sha256: string } | { readonly kind: 'unreadable'; readonly code: string };
+export type FileFingerprint =
+  { readonly kind: 'content'; readonly sha256: string } | { readonly kind: 'unreadable'; readonly code: string };
 
 export type CheckReason = 'event' | 'timer' | 'signal';
 
@@ -62,7 +63,9 @@ export class FileWatcher {
     await new Promise<void>((resolve) => watcher.once('ready', resolve));
     const fw = new FileWatcher(opts, watcher, dirs);
     watcher.on('all', () => fw.#onEvent());
-    watcher.on('error', (err) => opts.logger.warn({ err: errorMessage(err) }, 'file watcher error; the periodic re-read still runs'));
+    watcher.on('error', (err) =>
+      opts.logger.warn({ err: errorMessage(err) }, 'file watcher error; the periodic re-read still runs'),
+    );
     opts.logger.debug({ directories: dirs }, 'watching directories');
     return fw;
   }
@@ -118,7 +121,10 @@ export class FileWatcher {
     try {
       await this.#rewatch();
     } catch (err) {
-      this.#opts.logger.warn({ err: errorMessage(err) }, 'cannot update the watched directories; the periodic re-read still runs');
+      this.#opts.logger.warn(
+        { err: errorMessage(err) },
+        'cannot update the watched directories; the periodic re-read still runs',
+      );
     }
     const fingerprint = await fingerprintFile(this.#opts.path);
     if (sameFingerprint(fingerprint, this.#last)) {

@@ -50,15 +50,29 @@ export class DaemonMetrics {
   constructor(opts: DaemonMetricsOptions) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
-    this.#configValid = new Gauge({ name: 'role_sync_config_valid', help: '1 when the desired-state file last read is valid, else 0', registers });
+    this.#configValid = new Gauge({
+      name: 'role_sync_config_valid',
+      help: '1 when the desired-state file last read is valid, else 0',
+      registers,
+    });
     this.#pending = new Gauge({
       name: 'role_sync_pending_changes',
       help: 'Managed users whose live roles differ from the file and that role-sync has not applied yet (drift excluded)',
       labelNames: ['organization'],
       registers,
     });
-    this.#runs = new Counter({ name: 'role_sync_reconcile_runs_total', help: 'Reconcile cycles by result', labelNames: ['result'], registers });
-    this.#applied = new Counter({ name: 'role_sync_changes_applied_total', help: 'Role replacements written and confirmed', labelNames: ['organization'], registers });
+    this.#runs = new Counter({
+      name: 'role_sync_reconcile_runs_total',
+      help: 'Reconcile cycles by result',
+      labelNames: ['result'],
+      registers,
+    });
+    this.#applied = new Counter({
+      name: 'role_sync_changes_applied_total',
+      help: 'Role replacements written and confirmed',
+      labelNames: ['organization'],
+      registers,
+    });
     this.#failures = new Counter({
       name: 'role_sync_apply_failures_total',
       help: 'Failed users or organizations, per cycle, by reason',
@@ -71,7 +85,12 @@ export class DaemonMetrics {
       labelNames: ['organization'],
       registers,
     });
-    this.#unmanaged = new Gauge({ name: 'role_sync_unmanaged_users', help: 'Users in the organization but not in the file', labelNames: ['organization'], registers });
+    this.#unmanaged = new Gauge({
+      name: 'role_sync_unmanaged_users',
+      help: 'Users in the organization but not in the file',
+      labelNames: ['organization'],
+      registers,
+    });
     this.#apiRequests = new Counter({
       name: 'role_sync_api_requests_total',
       help: 'HTTP attempts against the Parchment API',
@@ -85,7 +104,11 @@ export class DaemonMetrics {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.#rateLimited = new Counter({ name: 'role_sync_rate_limited_total', help: 'Responses 429 from Parchment', registers });
+    this.#rateLimited = new Counter({
+      name: 'role_sync_rate_limited_total',
+      help: 'Responses 429 from Parchment',
+      registers,
+    });
     new Gauge({
       name: 'role_sync_queue_depth',
       help: 'Requests waiting or in flight in the request queue',
@@ -126,7 +149,12 @@ export class DaemonMetrics {
   }
 
   /** After a cycle: counters from the report, gauges replaced so organizations gone from the file disappear. */
-  recordCycle(result: CycleResultLabel, report: Report | undefined, gauges: ReadonlyMap<OrgId, OrgGauges>, endedAt: Date): void {
+  recordCycle(
+    result: CycleResultLabel,
+    report: Report | undefined,
+    gauges: ReadonlyMap<OrgId, OrgGauges>,
+    endedAt: Date,
+  ): void {
     this.#runs.inc({ result });
     if (result === 'success') this.#lastSuccess.set(endedAt.getTime() / 1000);
     if (report) {

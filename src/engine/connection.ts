@@ -9,7 +9,7 @@ import { Reconciler } from './reconciler.js';
 export interface Connection {
   readonly organizations: ReadonlySet<OrgId>;
   readonly reconciler: Reconciler;
-  close(): void;
+  readonly close: () => void;
 }
 
 export interface ConnectOptions {
@@ -24,10 +24,18 @@ export interface ConnectOptions {
 /** Wires settings into a client and a reconciler; the same for one-shot commands and the daemon. */
 export function connect(settings: ParchmentSettings, opts: ConnectOptions): Connection {
   const client = new ParchmentClient({
-    settings, logger: opts.logger, scheduler: opts.scheduler, readOnly: opts.readOnly,
+    settings,
+    logger: opts.logger,
+    scheduler: opts.scheduler,
+    readOnly: opts.readOnly,
     ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
   });
-  const reconciler = new Reconciler({ client, logger: opts.logger, now: () => new Date(), actingUsers: actingUsersOf(settings) });
+  const reconciler = new Reconciler({
+    client,
+    logger: opts.logger,
+    now: () => new Date(),
+    actingUsers: actingUsersOf(settings),
+  });
   return { organizations: new Set(settings.organizations.keys()), reconciler, close: () => client.close() };
 }
 

@@ -1,5 +1,11 @@
 import type { FailureDetail, FailureReason } from '../core/report.js';
-import { AuthFailedError, ParchmentApiError, ParchmentNetworkError, ParchmentResponseError, ReadOnlyViolation } from '../parchment/errors.js';
+import {
+  AuthFailedError,
+  ParchmentApiError,
+  ParchmentNetworkError,
+  ParchmentResponseError,
+  ReadOnlyViolation,
+} from '../parchment/errors.js';
 
 /** Turn whatever a call threw into the report's failure value, keeping status, code, detail and requestId. */
 export function failureOf(err: unknown, fallback: FailureReason, context: string): FailureDetail {
@@ -7,10 +13,20 @@ export function failureOf(err: unknown, fallback: FailureReason, context: string
     return { reason: 'auth', message: `${context}: ${err.message}`, status: err.status, ...apiFields(err) };
   }
   if (err instanceof ParchmentApiError) {
-    return { reason: fallback === 'observe' ? 'observe' : 'rejected', message: `${context}: ${err.message}`, status: err.status, ...apiFields(err) };
+    return {
+      reason: fallback === 'observe' ? 'observe' : 'rejected',
+      message: `${context}: ${err.message}`,
+      status: err.status,
+      ...apiFields(err),
+    };
   }
   if (err instanceof ParchmentResponseError) {
-    return { reason: fallback, message: `${context}: ${err.message}`, status: err.status, ...(err.requestId !== undefined ? { requestId: err.requestId } : {}) };
+    return {
+      reason: fallback,
+      message: `${context}: ${err.message}`,
+      status: err.status,
+      ...(err.requestId !== undefined ? { requestId: err.requestId } : {}),
+    };
   }
   if (err instanceof ReadOnlyViolation) {
     return { reason: fallback, message: `${context}: ${err.message}` };

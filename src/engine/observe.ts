@@ -5,7 +5,8 @@ import type { FailureDetail } from '../core/report.js';
 import type { ParchmentClient } from '../parchment/client.js';
 import { failureOf } from './failures.js';
 
-export type Observation = { readonly ok: true; readonly observed: ObservedOrg } | { readonly ok: false; readonly failure: FailureDetail };
+export type Observation =
+  { readonly ok: true; readonly observed: ObservedOrg } | { readonly ok: false; readonly failure: FailureDetail };
 
 /**
  * List the organization's users, then read the roles of managed users the list did not carry

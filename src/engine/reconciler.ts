@@ -62,7 +62,9 @@ export class Reconciler {
 
   async cycle(desired: DesiredState, memory: Memory, opts: CycleOptions): Promise<CycleResult> {
     const { client, logger } = this.#deps;
-    const observations = await Promise.all(desired.organizations.map(async (org) => ({ org, obs: await observeOrg(client, org, opts.signal) })));
+    const observations = await Promise.all(
+      desired.organizations.map(async (org) => ({ org, obs: await observeOrg(client, org, opts.signal) })),
+    );
 
     const plans: OrgPlan[] = [];
     const failedOrgs = new Map<OrgId, FailureDetail>();
@@ -71,7 +73,12 @@ export class Reconciler {
       else failedOrgs.set(org.id, obs.failure);
     }
 
-    const tripped = opts.force ? [] : checkGuards(plans, { maxChanges: opts.maxChanges, ...(this.#deps.actingUsers ? { actingUsers: this.#deps.actingUsers } : {}) });
+    const tripped = opts.force
+      ? []
+      : checkGuards(plans, {
+          maxChanges: opts.maxChanges,
+          ...(this.#deps.actingUsers ? { actingUsers: this.#deps.actingUsers } : {}),
+        });
     // A plan writes nothing, so nothing is refused (no exit 3 for a read-only run); it warns that an apply would be.
     const refusals = opts.mode === 'plan' ? [] : tripped;
     const guardNote = opts.mode === 'plan' ? 'an apply would be refused by a safety guard' : 'refused by safety guard';
@@ -82,7 +89,11 @@ export class Reconciler {
     const orgWriteFailure = new Map<OrgId, FailureDetail>();
     if (writing) await this.#write(plans, results, orgWriteFailure, opts);
     else if (refusals.length > 0) {
-      for (const plan of plans) results.set(plan.id, new Map(changesOf(plan).map((c) => [c.id, { state: 'not-attempted', reason: 'guard' } as const])));
+      for (const plan of plans)
+        results.set(
+          plan.id,
+          new Map(changesOf(plan).map((c) => [c.id, { state: 'not-attempted', reason: 'guard' } as const])),
+        );
     }
 
     const outcomes: OrgOutcome[] = desired.organizations.map((org) => {
@@ -90,7 +101,12 @@ export class Reconciler {
       if (failure) return { kind: 'unobserved', org, failure };
       const plan = plans.find((p) => p.id === org.id)!;
       const orgFailure = orgWriteFailure.get(org.id);
-      return { kind: 'planned', plan, results: results.get(org.id) ?? new Map(), ...(orgFailure ? { failure: orgFailure } : {}) };
+      return {
+        kind: 'planned',
+        plan,
+        results: results.get(org.id) ?? new Map(),
+        ...(orgFailure ? { failure: orgFailure } : {}),
+      };
     });
     const report = buildLiveReport({
       kind: opts.mode,
@@ -118,7 +134,10 @@ export class Reconciler {
         results.set(plan.id, orgResults);
         const result = await this.#writeOne(plan.id, change, authStopped, opts.signal);
         if (result.state === 'failed' && result.failure.reason === 'auth' && !orgFailure.has(plan.id)) {
-          orgFailure.set(plan.id, { ...result.failure, message: `writes to organization ${plan.id} stopped: ${result.failure.message}` });
+          orgFailure.set(plan.id, {
+            ...result.failure,
+            message: `writes to organization ${plan.id} stopped: ${result.failure.message}`,
+          });
         }
         orgResults.set(change.id, result);
         done++;
@@ -127,7 +146,12 @@ export class Reconciler {
     );
   }
 
-  async #writeOne(org: OrgId, change: ChangeEntry, authStopped: Set<OrgId>, signal: AbortSignal | undefined): Promise<ChangeResult> {
+  async #writeOne(
+    org: OrgId,
+    change: ChangeEntry,
+    authStopped: Set<OrgId>,
+    signal: AbortSignal | undefined,
+  ): Promise<ChangeResult> {
     const { client } = this.#deps;
     const context = `PUT roles of ${change.user.key} in organization ${org}`;
     const outcome = await this.#coordinator.submit(`${org}/${change.id}`, change.to, async (roles, writeSignal) => {
@@ -139,11 +163,14 @@ export class Reconciler {
       case 'done': {
         const { roles, requestId } = outcome.result;
         if (!sameRoles(roles, change.to)) {
-          return { state: 'failed', failure: {
-            reason: 'mismatch',
-            message: `${context}: Parchment answered with roles [${roles.join(', ')}] instead of [${change.to.join(', ')}]`,
-            ...(requestId !== undefined ? { requestId } : {}),
-          } };
+          return {
+            state: 'failed',
+            failure: {
+              reason: 'mismatch',
+              message: `${context}: Parchment answered with roles [${roles.join(', ')}] instead of [${change.to.join(', ')}]`,
+              ...(requestId !== undefined ? { requestId } : {}),
+            },
+          };
         }
         return { state: 'applied' };
       }
@@ -180,7 +207,12 @@ function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
  * The memory after a cycle: managed users and observed roles from this observation, and the
  * drift baseline (`applied`) moved to what was written or confirmed equal to the file.
  */
-function nextMemory(previous: Memory, plans: readonly OrgPlan[], results: ReadonlyMap<OrgId, ReadonlyMap<UserId, ChangeResult>>, wrote: boolean): Memory {
+function nextMemory(
+  previous: Memory,
+  plans: readonly OrgPlan[],
+  results: ReadonlyMap<OrgId, ReadonlyMap<UserId, ChangeResult>>,
+  wrote: boolean,
+): Memory {
   const organizations = new Map(previous.organizations);
   for (const plan of plans) {
     const before = previous.organizations.get(plan.id);

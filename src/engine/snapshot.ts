@@ -15,14 +15,20 @@ const rolesSchema = z.array(z.string());
 const snapshotSchema = z.object({
   snapshotVersion: z.literal(SNAPSHOT_VERSION),
   writtenAt: z.string(),
-  organizations: z.record(z.string(), z.object({
-    managed: z.record(z.string(), z.object({ key: z.string(), email: z.string().optional() })),
-    observed: z.record(z.string(), rolesSchema),
-    applied: z.record(z.string(), rolesSchema),
-  })),
+  organizations: z.record(
+    z.string(),
+    z.object({
+      managed: z.record(z.string(), z.object({ key: z.string(), email: z.string().optional() })),
+      observed: z.record(z.string(), rolesSchema),
+      applied: z.record(z.string(), rolesSchema),
+    }),
+  ),
 });
 
-export type SnapshotLoad = { readonly kind: 'loaded'; readonly memory: Memory } | { readonly kind: 'absent' } | { readonly kind: 'unreadable'; readonly message: string };
+export type SnapshotLoad =
+  | { readonly kind: 'loaded'; readonly memory: Memory }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'unreadable'; readonly message: string };
 
 export async function loadSnapshot(stateDir: string): Promise<SnapshotLoad> {
   const path = join(stateDir, SNAPSHOT_FILE);
@@ -40,7 +46,8 @@ export async function loadSnapshot(stateDir: string): Promise<SnapshotLoad> {
     return { kind: 'unreadable', message: `${path} is not valid JSON` };
   }
   const parsed = snapshotSchema.safeParse(json);
-  if (!parsed.success) return { kind: 'unreadable', message: `${path} is not a role-sync snapshot (version ${SNAPSHOT_VERSION})` };
+  if (!parsed.success)
+    return { kind: 'unreadable', message: `${path} is not a role-sync snapshot (version ${SNAPSHOT_VERSION})` };
   const organizations = new Map<OrgId, OrgMemory>();
   for (const [orgKey, org] of Object.entries(parsed.data.organizations)) {
     const orgId = parseOrgId(orgKey);
@@ -107,4 +114,3 @@ export async function saveSnapshot(stateDir: string, memory: Memory, now: Date):
 export function memoryOrEmpty(load: SnapshotLoad): Memory {
   return load.kind === 'loaded' ? load.memory : EMPTY_MEMORY;
 }
-

@@ -130,7 +130,8 @@ class MintedTokens implements TokenSource {
     try {
       res = await this.#deps.send(req, { priority: TOKEN_PRIORITY });
     } catch (err) {
-      if (err instanceof ParchmentApiError && err.status === 401) throw new AuthFailedError(err, 'credentials-rejected');
+      if (err instanceof ParchmentApiError && err.status === 401)
+        throw new AuthFailedError(err, 'credentials-rejected');
       throw err;
     }
     const grant = parseTokenBody(res.body);

@@ -90,7 +90,11 @@ export class ParchmentClient {
       const next = parsed.value.nextKey;
       if (next === undefined) return users;
       if (sent.has(next)) {
-        throw responseError(req, res, `page ${page} returned a lastKey already used; stopping rather than looping forever`);
+        throw responseError(
+          req,
+          res,
+          `page ${page} returned a lastKey already used; stopping rather than looping forever`,
+        );
       }
       sent.add(next);
       lastKey = next;
@@ -102,7 +106,13 @@ export class ParchmentClient {
   }
 
   async getUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<LiveUser> {
-    const req = { method: 'GET', route: ROUTES.user, path: paths.user(org, user), organizationId: org, userId: user } as const;
+    const req = {
+      method: 'GET',
+      route: ROUTES.user,
+      path: paths.user(org, user),
+      organizationId: org,
+      userId: user,
+    } as const;
     const res = await this.#authorized(req, signal);
     const parsed = parseUserBody(res.body);
     if (!parsed.ok) throw responseError(req, res, parsed.problem);
@@ -171,7 +181,8 @@ export class ParchmentClient {
 
   #credentials(org: OrgId | undefined): OrgCredentials {
     const creds = org === undefined ? undefined : this.#settings.organizations.get(org);
-    if (creds === undefined) throw new Error(`organization ${org ?? '(none)'} has no credentials in the loaded settings`);
+    if (creds === undefined)
+      throw new Error(`organization ${org ?? '(none)'} has no credentials in the loaded settings`);
     return creds;
   }
 }

@@ -153,7 +153,10 @@ export class ParchmentResponseError extends Error {
   declare readonly userId?: UserId;
   declare readonly requestId?: string;
 
-  constructor(ctx: RequestContext & { readonly status: number; readonly requestId?: string | undefined }, problem: string) {
+  constructor(
+    ctx: RequestContext & { readonly status: number; readonly requestId?: string | undefined },
+    problem: string,
+  ) {
     super(`${describeRequest(ctx)}: ${problem}${ctx.requestId === undefined ? '' : `; requestId ${ctx.requestId}`}`);
     this.status = ctx.status;
     this.method = ctx.method;
@@ -176,6 +179,7 @@ export class ReadOnlyViolation extends Error {
 /** Only defined values become own properties, so JSON output and inspect stay free of `undefined` noise. */
 function assignDefined(target: object, values: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(values)) {
-    if (value !== undefined) Object.defineProperty(target, key, { value, enumerable: true, writable: false, configurable: false });
+    if (value !== undefined)
+      Object.defineProperty(target, key, { value, enumerable: true, writable: false, configurable: false });
   }
 }

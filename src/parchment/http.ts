@@ -13,7 +13,13 @@ import { performance } from 'node:perf_hooks';
 import got, { type BeforeRequestHook, type Got } from 'got';
 import type { Logger } from 'pino';
 import { USER_AGENT } from '../version.js';
-import { ParchmentApiError, ParchmentNetworkError, ReadOnlyViolation, type HttpMethod, type RequestContext } from './errors.js';
+import {
+  ParchmentApiError,
+  ParchmentNetworkError,
+  ReadOnlyViolation,
+  type HttpMethod,
+  type RequestContext,
+} from './errors.js';
 import { parseErrorBody, parseRetryAfter, requestIdOf } from './responses.js';
 import { ROUTES, type Route } from './routes.js';
 
@@ -119,11 +125,17 @@ export class HttpTransport {
       const durationMs = Math.round(performance.now() - started);
       const cause = (err as { cause?: unknown }).cause;
       if (cause instanceof ReadOnlyViolation) {
-        this.#logger.warn(logFields(req, { attempt, durationMs, refused: 'read-only' }), 'parchment request refused in read-only mode');
+        this.#logger.warn(
+          logFields(req, { attempt, durationMs, refused: 'read-only' }),
+          'parchment request refused in read-only mode',
+        );
         throw cause;
       }
       const code = signal.aborted ? 'ERR_ABORTED' : networkCode(err);
-      this.#logger.warn(logFields(req, { attempt, durationMs, errorCode: code }), 'parchment request failed without a response');
+      this.#logger.warn(
+        logFields(req, { attempt, durationMs, errorCode: code }),
+        'parchment request failed without a response',
+      );
       this.#onAttempt?.({ method: req.method, route: req.route, status: 'error', durationSeconds: durationMs / 1000 });
       if (signal.aborted) throw abortReason(signal);
       throw new ParchmentNetworkError(req, code, attempt);

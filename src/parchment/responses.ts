@@ -30,7 +30,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 export function requestIdOf(body: unknown): string | undefined {
-  return isRecord(body) && typeof body['requestId'] === 'string' && body['requestId'] !== '' ? body['requestId'] : undefined;
+  return isRecord(body) && typeof body['requestId'] === 'string' && body['requestId'] !== ''
+    ? body['requestId']
+    : undefined;
 }
 
 function describeIssues(error: z.ZodError, prefix: string): string {
@@ -98,7 +100,9 @@ export function parseUserListBody(body: unknown): Parsed<UserListPage> {
   const data = body['data'];
   let items: readonly unknown[];
   let itemsAt: string;
-  const paginations: { readonly at: string; readonly value: unknown }[] = [{ at: 'pagination', value: body['pagination'] }];
+  const paginations: { readonly at: string; readonly value: unknown }[] = [
+    { at: 'pagination', value: body['pagination'] },
+  ];
   if (Array.isArray(data)) {
     items = data;
     itemsAt = 'data';
@@ -235,7 +239,9 @@ export function parseErrorBody(body: unknown, text: string): ErrorBodyFields {
       type: e.error?.type,
       title: e.error?.title,
       detail: e.error?.detail,
-      validation: e.error?.validation?.map((v) => withoutUndefined({ field: v.field, message: v.message, code: v.code })),
+      validation: e.error?.validation?.map((v) =>
+        withoutUndefined({ field: v.field, message: v.message, code: v.code }),
+      ),
     });
     if (e.error !== undefined) return fields;
     if (e.message !== undefined && e.message !== '') return { ...fields, bodySummary: truncate(e.message) };
@@ -244,7 +250,9 @@ export function parseErrorBody(body: unknown, text: string): ErrorBodyFields {
 }
 
 function summarizeText(text: string): string {
-  const plain = /^\s*</.test(text) ? text.replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ') : text;
+  const plain = /^\s*</.test(text)
+    ? text.replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ')
+    : text;
   const collapsed = plain.replace(/\s+/g, ' ').trim();
   return collapsed === '' ? '(empty body)' : truncate(collapsed);
 }
@@ -254,7 +262,9 @@ function truncate(text: string): string {
 }
 
 function withoutUndefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }
 
 /** `Retry-After` as delta-seconds or an HTTP date; anything else is undefined. */

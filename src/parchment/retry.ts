@@ -40,14 +40,25 @@ export type Send = (req: HttpRequest, opts?: SendOptions) => Promise<HttpRespons
 export function retryingSender(transport: HttpTransport, scheduler: RequestScheduler, policy: RetryPolicy): Send {
   return async (req, opts) => {
     const signal = opts?.signal;
-    const runOpts = { ...(signal === undefined ? {} : { signal }), ...(opts?.priority === undefined ? {} : { priority: opts.priority }) };
+    const runOpts = {
+      ...(signal === undefined ? {} : { signal }),
+      ...(opts?.priority === undefined ? {} : { priority: opts.priority }),
+    };
     for (let attempt = 1; ; attempt++) {
       try {
         return await scheduler.run((s) => transport.attempt(opts?.prepare ? opts.prepare() : req, attempt, s), runOpts);
       } catch (err) {
         if (attempt >= policy.attempts || !isTransient(err) || signal?.aborted === true) throw err;
       }
-      await policy.sleep(backoffDelay(attempt - 1, { baseMs: policy.baseMs, capMs: policy.capMs, random: policy.random, jitter: 'equal' }), signal);
+      await policy.sleep(
+        backoffDelay(attempt - 1, {
+          baseMs: policy.baseMs,
+          capMs: policy.capMs,
+          random: policy.random,
+          jitter: 'equal',
+        }),
+        signal,
+      );
     }
   };
 }

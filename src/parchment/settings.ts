@@ -61,7 +61,10 @@ const V = {
   stateDir: 'ROLE_SYNC_STATE_DIR',
 } as const;
 
-export async function loadSettings(env: NodeJS.ProcessEnv, organizations: readonly OrgId[]): Promise<ParchmentSettings> {
+export async function loadSettings(
+  env: NodeJS.ProcessEnv,
+  organizations: readonly OrgId[],
+): Promise<ParchmentSettings> {
   const baseUrl = parseBaseUrl(plain(env, V.baseUrl) ?? DEFAULT_BASE_URL);
   const ratePerSecond = parseRate(plain(env, V.rate));
   const concurrency = parseConcurrency(plain(env, V.concurrency));
@@ -78,7 +81,8 @@ export async function loadSettings(env: NodeJS.ProcessEnv, organizations: readon
     credential(env, V.orgSecret),
   ]);
 
-  const userId = userIdText === undefined ? fromFile(file?.userId, credentialsPath, 'userId') : fromEnv(userIdText, V.userId);
+  const userId =
+    userIdText === undefined ? fromFile(file?.userId, credentialsPath, 'userId') : fromEnv(userIdText, V.userId);
   const orgs = resolveOrganizations(organizations, orgSecret, file?.organizations, credentialsPath, userId);
   const everyOrgHasUser = [...orgs.values()].every((o) => o.actingUser !== undefined);
   const auth = resolveAuth({
@@ -139,7 +143,10 @@ function parseBaseUrl(text: string): URL {
   }
   if (url.protocol === 'http:') {
     if (!isLoopback(url.hostname)) {
-      throw new SettingsError(V.baseUrl, 'http:// is allowed only for a loopback host (127.0.0.0/8, ::1, localhost); use https://');
+      throw new SettingsError(
+        V.baseUrl,
+        'http:// is allowed only for a loopback host (127.0.0.0/8, ::1, localhost); use https://',
+      );
     }
   } else if (url.protocol !== 'https:') {
     throw new SettingsError(V.baseUrl, 'must be an https:// URL');
@@ -157,7 +164,8 @@ function isLoopback(hostname: string): boolean {
 function parseRate(text: string | undefined): number {
   if (text === undefined) return DEFAULT_RATE;
   const n = Number(text.trim());
-  if (text.trim() === '' || !Number.isFinite(n) || n <= 0) throw new SettingsError(V.rate, 'must be a number greater than 0');
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new SettingsError(V.rate, 'must be a number greater than 0');
   return n;
 }
 
@@ -197,7 +205,10 @@ async function readCredentialsFile(path: string): Promise<CredentialsFile> {
   } catch (err) {
     // The parser's message quotes the offending line, which may hold a secret: keep only the position.
     const pos = (err as { linePos?: readonly { line: number; col: number }[] }).linePos?.[0];
-    throw new SettingsError(V.credentialsFile, `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML or JSON`);
+    throw new SettingsError(
+      V.credentialsFile,
+      `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML or JSON`,
+    );
   }
   const parsed = CredentialsFileSchema.safeParse(raw ?? {});
   if (!parsed.success) {
@@ -218,7 +229,8 @@ function describeIssue(issue: z.core.$ZodIssue | undefined): string {
 function fromFile(value: string | undefined, path: string | undefined, key: string): UserId | undefined {
   if (value === undefined) return undefined;
   const id = parseUserId(value);
-  if (id === undefined) throw new SettingsError(V.credentialsFile, `${path ?? ''}: ${key}: not a valid Parchment user id`);
+  if (id === undefined)
+    throw new SettingsError(V.credentialsFile, `${path ?? ''}: ${key}: not a valid Parchment user id`);
   return id;
 }
 
@@ -245,7 +257,9 @@ function resolveAuth({ partnerId, partnerSecret, userId, everyOrgHasUser, access
     return userId === undefined ? { kind: 'token', accessToken } : { kind: 'token', accessToken, userId };
   }
   if (partnerId !== undefined && partnerSecret !== undefined && everyOrgHasUser) {
-    return userId === undefined ? { kind: 'partner', partnerId, partnerSecret } : { kind: 'partner', partnerId, partnerSecret, userId };
+    return userId === undefined
+      ? { kind: 'partner', partnerId, partnerSecret }
+      : { kind: 'partner', partnerId, partnerSecret, userId };
   }
   const missing = [
     partnerId === undefined ? V.partnerId : undefined,
@@ -275,8 +289,15 @@ function resolveOrganizations(
   const fileEntries = new Map<OrgId, { secret: string; userId: UserId | undefined }>();
   for (const [key, value] of Object.entries(fileOrgs ?? {})) {
     const id = parseOrgId(key);
-    if (id === undefined) throw new SettingsError(V.credentialsFile, `${credentialsPath ?? ''}: organizations.${key}: not a UUID organization id`);
-    fileEntries.set(id, { secret: value.secret, userId: fromFile(value.userId, credentialsPath, `organizations.${key}.userId`) });
+    if (id === undefined)
+      throw new SettingsError(
+        V.credentialsFile,
+        `${credentialsPath ?? ''}: organizations.${key}: not a UUID organization id`,
+      );
+    fileEntries.set(id, {
+      secret: value.secret,
+      userId: fromFile(value.userId, credentialsPath, `organizations.${key}.userId`),
+    });
   }
   const result = new Map<OrgId, OrgCredentials>();
   for (const org of unique) {
@@ -288,7 +309,10 @@ function resolveOrganizations(
       );
     }
     const actingUser = fileEntries.get(org)?.userId ?? defaultUser;
-    result.set(org, actingUser === undefined ? { organizationId: org, secret } : { organizationId: org, secret, actingUser });
+    result.set(
+      org,
+      actingUser === undefined ? { organizationId: org, secret } : { organizationId: org, secret, actingUser },
+    );
   }
   return result;
 }

@@ -10,7 +10,10 @@ export interface RequestScheduler {
    * every start for the error's `retryAfterMs` (capped; exponential back-off with jitter when absent),
    * then runs the attempt again. A 429 is therefore never seen by the caller.
    */
-  run<T>(attempt: (signal: AbortSignal) => Promise<T>, opts?: { readonly priority?: number; readonly signal?: AbortSignal }): Promise<T>;
+  run<T>(
+    attempt: (signal: AbortSignal) => Promise<T>,
+    opts?: { readonly priority?: number; readonly signal?: AbortSignal },
+  ): Promise<T>;
 }
 
 /** What a 429 looks like to the scheduler. */

@@ -219,7 +219,9 @@ export class RequestQueue implements RequestScheduler {
     if (job.abortedBy !== undefined) {
       this.#settle(job, () => job.reject(this.#abortedError(job, error)));
     } else if (this.#closing) {
-      this.#settle(job, () => job.reject(new QueueClosedError('the request queue closed while a request was rate-limited', { cause: error })));
+      this.#settle(job, () =>
+        job.reject(new QueueClosedError('the request queue closed while a request was rate-limited', { cause: error })),
+      );
     } else {
       this.#enqueue(job, RETRY_PRIORITY);
     }

@@ -1,6 +1,13 @@
 import * as z from 'zod';
 import { normalizeUserId } from './seed.js';
-import { DEFAULT_FAULTS, FAULT_KINDS, LIST_SHAPES, type ConfigPatch, type SimConfig, type SimOptions } from './types.js';
+import {
+  DEFAULT_FAULTS,
+  FAULT_KINDS,
+  LIST_SHAPES,
+  type ConfigPatch,
+  type SimConfig,
+  type SimOptions,
+} from './types.js';
 
 const rateLimitSchema = z.strictObject({
   perSecond: z.number().positive(),
@@ -32,7 +39,7 @@ export function parseConfigPatch(input: unknown): ConfigPatch {
   }
   const { rateLimit, ...rest } = parsed.data;
   // `null` and `undefined` both mean "unlimited"; only an absent key leaves the setting alone.
-  return { ...rest, ...('rateLimit' in parsed.data ? { rateLimit: rateLimit ?? undefined } : {}) } as ConfigPatch;
+  return { ...rest, ...('rateLimit' in parsed.data ? { rateLimit: rateLimit ?? undefined } : {}) };
 }
 
 export function initialConfig(opts: SimOptions): SimConfig {
@@ -47,7 +54,10 @@ export function initialConfig(opts: SimOptions): SimConfig {
     failUser: {},
   };
   const { listShape, pageSize, rateLimit, faultRate, faults, latencyMs, tokenTtlSeconds } = opts;
-  return applyPatch(base, parseConfigPatch(dropUndefined({ listShape, pageSize, rateLimit, faultRate, faults, latencyMs, tokenTtlSeconds })));
+  return applyPatch(
+    base,
+    parseConfigPatch(dropUndefined({ listShape, pageSize, rateLimit, faultRate, faults, latencyMs, tokenTtlSeconds })),
+  );
 }
 
 export function applyPatch(config: SimConfig, patch: ConfigPatch): SimConfig {
@@ -60,7 +70,9 @@ export function applyPatch(config: SimConfig, patch: ConfigPatch): SimConfig {
   if (patch.latencyMs !== undefined) next.latencyMs = patch.latencyMs;
   if (patch.tokenTtlSeconds !== undefined) next.tokenTtlSeconds = patch.tokenTtlSeconds;
   if (patch.failUser !== undefined) {
-    next.failUser = Object.fromEntries(Object.entries(patch.failUser).map(([id, status]) => [normalizeUserId(id), status]));
+    next.failUser = Object.fromEntries(
+      Object.entries(patch.failUser).map(([id, status]) => [normalizeUserId(id), status]),
+    );
   }
   return next;
 }

@@ -2,7 +2,10 @@ import { ConfigError, parseConfigPatch } from './config.js';
 import type { RunningSimulator, SimConfig, SimSeed } from './types.js';
 
 /** What the `/_sim/` endpoints drive; the running simulator provides it. */
-export interface SimControl extends Pick<RunningSimulator, 'requests' | 'clearRequests' | 'setRoles' | 'revokeTokens' | 'configure' | 'user' | 'reset'> {
+export interface SimControl extends Pick<
+  RunningSimulator,
+  'requests' | 'clearRequests' | 'setRoles' | 'revokeTokens' | 'configure' | 'user' | 'reset'
+> {
   currentConfig(): SimConfig;
   currentState(): SimSeed;
 }
@@ -26,7 +29,13 @@ function decode(seg: string): string | undefined {
  * The test and demo back door (PRODUCT.md §7): no auth, plain JSON (not the Parchment envelope),
  * never rate limited, faulted, delayed or recorded.
  */
-export function handleControl(sim: SimControl, method: string, path: string, body: unknown, bodyInvalid: boolean): ControlReply {
+export function handleControl(
+  sim: SimControl,
+  method: string,
+  path: string,
+  body: unknown,
+  bodyInvalid: boolean,
+): ControlReply {
   if (bodyInvalid) return { status: 400, body: { error: 'request body must be JSON' } };
   const route = `${method} ${path}`;
   switch (route) {
@@ -67,7 +76,7 @@ export function handleControl(sim: SimControl, method: string, path: string, bod
     if (orgId === undefined || userId === undefined || !sim.user(orgId, userId)) {
       return { status: 404, body: { error: `no user ${userId ?? m[2]} in organization ${orgId ?? m[1]}` } };
     }
-    sim.setRoles(orgId, userId, roles as string[]);
+    sim.setRoles(orgId, userId, roles);
     return { status: 200, body: sim.user(orgId, userId) };
   }
   return { status: 404, body: { error: `no simulator endpoint ${route}` } };

@@ -38,7 +38,9 @@ export function failure(status: number, problem: Problem, headers?: Record<strin
 
 /** The captured-looking form (AWS X-Ray trace id): `1-<8 hex epoch seconds>-<24 hex>`. */
 export function newRequestId(now: Date): string {
-  const seconds = Math.floor(now.getTime() / 1000).toString(16).padStart(8, '0');
+  const seconds = Math.floor(now.getTime() / 1000)
+    .toString(16)
+    .padStart(8, '0');
   return `1-${seconds}-${randomBytes(12).toString('hex')}`;
 }
 
@@ -77,7 +79,12 @@ export function renderEnvelope(outcome: Outcome, ctx: EnvelopeContext): Record<s
 // Problems as the docs show them. Where pages disagree on a slug (API-NOTES §12.23-24), the RS list wins.
 
 export const problems = {
-  unauthorized: (detail: string): Problem => ({ slug: 'authentication-required', title: 'Unauthorized', detail, code: 'UNAUTHORIZED' }),
+  unauthorized: (detail: string): Problem => ({
+    slug: 'authentication-required',
+    title: 'Unauthorized',
+    detail,
+    code: 'UNAUTHORIZED',
+  }),
   accessDenied: (detail: string): Problem => ({ slug: 'access-denied', title: 'Forbidden', detail, code: 'FORBIDDEN' }),
   insufficientScope: (scope: string): Problem => ({
     slug: 'insufficient-scope',
@@ -94,7 +101,12 @@ export const problems = {
     code: 'VALIDATION_ERROR',
     validation,
   }),
-  userNotFound: (): Problem => ({ slug: 'resource-not-found', title: 'Resource not found', detail: 'User not found', code: 'RESOURCE_NOT_FOUND' }),
+  userNotFound: (): Problem => ({
+    slug: 'resource-not-found',
+    title: 'Resource not found',
+    detail: 'User not found',
+    code: 'RESOURCE_NOT_FOUND',
+  }),
   routeNotFound: (method: string, path: string): Problem => ({
     slug: 'resource-not-found',
     title: 'Resource not found',
@@ -102,10 +114,26 @@ export const problems = {
     code: 'RESOURCE_NOT_FOUND',
   }),
   conflict: (detail: string): Problem => ({ slug: 'resource-conflict', title: 'Resource conflict', detail }),
-  rateLimited: (): Problem => ({ slug: 'rate-limit-exceeded', title: 'Too many requests', detail: 'Rate limit exceeded. Please try again later.' }),
-  internal: (): Problem => ({ slug: 'internal-error', title: 'Internal server error', detail: 'An unexpected error occurred while processing your request' }),
-  unavailable: (): Problem => ({ slug: 'service-unavailable', title: 'Service unavailable', detail: 'External service temporarily unavailable' }),
-  payloadTooLarge: (): Problem => ({ slug: 'invalid-request', title: 'Invalid request', detail: 'Request body is too large' }),
+  rateLimited: (): Problem => ({
+    slug: 'rate-limit-exceeded',
+    title: 'Too many requests',
+    detail: 'Rate limit exceeded. Please try again later.',
+  }),
+  internal: (): Problem => ({
+    slug: 'internal-error',
+    title: 'Internal server error',
+    detail: 'An unexpected error occurred while processing your request',
+  }),
+  unavailable: (): Problem => ({
+    slug: 'service-unavailable',
+    title: 'Service unavailable',
+    detail: 'External service temporarily unavailable',
+  }),
+  payloadTooLarge: (): Problem => ({
+    slug: 'invalid-request',
+    title: 'Invalid request',
+    detail: 'Request body is too large',
+  }),
 } as const;
 
 /** The error a `failUser` status stands for: the documented body for that status on `PUT .../roles`. */

@@ -76,10 +76,15 @@ function validateTokenBody(body: unknown): { scopes: string[] } | ValidationItem
   const issues: ValidationItem[] = [];
   if (grantType === undefined) issues.push({ field: 'grantType', message: 'Required', code: 'VALIDATION_ERROR' });
   else if (grantType !== 'client_credentials') {
-    issues.push({ field: 'grantType', message: enumMessage(['client_credentials'], grantType), code: 'VALIDATION_ERROR' });
+    issues.push({
+      field: 'grantType',
+      message: enumMessage(['client_credentials'], grantType),
+      code: 'VALIDATION_ERROR',
+    });
   }
   if (scope === undefined) issues.push({ field: 'scope', message: 'Required', code: 'VALIDATION_ERROR' });
-  else if (!Array.isArray(scope)) issues.push({ field: 'scope', message: `Expected array, received ${typeName(scope)}`, code: 'VALIDATION_ERROR' });
+  else if (!Array.isArray(scope))
+    issues.push({ field: 'scope', message: `Expected array, received ${typeName(scope)}`, code: 'VALIDATION_ERROR' });
   else {
     for (const s of scope) {
       if (!(TOKEN_SCOPES as readonly unknown[]).includes(s)) {
@@ -107,11 +112,20 @@ const mintToken: Handler = (req, deps) => {
   const userId = header(req, 'x-user-id') ?? '';
   const user = deps.state.user(orgId, userId);
   // A disabled user cannot sign in (API-NOTES §5.6), so it cannot act through a token either.
-  if (!user || user.disabled === true) return failure(401, problems.unauthorized('Invalid user for this organization.'));
+  if (!user || user.disabled === true)
+    return failure(401, problems.unauthorized('Invalid user for this organization.'));
   const ttl = deps.config().tokenTtlSeconds;
   const now = deps.nowMs();
-  const accessToken = deps.tokens.mint({ orgId: normalizeOrgId(orgId), userId: user.id, scopes: body.scopes, expiresAt: now + ttl * 1000 }, now);
-  return success('Token generated successfully', { accessToken, expiresIn: ttl, tokenType: 'Bearer', scope: body.scopes });
+  const accessToken = deps.tokens.mint(
+    { orgId: normalizeOrgId(orgId), userId: user.id, scopes: body.scopes, expiresAt: now + ttl * 1000 },
+    now,
+  );
+  return success('Token generated successfully', {
+    accessToken,
+    expiresIn: ttl,
+    tokenType: 'Bearer',
+    scope: body.scopes,
+  });
 };
 
 // ---------------------------------------------------------------------------
@@ -122,12 +136,16 @@ function authorize(req: ApiRequest, deps: RouteDeps, scope: string): TokenGrant 
   const m = auth === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(auth);
   if (!m) return failure(401, problems.unauthorized('Valid authentication token is required'));
   const check = deps.tokens.check(m[1] as string, deps.nowMs());
-  if (!check.ok) return failure(401, problems.unauthorized(check.reason === 'expired' ? 'token expired' : 'invalid token'));
+  if (!check.ok)
+    return failure(401, problems.unauthorized(check.reason === 'expired' ? 'token expired' : 'invalid token'));
   const orgId = normalizeOrgId(req.params['organization_id'] ?? '');
-  if (check.grant.orgId !== orgId) return failure(403, problems.accessDenied('Token is not valid for this organization'));
+  if (check.grant.orgId !== orgId)
+    return failure(403, problems.accessDenied('Token is not valid for this organization'));
   const secret = header(req, 'x-organization-secret');
-  if (secret === undefined || secret === '') return failure(401, problems.unauthorized('Missing x-organization-secret'));
-  if (deps.state.orgSecret(orgId) !== secret) return failure(401, problems.unauthorized('Invalid x-organization-secret'));
+  if (secret === undefined || secret === '')
+    return failure(401, problems.unauthorized('Missing x-organization-secret'));
+  if (deps.state.orgSecret(orgId) !== secret)
+    return failure(401, problems.unauthorized('Invalid x-organization-secret'));
   if (!check.grant.scopes.includes(scope)) return failure(403, problems.insufficientScope(scope));
   return check.grant;
 }
@@ -157,11 +175,15 @@ const listUsers: Handler = (req, deps) => {
   if (config.listShape === 'bare') {
     // The LIST page: every user at once, ids and emails only, limit and lastKey ignored.
     const users = deps.state.allUsers(orgId);
-    return success(`Retrieved ${users.length} users successfully`, users.map((u) => ({ user_id: u.id, email: u.email })));
+    return success(
+      `Retrieved ${users.length} users successfully`,
+      users.map((u) => ({ user_id: u.id, email: u.email })),
+    );
   }
   const limitText = req.query.get('limit');
   const limit = limitText === null ? 20 : LIMIT.test(limitText) ? Number(limitText) : NaN;
-  if (!(limit >= 1 && limit <= 100)) return failure(400, problems.badRequest('limit must be an integer between 1 and 100'));
+  if (!(limit >= 1 && limit <= 100))
+    return failure(400, problems.badRequest('limit must be an integer between 1 and 100'));
   const lastKey = req.query.get('lastKey') || undefined;
   const size = Math.min(limit, config.pageSize);
   const page = deps.state.page(orgId, size, lastKey);
@@ -247,7 +269,11 @@ const updateRoles: Handler = (req, deps) => {
   }
   if (req.bodyInvalid) return failure(400, problems.invalidRequest(INVALID_ROLES));
   const roles = (req.body as { access_roles?: unknown } | undefined)?.access_roles;
-  if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r) => typeof r === 'string' && isAssignableRole(r))) {
+  if (
+    !Array.isArray(roles) ||
+    roles.length === 0 ||
+    !roles.every((r) => typeof r === 'string' && isAssignableRole(r))
+  ) {
     return failure(400, problems.invalidRequest(INVALID_ROLES));
   }
   // ROLES and HELP: rx_reader must be combined with receptionist.
@@ -257,7 +283,8 @@ const updateRoles: Handler = (req, deps) => {
   const user = deps.state.user(orgId, userId);
   if (!user) return failure(404, problems.userNotFound());
   // Undocumented: a disabled user's roles cannot change until it is enabled (its roles are member only).
-  if (user.disabled === true) return failure(409, problems.conflict('User is disabled; enable the user before changing roles'));
+  if (user.disabled === true)
+    return failure(409, problems.conflict('User is disabled; enable the user before changing roles'));
   const next = [...new Set(roles as string[])];
   deps.state.setRoles(orgId, user.id, next);
   return success('User roles updated successfully', { user_id: user.id, access_roles: next });
@@ -274,8 +301,12 @@ function toggle(kind: 'disable' | 'enable'): Handler {
     const result = kind === 'disable' ? deps.state.disable(orgId, user.id) : deps.state.enable(orgId, user.id);
     const message =
       kind === 'disable'
-        ? result === 'changed' ? 'User disabled successfully' : 'User is already disabled'
-        : result === 'changed' ? 'User enabled successfully' : 'User is already enabled';
+        ? result === 'changed'
+          ? 'User disabled successfully'
+          : 'User is already disabled'
+        : result === 'changed'
+          ? 'User enabled successfully'
+          : 'User is already enabled';
     return success(message, { user_id: user.id });
   };
 }
@@ -285,7 +316,11 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', template: '/v1/organizations/{organization_id}/users', handler: listUsers },
   { method: 'GET', template: '/v1/organizations/{organization_id}/users/{user_id}', handler: readUser },
   { method: 'PUT', template: '/v1/organizations/{organization_id}/users/{user_id}/roles', handler: updateRoles },
-  { method: 'PUT', template: '/v1/organizations/{organization_id}/users/{user_id}/disable', handler: toggle('disable') },
+  {
+    method: 'PUT',
+    template: '/v1/organizations/{organization_id}/users/{user_id}/disable',
+    handler: toggle('disable'),
+  },
   { method: 'PUT', template: '/v1/organizations/{organization_id}/users/{user_id}/enable', handler: toggle('enable') },
 ];
 

@@ -33,7 +33,9 @@ const orgSchema = z.strictObject({
 });
 
 const seedSchema = z.strictObject({
-  partners: z.array(z.strictObject({ partnerId: nonEmpty, partnerSecret: nonEmpty })).min(1, 'needs at least one partner'),
+  partners: z
+    .array(z.strictObject({ partnerId: nonEmpty, partnerSecret: nonEmpty }))
+    .min(1, 'needs at least one partner'),
   organizations: z.array(orgSchema),
 });
 

@@ -10,7 +10,15 @@ import { RequestLog } from './request-log.js';
 import { matchRoute, type ApiRequest, type RouteDeps, type RouteMatch } from './routes.js';
 import { SimState } from './state.js';
 import { TokenStore } from './tokens.js';
-import type { ConfigPatch, RecordedRequest, RunningSimulator, SimConfig, SimOptions, SimSeed, SimUser } from './types.js';
+import type {
+  ConfigPatch,
+  RecordedRequest,
+  RunningSimulator,
+  SimConfig,
+  SimOptions,
+  SimSeed,
+  SimUser,
+} from './types.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const API_PREFIX = '/external';
@@ -27,7 +35,9 @@ function readBody(req: IncomingMessage): Promise<BodyRead> {
       if (size > MAX_BODY_BYTES) tooLarge = true;
       else chunks.push(chunk);
     });
-    req.on('end', () => resolve(tooLarge ? { kind: 'too-large' } : { kind: 'ok', text: Buffer.concat(chunks).toString('utf8') }));
+    req.on('end', () =>
+      resolve(tooLarge ? { kind: 'too-large' } : { kind: 'ok', text: Buffer.concat(chunks).toString('utf8') }),
+    );
     req.on('error', reject);
   });
 }
@@ -77,7 +87,13 @@ class Simulator implements RunningSimulator, SimControl {
     // The state keeps its own copy, so a caller editing `seed` cannot change what reset() restores.
     this.seed = structuredClone(seed);
     this.state = new SimState(structuredClone(seed));
-    this.deps = { state: this.state, tokens: this.tokens, partners: seed.partners, config: () => this.config, nowMs: () => Date.now() };
+    this.deps = {
+      state: this.state,
+      tokens: this.tokens,
+      partners: seed.partners,
+      config: () => this.config,
+      nowMs: () => Date.now(),
+    };
     this.config = initialConfig(options);
     this.bucket = this.newBucket();
     this.logger = options.logger ?? silentLogger();
@@ -114,7 +130,8 @@ class Simulator implements RunningSimulator, SimControl {
   }
 
   setRoles(orgId: string, userId: string, roles: string[]): void {
-    if (!this.state.setRoles(orgId, userId, roles)) throw new Error(`simulator: no user ${userId} in organization ${orgId}`);
+    if (!this.state.setRoles(orgId, userId, roles))
+      throw new Error(`simulator: no user ${userId} in organization ${orgId}`);
   }
 
   revokeTokens(): void {
@@ -181,7 +198,10 @@ class Simulator implements RunningSimulator, SimControl {
     const { body, invalid } = read.kind === 'ok' ? parseJson(read.text) : { body: undefined, invalid: true };
     if (url.pathname === '/_sim' || url.pathname.startsWith('/_sim/')) {
       const reply = handleControl(this, method, url.pathname, body, invalid);
-      res.writeHead(reply.status, reply.body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' });
+      res.writeHead(
+        reply.status,
+        reply.body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' },
+      );
       res.end(reply.body === undefined ? undefined : JSON.stringify(reply.body));
       return;
     }
@@ -195,7 +215,11 @@ class Simulator implements RunningSimulator, SimControl {
     if (this.closed) return;
 
     const entry = recordOf(seq, started, method, url, match, req, body);
-    const outcome = this.decide(limited, read.kind === 'too-large', method, url, match, { headers: req.headers, body, invalid });
+    const outcome = this.decide(limited, read.kind === 'too-large', method, url, match, {
+      headers: req.headers,
+      body,
+      invalid,
+    });
     if (outcome === 'drop') {
       req.socket.destroy();
       this.finish(entry, 'dropped', started);
@@ -207,7 +231,10 @@ class Simulator implements RunningSimulator, SimControl {
       ? { apiVersion: '1.0' as const, ...(outcome.ok ? { responseTime: now.getTime() - started } : {}) }
       : undefined;
     const envelope = renderEnvelope(outcome, { requestId, now, ...(meta ? { meta } : {}) });
-    res.writeHead(outcome.status, { 'content-type': 'application/json; charset=utf-8', ...(outcome.ok ? {} : (outcome.headers ?? {})) });
+    res.writeHead(outcome.status, {
+      'content-type': 'application/json; charset=utf-8',
+      ...(outcome.ok ? {} : (outcome.headers ?? {})),
+    });
     res.end(JSON.stringify(envelope));
     this.finish(entry, outcome.status, started, requestId);
   }
@@ -221,25 +248,52 @@ class Simulator implements RunningSimulator, SimControl {
     match: RouteMatch | undefined,
     input: { headers: IncomingMessage['headers']; body: unknown; invalid: boolean },
   ): Outcome | 'drop' {
-    if (limited && !limited.ok) return failure(429, problems.rateLimited(), { 'retry-after': String(limited.retryAfterSeconds) });
+    if (limited && !limited.ok)
+      return failure(429, problems.rateLimited(), { 'retry-after': String(limited.retryAfterSeconds) });
     if (tooLarge) return failure(413, problems.payloadTooLarge());
     const fault = pickFault(this.config.faultRate, this.config.faults, this.random);
     if (fault === 'drop') return 'drop';
     if (fault === 'lost-reply') {
-      if (match) match.route.handler({ method, params: match.params, query: url.searchParams, headers: input.headers, body: input.body, bodyInvalid: input.invalid }, this.deps);
+      if (match)
+        match.route.handler(
+          {
+            method,
+            params: match.params,
+            query: url.searchParams,
+            headers: input.headers,
+            body: input.body,
+            bodyInvalid: input.invalid,
+          },
+          this.deps,
+        );
       return 'drop';
     }
     if (fault === '500') return failure(500, problems.internal());
     if (fault === '503') return failure(503, problems.unavailable());
     if (!match) return failure(404, problems.routeNotFound(method, url.pathname));
-    const apiReq: ApiRequest = { method, params: match.params, query: url.searchParams, headers: input.headers, body: input.body, bodyInvalid: input.invalid };
+    const apiReq: ApiRequest = {
+      method,
+      params: match.params,
+      query: url.searchParams,
+      headers: input.headers,
+      body: input.body,
+      bodyInvalid: input.invalid,
+    };
     return match.route.handler(apiReq, this.deps);
   }
 
-  private finish(entry: Omit<RecordedRequest, 'status'>, status: number | 'dropped', started: number, requestId?: string): void {
+  private finish(
+    entry: Omit<RecordedRequest, 'status'>,
+    status: number | 'dropped',
+    started: number,
+    requestId?: string,
+  ): void {
     this.log.add({ ...entry, status });
     const { method, route, organizationId, userId } = entry;
-    this.logger.info({ requestId, method, route, organizationId, userId, status, durationMs: Date.now() - started }, 'simulator request');
+    this.logger.info(
+      { requestId, method, route, organizationId, userId, status, durationMs: Date.now() - started },
+      'simulator request',
+    );
   }
 }
 
@@ -254,7 +308,9 @@ function recordOf(
   body: unknown,
 ): Omit<RecordedRequest, 'status'> {
   const query = Object.fromEntries(url.searchParams);
-  const organizationId = match ? (match.params['organization_id'] ?? firstHeader(req.headers['x-organization-id'])) : undefined;
+  const organizationId = match
+    ? (match.params['organization_id'] ?? firstHeader(req.headers['x-organization-id']))
+    : undefined;
   const userId = match?.params['user_id'];
   const userAgent = firstHeader(req.headers['user-agent']);
   return {

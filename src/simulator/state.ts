@@ -67,7 +67,13 @@ export class SimState {
       this.seed.organizations.map((o) => {
         const users = new Map(o.users.map((u) => [u.id, copyUser(u)]));
         const order = [...users.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-        const org: OrgState = { id: o.id, secret: o.secret, users, order, ...(o.name !== undefined ? { name: o.name } : {}) };
+        const org: OrgState = {
+          id: o.id,
+          secret: o.secret,
+          users,
+          order,
+          ...(o.name !== undefined ? { name: o.name } : {}),
+        };
         return [o.id, org];
       }),
     );

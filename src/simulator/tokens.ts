@@ -10,9 +10,7 @@ export interface TokenGrant {
   expiresAt: number;
 }
 
-export type TokenCheck =
-  | { ok: true; grant: TokenGrant }
-  | { ok: false; reason: 'unknown' | 'expired' | 'revoked' };
+export type TokenCheck = { ok: true; grant: TokenGrant } | { ok: false; reason: 'unknown' | 'expired' | 'revoked' };
 
 /**
  * Bearer tokens are opaque random strings bound to an organization, user, scopes and expiry.

@@ -73,7 +73,13 @@ export type TestClientOptions = Partial<Omit<ClientOptions, 'settings'>> & { rea
 /** A client with fast retries and a captured log; callers close it. */
 export function testClient(opts: TestClientOptions): { client: ParchmentClient; log: CapturedLog } {
   const log = captureLog();
-  const client = new ParchmentClient({ logger: log.logger, readOnly: false, retry: FAST_RETRY, timeoutMs: 2_000, ...opts });
+  const client = new ParchmentClient({
+    logger: log.logger,
+    readOnly: false,
+    retry: FAST_RETRY,
+    timeoutMs: 2_000,
+    ...opts,
+  });
   return { client, log };
 }
 
@@ -110,7 +116,12 @@ export async function scriptedServer(
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const recorded = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      };
       requests.push(recorded);
       handler(recorded, res, requests.length - 1);
     });
@@ -129,7 +140,12 @@ export async function scriptedServer(
   };
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }

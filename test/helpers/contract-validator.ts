@@ -45,13 +45,15 @@ function load(name: string): unknown {
 
 export const openApi = load('openapi.resolved.json') as OpenApiDoc;
 /** The RS page's examples (contract/standardized-response-examples.json). */
-export const standardizedExamples = (load('standardized-response-examples.json') as {
-  standardized_response_examples: Record<string, { response: unknown }>;
-}).standardized_response_examples;
+export const standardizedExamples = (
+  load('standardized-response-examples.json') as {
+    standardized_response_examples: Record<string, { response: unknown }>;
+  }
+).standardized_response_examples;
 
 const ajv = new Ajv({ strict: false, allErrors: true });
 formats.default(ajv);
-ajv.addSchema(openApi as object, DOC_KEY);
+ajv.addSchema(openApi, DOC_KEY);
 
 const compiled = new Map<string, ValidateFunction>();
 
@@ -60,7 +62,10 @@ function rebase(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(rebase);
   if (typeof schema !== 'object' || schema === null) return schema;
   return Object.fromEntries(
-    Object.entries(schema).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' && v.startsWith('#') ? `${DOC_KEY}${v}` : rebase(v)]),
+    Object.entries(schema).map(([k, v]) => [
+      k,
+      k === '$ref' && typeof v === 'string' && v.startsWith('#') ? `${DOC_KEY}${v}` : rebase(v),
+    ]),
   );
 }
 
@@ -76,7 +81,10 @@ function validatorFor(cacheKey: string, schema: unknown): ValidateFunction {
 function run(cacheKey: string, schema: unknown, value: unknown, where: string): string[] {
   const v = validatorFor(cacheKey, schema);
   if (v(value)) return [];
-  return (v.errors ?? []).map((e) => `${where}${e.instancePath || ''}: ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` ${JSON.stringify(e.params['allowedValues'])}` : ''}`);
+  return (v.errors ?? []).map(
+    (e) =>
+      `${where}${e.instancePath || ''}: ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` ${JSON.stringify(e.params['allowedValues'])}` : ''}`,
+  );
 }
 
 function stripBase(pathTemplate: string): string {
@@ -85,7 +93,7 @@ function stripBase(pathTemplate: string): string {
 
 function operation(method: string, pathTemplate: string): { op: Operation; params: Parameter[] } | undefined {
   const item = openApi.paths[stripBase(pathTemplate)];
-  const op = item?.[method.toLowerCase()] as Operation | undefined;
+  const op = item?.[method.toLowerCase()];
   if (!item || !op) return undefined;
   return { op, params: [...(item.parameters ?? []), ...(op.parameters ?? [])] };
 }
@@ -176,7 +184,12 @@ function kind(v: unknown): string {
  * example accepts anything (e.g. `lastKey`). Extra keys are allowed. `ignore` lists example paths the
  * caller knowingly leaves out, written like `data.users[].external_user_id`.
  */
-export function exampleShapeErrors(example: unknown, actual: unknown, ignore: readonly string[] = [], path = ''): string[] {
+export function exampleShapeErrors(
+  example: unknown,
+  actual: unknown,
+  ignore: readonly string[] = [],
+  path = '',
+): string[] {
   if (ignore.includes(path)) return [];
   if (example === null) return [];
   if (kind(example) !== kind(actual)) return [`${path || '(root)'}: expected ${kind(example)}, got ${kind(actual)}`];

@@ -6,7 +6,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DEMO_ACTING_USER, DEMO_PARTNER, startSimulator, type RecordedRequest, type RunningSimulator, type SimOptions } from '../../src/simulator/index.js';
+import {
+  DEMO_ACTING_USER,
+  DEMO_PARTNER,
+  startSimulator,
+  type RecordedRequest,
+  type RunningSimulator,
+  type SimOptions,
+} from '../../src/simulator/index.js';
 import { parsePrometheusText, sampleValue, type Family } from './daemon-prom.js';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
@@ -35,8 +42,18 @@ export const LIVE_ROLES: Readonly<Record<keyof typeof USERS, readonly string[]>>
 /** A one-organization (Collins) roles file; keys are user ids. */
 export function collinsFile(roles: Partial<Record<keyof typeof USERS, readonly string[]>> = {}): string {
   const users = { ...LIVE_ROLES, ...roles };
-  const lines = Object.entries(users).map(([name, r]) => `      ${USERS[name as keyof typeof USERS]}: [${r.join(', ')}]`);
-  return ['version: 1', 'organizations:', `  ${COLLINS}:`, '    name: Collins Street Clinic', '    users:', ...lines, ''].join('\n');
+  const lines = Object.entries(users).map(
+    ([name, r]) => `      ${USERS[name as keyof typeof USERS]}: [${r.join(', ')}]`,
+  );
+  return [
+    'version: 1',
+    'organizations:',
+    `  ${COLLINS}:`,
+    '    name: Collins Street Clinic',
+    '    users:',
+    ...lines,
+    '',
+  ].join('\n');
 }
 
 export async function tempDir(prefix = 'rs-daemon-'): Promise<string> {
@@ -89,12 +106,16 @@ const running = new Set<DaemonProcess>();
 
 /** Start the daemon; options after `run` (e.g. `--debounce 200ms`). Listens on a free loopback port. */
 export function spawnDaemon(config: string, args: readonly string[], env: Record<string, string>): DaemonProcess {
-  const child = spawn(process.execPath, [CLI, 'run', '-c', config, '--listen', '127.0.0.1:0', ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', '-c', config, '--listen', '127.0.0.1:0', ...args], {
+    cwd: REPO,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: LogLine[] = [];
   const raw: string[] = [];
   const waiters = new Set<() => void>();
   let pending = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     raw.push(chunk);
     pending += chunk;
     let nl: number;
@@ -109,7 +130,7 @@ export function spawnDaemon(config: string, args: readonly string[], env: Record
     }
     for (const wake of waiters) wake();
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => raw.push(chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => raw.push(chunk));
   let hasExited = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
     // 'close', not 'exit': stdout is fully read by then, so every log line is in `logs`.
@@ -150,10 +171,13 @@ export function spawnDaemon(config: string, args: readonly string[], env: Record
       check();
     });
 
-  const base = waitForLog((l) => l.msg?.startsWith('ops server listening') === true, 10_000).then((l) => `http://127.0.0.1:${String(l['port'])}`);
+  const base = waitForLog((l) => l.msg?.startsWith('ops server listening') === true, 10_000).then(
+    (l) => `http://127.0.0.1:${String(l['port'])}`,
+  );
   // A daemon that never listens (exit 1 at start) is a legitimate outcome; only awaiting `base` is an error then.
   base.catch(() => undefined);
-  const metrics = async (): Promise<Map<string, Family>> => parsePrometheusText(await (await fetch(`${await base}/metrics`)).text());
+  const metrics = async (): Promise<Map<string, Family>> =>
+    parsePrometheusText(await (await fetch(`${await base}/metrics`)).text());
   const daemon: DaemonProcess = {
     child,
     logs,
@@ -181,7 +205,12 @@ export async function stopAllDaemons(): Promise<void> {
 }
 
 /** Poll `probe` every `intervalMs` until it returns a value other than undefined. */
-export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string, intervalMs = 20): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -200,7 +229,9 @@ export function putSummary(r: RecordedRequest): { user: string | undefined; role
   return { user: r.userId, roles: (r.body as { access_roles?: unknown } | undefined)?.access_roles };
 }
 
-export async function startWorld(opts: SimOptions = {}): Promise<{ sim: RunningSimulator; dir: string; stateDir: string }> {
+export async function startWorld(
+  opts: SimOptions = {},
+): Promise<{ sim: RunningSimulator; dir: string; stateDir: string }> {
   const sim = await startSimulator(opts);
   // The state directory is not under the watched one: snapshot writes are not file events.
   return { sim, dir: await tempDir(), stateDir: join(await tempDir('rs-state-'), 'state') };

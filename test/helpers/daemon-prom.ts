@@ -84,7 +84,11 @@ function parseValue(raw: string): number | undefined {
 }
 
 /** The value of the one sample matching name and labels (a subset match); undefined when none. */
-export function sampleValue(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
+export function sampleValue(
+  families: Map<string, Family>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   for (const family of families.values()) {
     for (const s of family.samples) {
       if (s.name !== name) continue;

@@ -37,7 +37,10 @@ function timestampDir(): string {
 export class ConfigMapVolume {
   #current: string | undefined;
 
-  constructor(readonly dir: string, readonly key = 'roles.yaml') {}
+  constructor(
+    readonly dir: string,
+    readonly key = 'roles.yaml',
+  ) {}
 
   get path(): string {
     return join(this.dir, this.key);
@@ -75,7 +78,11 @@ export class GitSyncVolume {
   #revision = 0;
   #current: string | undefined;
 
-  constructor(readonly root: string, readonly link = 'current', readonly file = 'config/roles.yaml') {}
+  constructor(
+    readonly root: string,
+    readonly link = 'current',
+    readonly file = 'config/roles.yaml',
+  ) {}
 
   get path(): string {
     return join(this.root, this.link, this.file);
@@ -93,7 +100,8 @@ export class GitSyncVolume {
     const tmp = join(this.root, `${this.link}.tmp`);
     await symlink(worktree, tmp);
     await rename(tmp, join(this.root, this.link));
-    if (this.#current && opts.keepOld !== true) await rm(join(this.root, this.#current), { recursive: true, force: true });
+    if (this.#current && opts.keepOld !== true)
+      await rm(join(this.root, this.#current), { recursive: true, force: true });
     this.#current = worktree;
   }
 

@@ -48,7 +48,13 @@ export function desiredUser(key: string, roles: readonly AssignableRole[], line:
 }
 
 /** Assigns file positions in order, so states look like a parsed file. */
-function place(orgs: readonly { id: OrgId; name: string | undefined; users: readonly { key: string; roles: readonly AssignableRole[] }[] }[]): DesiredState {
+function place(
+  orgs: readonly {
+    id: OrgId;
+    name: string | undefined;
+    users: readonly { key: string; roles: readonly AssignableRole[] }[];
+  }[],
+): DesiredState {
   let line = 2;
   const organizations: DesiredOrg[] = orgs.map((o) => {
     const pos = { line: line++, col: 3 };
@@ -74,7 +80,11 @@ export function desiredStateArb(opts: { maxOrgs?: number; maxUsers?: number } = 
       minLength: 1,
       maxLength: opts.maxOrgs ?? 4,
     })
-    .map((orgs) => place(orgs.map((o) => ({ id: o.id, name: o.name, users: o.users.map((u) => ({ key: u.user.key, roles: u.roles })) }))));
+    .map((orgs) =>
+      place(
+        orgs.map((o) => ({ id: o.id, name: o.name, users: o.users.map((u) => ({ key: u.user.key, roles: u.roles })) })),
+      ),
+    );
 }
 
 type Side = 'both' | 'a' | 'b';
@@ -85,10 +95,12 @@ const sideArb: fc.Arbitrary<Side> = fc.constantFrom<Side>('both', 'both', 'both'
  * with roles that often (not always) agree, email keys that may change case, and orders that may differ.
  * Unrelated random states would share no users, and the interesting joins would never be exercised.
  */
-export function desiredStatePairArb(opts: { maxOrgs?: number; maxUsers?: number } = {}): fc.Arbitrary<[DesiredState, DesiredState]> {
-  const pooledUser = fc.record({ user: userKeyArb, side: sideArb, rolesA: rolesArb, rolesB: rolesArb, same: fc.boolean() }).chain((u) =>
-    rekeyArb(u.user.key).map((keyB) => ({ ...u, keyB })),
-  );
+export function desiredStatePairArb(
+  opts: { maxOrgs?: number; maxUsers?: number } = {},
+): fc.Arbitrary<[DesiredState, DesiredState]> {
+  const pooledUser = fc
+    .record({ user: userKeyArb, side: sideArb, rolesA: rolesArb, rolesB: rolesArb, same: fc.boolean() })
+    .chain((u) => rekeyArb(u.user.key).map((keyB) => ({ ...u, keyB })));
   const pooledOrg = fc.record({
     id: orgIdArb,
     side: sideArb,
@@ -113,7 +125,9 @@ export function desiredStatePairArb(opts: { maxOrgs?: number; maxUsers?: number 
         })),
       );
       const bOrgs = inB.map((o) => {
-        const users = o.users.filter((u) => u.side !== 'a').map((u) => ({ key: u.keyB, roles: u.same ? u.rolesA : u.rolesB }));
+        const users = o.users
+          .filter((u) => u.side !== 'a')
+          .map((u) => ({ key: u.keyB, roles: u.same ? u.rolesA : u.rolesB }));
         return { id: o.id, name: o.nameB, users: o.reverseB ? users.reverse() : users };
       });
       const b = place(reverseOrgsB ? bOrgs.reverse() : bOrgs);
@@ -123,7 +137,9 @@ export function desiredStatePairArb(opts: { maxOrgs?: number; maxUsers?: number 
 }
 
 /** A state from a plain literal, for readable unit tests: `{ [orgId]: { name?, users: { key: roles } } }`. */
-export function desiredState(orgs: Record<string, { name?: string; users: Record<string, readonly AssignableRole[]> }>): DesiredState {
+export function desiredState(
+  orgs: Record<string, { name?: string; users: Record<string, readonly AssignableRole[]> }>,
+): DesiredState {
   return place(
     Object.entries(orgs).map(([id, o]) => {
       const orgId = parseOrgId(id);

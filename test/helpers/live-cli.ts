@@ -8,7 +8,13 @@ import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
-import { DEMO_PARTNER, startSimulator, type RecordedRequest, type RunningSimulator, type SimOptions } from '../../src/simulator/index.js';
+import {
+  DEMO_PARTNER,
+  startSimulator,
+  type RecordedRequest,
+  type RunningSimulator,
+  type SimOptions,
+} from '../../src/simulator/index.js';
 import { runToEnd } from './child.js';
 import { ACTING_USER, ORG_SECRET } from './live-seed.js';
 
@@ -125,7 +131,11 @@ export interface CliRun {
 }
 
 /** Runs the CLI to its end; `onSpawn` gets the child (e.g. to kill it). */
-export function runCli(args: readonly string[], env: Record<string, string>, onSpawn?: (child: ChildProcess) => void): Promise<CliRun> {
+export function runCli(
+  args: readonly string[],
+  env: Record<string, string>,
+  onSpawn?: (child: ChildProcess) => void,
+): Promise<CliRun> {
   return runToEnd(process.execPath, [CLI, ...args], { cwd: REPO, env, ...(onSpawn ? { onSpawn } : {}) });
 }
 
@@ -134,7 +144,9 @@ export function jsonReport(run: CliRun): LiveReportJson {
   try {
     return JSON.parse(run.stdout) as LiveReportJson;
   } catch {
-    throw new Error(`stdout is not a JSON report (exit ${String(run.code)}):\n${run.stdout}\n--- stderr ---\n${run.stderr}`);
+    throw new Error(
+      `stdout is not a JSON report (exit ${String(run.code)}):\n${run.stdout}\n--- stderr ---\n${run.stderr}`,
+    );
   }
 }
 
@@ -145,13 +157,26 @@ export interface LiveReportJson {
   dryRun: boolean;
   organizations: {
     id: string;
-    changes: { user: { key: string; id?: string }; from: string[]; to: string[]; result: { state: string; reason?: string; failure?: FailureJson } }[];
+    changes: {
+      user: { key: string; id?: string };
+      from: string[];
+      to: string[];
+      result: { state: string; reason?: string; failure?: FailureJson };
+    }[];
     skipped: { user: { key: string; id?: string }; reason: string; liveRoles: string[] }[];
     failures: (FailureJson & { user?: { key: string; id?: string } })[];
     unmanaged: { user: { id?: string } }[];
     unchanged: number;
   }[];
-  summary: { changes: number; applied: number; pending: number; failed: number; skipped: number; unchanged: number; unmanaged: number };
+  summary: {
+    changes: number;
+    applied: number;
+    pending: number;
+    failed: number;
+    skipped: number;
+    unchanged: number;
+    unmanaged: number;
+  };
   warnings: { message: string }[];
 }
 

@@ -61,7 +61,9 @@ export function emailOf(i: number): string {
 export function buildWorld(opts: LiveWorldOptions): LiveWorld {
   const emailEvery = opts.emailEvery ?? 5;
   const actingRoles = opts.actingRoles ?? ['admin', 'provider'];
-  const users: SimUser[] = [{ id: ACTING_USER, email: 'dr.ahmed@collins.example', fullName: 'Dr Sara Ahmed', roles: ['admin', 'provider'] }];
+  const users: SimUser[] = [
+    { id: ACTING_USER, email: 'dr.ahmed@collins.example', fullName: 'Dr Sara Ahmed', roles: ['admin', 'provider'] },
+  ];
   const fileLines: string[] = [`      ${ACTING_USER}: [${actingRoles.join(', ')}]`];
   const desired = new Map<string, readonly string[]>([[ACTING_USER, actingRoles]]);
   const initial = new Map<string, readonly string[]>([[ACTING_USER, ['admin', 'provider']]]);
@@ -110,7 +112,15 @@ export function buildWorld(opts: LiveWorldOptions): LiveWorld {
       partners: [{ ...DEMO_PARTNER }],
       organizations: [{ id: ORG, name: 'Collins Street Clinic', secret: ORG_SECRET, users }],
     },
-    yaml: ['version: 1', 'organizations:', `  ${ORG}:`, '    name: Collins Street Clinic', '    users:', ...fileLines, ''].join('\n'),
+    yaml: [
+      'version: 1',
+      'organizations:',
+      `  ${ORG}:`,
+      '    name: Collins Street Clinic',
+      '    users:',
+      ...fileLines,
+      '',
+    ].join('\n'),
     desired,
     changing,
     protectedUsers,

@@ -38,12 +38,20 @@ export async function call(
     body = JSON.stringify(opts.body);
     headers['content-type'] = 'application/json';
   }
-  const res = await fetch(`${path.startsWith('/_sim') ? sim.origin : sim.baseUrl}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const res = await fetch(`${path.startsWith('/_sim') ? sim.origin : sim.baseUrl}${path}`, {
+    method,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) };
 }
 
-export function tokenHeaders(orgId = COLLINS, orgSecret = COLLINS_SECRET, userId = DEMO_ACTING_USER[orgId] ?? ''): Record<string, string> {
+export function tokenHeaders(
+  orgId = COLLINS,
+  orgSecret = COLLINS_SECRET,
+  userId = DEMO_ACTING_USER[orgId] ?? '',
+): Record<string, string> {
   return {
     'x-partner-id': DEMO_PARTNER.partnerId,
     'x-partner-secret': DEMO_PARTNER.partnerSecret,
@@ -95,7 +103,14 @@ export function bigSeed(count: number, orgId = COLLINS, orgSecret = COLLINS_SECR
   }));
   return {
     partners: [{ ...DEMO_PARTNER }],
-    organizations: [{ id: orgId, name: 'Big', secret: orgSecret, users: [{ id: DEMO_ACTING_USER[COLLINS] as string, email: 'acting@big.example', roles: ['admin'] }, ...users] }],
+    organizations: [
+      {
+        id: orgId,
+        name: 'Big',
+        secret: orgSecret,
+        users: [{ id: DEMO_ACTING_USER[COLLINS] as string, email: 'acting@big.example', roles: ['admin'] }, ...users],
+      },
+    ],
   };
 }
 

@@ -13,7 +13,8 @@ export async function until(predicate: () => boolean, opts: { timeoutMs?: number
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.what ?? 'a condition'}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.what ?? 'a condition'}`);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

@@ -1,4 +1,13 @@
-import type { ChangeResult, Failure, ManagedUser, OrgReport, Report, RoleChange, SkippedUser, UserLabel } from '../report.js';
+import type {
+  ChangeResult,
+  Failure,
+  ManagedUser,
+  OrgReport,
+  Report,
+  RoleChange,
+  SkippedUser,
+  UserLabel,
+} from '../report.js';
 import {
   NOT_REVOKED,
   UNMANAGED_LIST_LIMIT,
@@ -29,7 +38,8 @@ type ItemKind = 'change' | 'startsManaged' | 'noLongerManaged' | 'skipped' | 'fa
  * A line of per-organization detail. Lines that carry one user (what gets cut and counted) are
  * rendered only if they fit: a 200,000-user report is cut long before its last row.
  */
-type Line = { readonly text: string; readonly item?: undefined } | { readonly render: () => string; readonly item: ItemKind };
+type Line =
+  { readonly text: string; readonly item?: undefined } | { readonly render: () => string; readonly item: ItemKind };
 
 /**
  * For a pull-request comment or `$GITHUB_STEP_SUMMARY`: a summary table, per organization the
@@ -65,7 +75,8 @@ function headLines(report: Report): string[] {
     rows.push([`No longer managed (${NOT_REVOKED})`, s.noLongerManaged]);
   }
   rows.push(['Unchanged', s.unchanged]);
-  if (report.kind !== 'offline-plan') rows.push(['Skipped', s.skipped], ['Unmanaged', s.unmanaged], ['Failed', s.failed]);
+  if (report.kind !== 'offline-plan')
+    rows.push(['Skipped', s.skipped], ['Unmanaged', s.unmanaged], ['Failed', s.failed]);
 
   return [
     `## ${esc(reportTitle(report))}`,
@@ -95,7 +106,13 @@ function orgLines(lines: Line[], org: OrgReport): void {
     for (const c of org.changes) lines.push({ render: () => changeRow(c, withResult), item: 'change' });
     lines.push({ text: '' });
   }
-  listSection(lines, '**Starts being managed** (roles as in the file)', org.startsManaged, 'startsManaged', managedItem);
+  listSection(
+    lines,
+    '**Starts being managed** (roles as in the file)',
+    org.startsManaged,
+    'startsManaged',
+    managedItem,
+  );
   listSection(
     lines,
     '**No longer managed**: their access is **NOT revoked**; they keep their current roles in Parchment',
@@ -112,10 +129,17 @@ function orgLines(lines: Line[], org: OrgReport): void {
     if (unmanaged.length <= UNMANAGED_LIST_LIMIT) listSection(lines, title, unmanaged, 'unmanaged', managedItem);
     else lines.push({ text: title }, { text: '' });
   }
-  if (org.unchanged > 0 || lines.length === start + 2) lines.push({ text: `_${org.unchanged.toLocaleString('en-US')} unchanged._` }, { text: '' });
+  if (org.unchanged > 0 || lines.length === start + 2)
+    lines.push({ text: `_${org.unchanged.toLocaleString('en-US')} unchanged._` }, { text: '' });
 }
 
-function listSection<T>(lines: Line[], title: string, items: readonly T[], item: ItemKind, render: (t: T) => string): void {
+function listSection<T>(
+  lines: Line[],
+  title: string,
+  items: readonly T[],
+  item: ItemKind,
+  render: (t: T) => string,
+): void {
   if (items.length === 0) return;
   lines.push({ text: title }, { text: '' });
   for (const t of items) lines.push({ render: () => `- ${render(t)}`, item });
@@ -123,7 +147,13 @@ function listSection<T>(lines: Line[], title: string, items: readonly T[], item:
 }
 
 function changeRow(c: RoleChange, withResult: boolean): string {
-  const cells = [who(c.user), esc(roleList(c.from)), esc(roleList(c.to)), esc(c.added.join(', ')), esc(c.removed.join(', '))];
+  const cells = [
+    who(c.user),
+    esc(roleList(c.from)),
+    esc(roleList(c.to)),
+    esc(c.added.join(', ')),
+    esc(c.removed.join(', ')),
+  ];
   if (withResult) cells.push(esc(resultText(c.result)));
   return `| ${cells.join(' | ')} |`;
 }
@@ -177,7 +207,10 @@ function fit(lines: readonly Line[], budget: number): { text: string; omitted: M
     const item = lines[i]?.item;
     if (item !== undefined) omitted.set(item, (omitted.get(item) ?? 0) + 1);
   }
-  const text = taken.slice(0, keep).map((t) => `${t}\n`).join('');
+  const text = taken
+    .slice(0, keep)
+    .map((t) => `${t}\n`)
+    .join('');
   return { text: text === '' ? '' : `${text}\n`, omitted };
 }
 

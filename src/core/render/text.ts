@@ -1,4 +1,13 @@
-import type { ChangeResult, Failure, ManagedUser, OrgReport, Report, RoleChange, SkippedUser, UserLabel } from '../report.js';
+import type {
+  ChangeResult,
+  Failure,
+  ManagedUser,
+  OrgReport,
+  Report,
+  RoleChange,
+  SkippedUser,
+  UserLabel,
+} from '../report.js';
 import type { RenderOptions } from './index.js';
 import {
   NOT_REVOKED,
@@ -31,7 +40,13 @@ const ansi =
   (text) =>
     `\u001b[${open}m${text}\u001b[${close}m`;
 
-const COLOURS: Palette = { grant: ansi(32, 39), revoke: ansi(31, 39), warn: ansi(33, 39), change: ansi(33, 39), bold: ansi(1, 22) };
+const COLOURS: Palette = {
+  grant: ansi(32, 39),
+  revoke: ansi(31, 39),
+  warn: ansi(33, 39),
+  change: ansi(33, 39),
+  bold: ansi(1, 22),
+};
 const plain: Paint = (text) => text;
 const NO_COLOURS: Palette = { grant: plain, revoke: plain, warn: plain, change: plain, bold: plain };
 
@@ -74,7 +89,8 @@ function orgLines(out: string[], org: OrgReport, p: Palette): void {
 
   const tally: string[] = [];
   if (org.unchanged > 0 || out.length === start + 1) tally.push(`${org.unchanged.toLocaleString('en-US')} unchanged`);
-  if (org.unmanaged.length > 0) tally.push(`${plural(org.unmanaged.length, 'unmanaged user')} (in Parchment, not in the file; never touched)`);
+  if (org.unmanaged.length > 0)
+    tally.push(`${plural(org.unmanaged.length, 'unmanaged user')} (in Parchment, not in the file; never touched)`);
   if (tally.length > 0) out.push(`  ${tally.join(', ')}`);
   if (org.unmanaged.length > 0 && org.unmanaged.length <= UNMANAGED_LIST_LIMIT) {
     for (const u of org.unmanaged) out.push(`      ${who(u.user)}: ${rolesOf(u)}`);
@@ -84,7 +100,9 @@ function orgLines(out: string[], org: OrgReport, p: Palette): void {
 function changeLine(c: RoleChange, p: Palette): string {
   const grantsOnly = c.removed.length === 0;
   const symbol = grantsOnly ? p.grant('+') : p.change('~');
-  const delta = [...c.added.map((r) => p.grant(`+ ${r}`)), ...c.removed.map((r) => p.revoke(`- ${clean(r)}`))].join(', ');
+  const delta = [...c.added.map((r) => p.grant(`+ ${r}`)), ...c.removed.map((r) => p.revoke(`- ${clean(r)}`))].join(
+    ', ',
+  );
   const result = resultNote(c.result, p);
   return `${symbol} ${who(c.user)}: ${clean(roleList(c.from))} -> ${roleList(c.to)}  (${delta})${result}`;
 }
@@ -128,5 +146,6 @@ function who(user: UserLabel): string {
  * in one must not be able to move the cursor or recolour the terminal.
  */
 function clean(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd');
 }

@@ -1,4 +1,12 @@
-import type { FailureDetail, NotAttemptedReason, OrgReport, Report, ReportSummary, SkipReason, UserLabel } from '../report.js';
+import type {
+  FailureDetail,
+  NotAttemptedReason,
+  OrgReport,
+  Report,
+  ReportSummary,
+  SkipReason,
+  UserLabel,
+} from '../report.js';
 
 /**
  * Wording shared by the text and markdown renderings, so both say the same thing the same way.
@@ -132,6 +140,7 @@ function liveParts(s: ReportSummary): string[] {
   const parts: string[] = [];
   if (s.skipped > 0) parts.push(`${s.skipped.toLocaleString('en-US')} skipped`);
   if (s.unmanaged > 0) parts.push(`${s.unmanaged.toLocaleString('en-US')} unmanaged`);
-  if (s.noLongerManaged > 0) parts.push(`${s.noLongerManaged.toLocaleString('en-US')} no longer managed (${NOT_REVOKED})`);
+  if (s.noLongerManaged > 0)
+    parts.push(`${s.noLongerManaged.toLocaleString('en-US')} no longer managed (${NOT_REVOKED})`);
   return parts;
 }
