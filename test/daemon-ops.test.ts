@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseOrgId, parseUserId } from '../src/core/domain.js';
-import { buildLiveReport } from '../src/core/live-report.js';
+import { plannedOutcome } from '../src/core/outcome.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
 import { parseListenAddress, startOpsServer, type OpsServer, type Readiness } from '../src/daemon/ops-server.js';
 import { silentLogger } from '../src/log.js';
@@ -28,27 +28,17 @@ describe('DaemonMetrics', () => {
       durationSeconds: 10,
     });
     m.recordRateLimited();
-    const report = buildLiveReport({
-      kind: 'apply',
-      dryRun: false,
-      now: new Date(0),
-      source: { file: 'roles.yaml', sha256: 'x' },
-      outcomes: [
-        {
-          kind: 'planned',
-          results: new Map(),
-          plan: {
-            id: ORG,
-            entries: [{ kind: 'not-found', user: { key: 'ghost@x.example' } }],
-            unmanaged: [{ id: USER }],
-            noLongerManaged: [],
-          },
-        },
-      ],
-    });
+    const outcomes = [
+      plannedOutcome({
+        id: ORG,
+        entries: [{ kind: 'not-found', user: { key: 'ghost@x.example' } }],
+        unmanaged: [{ id: USER }],
+        noLongerManaged: [],
+      }),
+    ];
     m.recordCycle(
       'failure',
-      report,
+      outcomes,
       new Map([[ORG, { pendingChanges: 2, driftedUsers: 1, unmanagedUsers: 1 }]]),
       new Date(5_000),
     );
@@ -74,7 +64,7 @@ describe('DaemonMetrics', () => {
     expect(sampleValue(families, 'role_sync_rate_limited_total')).toBe(1);
     // A failed cycle is not a success: the timestamp stays unset.
     expect(sampleValue(families, 'role_sync_last_success_timestamp_seconds')).toBe(0);
-    m.recordCycle('success', undefined, new Map(), new Date(9_000));
+    m.recordCycle('success', [], new Map(), new Date(9_000));
     expect(sampleValue(parsePrometheusText((await m.render()).body), 'role_sync_last_success_timestamp_seconds')).toBe(
       9,
     );
@@ -84,11 +74,11 @@ describe('DaemonMetrics', () => {
     const m = new DaemonMetrics({ queueDepth: () => 0 });
     m.recordCycle(
       'success',
-      undefined,
+      [],
       new Map([[ORG, { pendingChanges: 1, driftedUsers: 0, unmanagedUsers: 4 }]]),
       new Date(),
     );
-    m.recordCycle('success', undefined, new Map(), new Date());
+    m.recordCycle('success', [], new Map(), new Date());
     const families = parsePrometheusText((await m.render()).body);
     expect(families.get('role_sync_unmanaged_users')!.samples).toEqual([]);
   });

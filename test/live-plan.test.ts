@@ -12,7 +12,8 @@ import {
 import { checkGuards, changeLimit } from '../src/core/guards.js';
 import { planOrg, type PlanEntry } from '../src/core/live-plan.js';
 import { buildLiveReport } from '../src/core/live-report.js';
-import type { ObservedOrg, ObservedUser, OrgMemory } from '../src/core/observed-state.js';
+import { plannedOutcome } from '../src/core/outcome.js';
+import type { ObservedOrg, ObservedUser, OrgSnapshot } from '../src/core/observed-state.js';
 
 const ORG = parseOrgId('7fa84d2b-26d7-4c71-9b5b-e591eff97e7d')!;
 const id = (n: number) => parseUserId(`00000000-0000-4000-8000-${String(n).padStart(12, '0')}`)!;
@@ -84,7 +85,7 @@ describe('planOrg', () => {
   });
 
   it('names users that left the file since the last apply, with their live roles', () => {
-    const memory: OrgMemory = {
+    const snapshot: OrgSnapshot = {
       managed: new Map([
         [id(1), { key: id(1) }],
         [id(9), { key: 'gone@x.example', email: parseEmail('gone@x.example')! }],
@@ -95,17 +96,16 @@ describe('planOrg', () => {
     const plan = planOrg(
       desired([id(1), ['admin']]),
       observed([id(1), undefined, ['admin']], [id(9), 'gone@x.example', ['provider']]),
-      memory,
+      snapshot,
     );
     expect(plan.noLongerManaged).toEqual([
       { id: id(9), key: 'gone@x.example', email: 'gone@x.example', roles: ['provider'] },
     ]);
     const report = buildLiveReport({
-      kind: 'plan',
-      dryRun: false,
+      mode: 'plan',
       now: new Date(0),
       source: { file: 'r.yaml', sha256: 'x' },
-      outcomes: [{ kind: 'planned', plan, results: new Map() }],
+      outcomes: [plannedOutcome(plan)],
     });
     expect(report.warnings.map((w) => w.message).join('\n')).toMatch(/NOT revoked/);
     expect(report.summary.noLongerManaged).toBe(1);

@@ -42,8 +42,7 @@ export function register(program: Command): void {
       }) => {
         process.exitCode = await runLive({
           config: o.config,
-          mode: 'apply',
-          dryRun: o.dryRun === true,
+          mode: o.dryRun === true ? 'dry-run' : 'apply',
           format: o.format,
           ...(o.out !== undefined ? { out: o.out } : {}),
           detailedExitcode: o.detailedExitcode === true,

@@ -9,14 +9,14 @@ import type { ReportFormat } from '../core/render/index.js';
 import { loadDesiredFile } from '../desired-file.js';
 import { createLogger, type Logger } from '../log.js';
 import { loadSettings, SettingsError } from '../parchment/settings.js';
-import { RequestQueue } from '../queue/request-queue.js';
-import { connect } from '../engine/connection.js';
-import { loadSnapshot, memoryOrEmpty, saveSnapshot } from '../engine/snapshot.js';
+import { WriteCoordinator } from '../queue/write-coordinator.js';
+import { connect, requestQueue } from '../engine/connection.js';
+import { loadSnapshot, snapshotOrEmpty, saveSnapshot } from '../engine/snapshot.js';
+import { writes, type RunMode } from '../core/run-mode.js';
 
 export interface LiveRunOptions {
   readonly config: string;
-  readonly mode: 'plan' | 'apply';
-  readonly dryRun: boolean;
+  readonly mode: RunMode;
   readonly format: ReportFormat;
   readonly out?: string;
   readonly detailedExitcode: boolean;
@@ -48,39 +48,32 @@ export async function runLive(opts: LiveRunOptions): Promise<ExitCode> {
     throw err;
   }
 
-  const queue = new RequestQueue({
-    ratePerSecond: settings.ratePerSecond,
-    concurrency: settings.concurrency,
-    onRateLimited: (delayMs) => logger.warn({ delayMs }, 'rate limited by Parchment: pausing all requests'),
-  });
-  const { reconciler, close } = connect(settings, {
+  const connection = connect(settings, {
     logger,
-    scheduler: queue,
-    readOnly: opts.mode === 'plan' || opts.dryRun,
+    scheduler: requestQueue(settings, logger),
+    coordinator: new WriteCoordinator(),
   });
   const snapshot = await loadSnapshot(settings.stateDir);
   if (snapshot.kind === 'unreadable')
-    logger.warn({ stateDir: settings.stateDir }, `${snapshot.message}; starting without memory`);
+    logger.warn({ stateDir: settings.stateDir }, `${snapshot.message}; starting without a snapshot`);
 
-  const progress = progressReporter(logger, opts.mode === 'apply' && !opts.dryRun);
+  const progress = progressReporter(logger, writes(opts.mode));
   try {
-    const result = await reconciler.cycle(loaded.state, memoryOrEmpty(snapshot), {
-      mode: opts.mode,
-      dryRun: opts.dryRun,
+    const result = await connection.reconciler(opts.mode).cycle(loaded.state, snapshotOrEmpty(snapshot), {
       maxChanges: opts.maxChanges ?? DEFAULT_MAX_CHANGES,
       force: opts.force,
       source: { file: loaded.file, sha256: loaded.sha256 },
       onProgress: progress.update,
     });
     progress.finish();
-    if (opts.mode === 'apply' && !opts.dryRun && result.refusals.length === 0) {
-      await saveSnapshot(settings.stateDir, result.memory, new Date());
+    if (writes(opts.mode) && result.refusals.length === 0) {
+      await saveSnapshot(settings.stateDir, result.snapshot, new Date());
     }
     await emitReport(result.report, opts.format, opts.out);
     for (const r of result.refusals) process.stderr.write(`role-sync: refused: ${r.message}\n`);
     return exitCodeOf(result.report, result.refusals.length > 0, opts);
   } finally {
-    close();
+    connection.close();
   }
 }
 

@@ -49,7 +49,6 @@ export function register(program: Command): void {
       process.exitCode = await runLive({
         config: flags.config,
         mode: 'plan',
-        dryRun: false,
         format: flags.format,
         ...(flags.out !== undefined ? { out: flags.out } : {}),
         detailedExitcode: flags.detailedExitcode === true,

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { configOption, durationArg } from '../cli/common.js';
 import { ExitCode } from '../cli/exit-codes.js';
-import type { OrgId } from '../core/domain.js';
+import type { AssignableRole, OrgId } from '../core/domain.js';
 import { DEFAULT_MAX_CHANGES } from '../core/guards.js';
 import type { MaxChanges } from '../core/units.js';
 import { Daemon } from '../daemon/daemon.js';
@@ -9,10 +9,10 @@ import { DesiredSource } from '../daemon/desired-source.js';
 import { DaemonMetrics } from '../daemon/metrics.js';
 import { DEFAULT_LISTEN, parseListenAddress, type ListenAddress } from '../daemon/ops-server.js';
 import { loadDesiredFile } from '../desired-file.js';
-import { connect, type Connection } from '../engine/connection.js';
+import { connect, requestQueue, type Connection } from '../engine/connection.js';
 import { createLogger } from '../log.js';
 import { loadSettings, SettingsError, type ParchmentSettings } from '../parchment/settings.js';
-import { RequestQueue } from '../queue/request-queue.js';
+import { WriteCoordinator } from '../queue/write-coordinator.js';
 import { maxChangesArg } from './apply.js';
 
 /**
@@ -133,25 +133,19 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
   }
 
   const metrics = new DaemonMetrics({ queueDepth: () => queue.depth });
-  const queue = new RequestQueue({
-    ratePerSecond: settings.ratePerSecond,
-    concurrency: settings.concurrency,
-    onRateLimited: (delayMs) => {
-      metrics.recordRateLimited();
-      logger.warn({ delayMs }, 'rate limited by Parchment: pausing all requests');
-    },
-  });
+  const queue = requestQueue(settings, logger, metrics.recordRateLimited);
+  const coordinator = new WriteCoordinator<readonly AssignableRole[]>();
   let initial: ParchmentSettings | undefined = settings;
   const reconnect = async (orgs: readonly OrgId[]): Promise<Connection> => {
     // Credentials are read again for a new set of organizations, or after Parchment rejected them: a mounted secret may have changed.
     const s = initial ?? (await loadSettings(process.env, orgs));
     initial = undefined;
-    return connect(s, { logger, scheduler: queue, readOnly: opts.dryRun, onRequest: metrics.recordApiRequest });
+    return connect(s, { logger, scheduler: queue, coordinator, onRequest: metrics.recordApiRequest });
   };
 
   const daemon = new Daemon(
     {
-      dryRun: opts.dryRun,
+      mode: opts.dryRun ? 'dry-run' : 'apply',
       force: opts.force,
       maxChanges: opts.maxChanges,
       listen: opts.listen,
@@ -166,6 +160,7 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
       metrics,
       source,
       queue,
+      coordinator,
       connect: reconnect,
       stateDir: settings.stateDir,
       now: () => new Date(),

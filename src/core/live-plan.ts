@@ -9,7 +9,7 @@ import {
   type OrgId,
   type UserId,
 } from './domain.js';
-import type { ObservedOrg, ObservedUser, OrgMemory } from './observed-state.js';
+import type { ObservedOrg, ObservedUser, OrgSnapshot } from './observed-state.js';
 import type { UserLabel } from './report.js';
 
 /** What the reconciler will do for one managed user (PRODUCT.md §4). */
@@ -91,7 +91,7 @@ export function labelOf(user: DesiredUser, observed: ObservedUser | undefined): 
 }
 
 /** Pure: compare one organization's desired users with what Parchment reports. */
-export function planOrg(desired: DesiredOrg, observed: ObservedOrg, memory: OrgMemory | undefined): OrgPlan {
+export function planOrg(desired: DesiredOrg, observed: ObservedOrg, snapshot: OrgSnapshot | undefined): OrgPlan {
   const index = indexUsers(observed);
   const managedIds = new Map<UserId, string>();
   const entries = desired.users.map((user): PlanEntry => {
@@ -104,8 +104,8 @@ export function planOrg(desired: DesiredOrg, observed: ObservedOrg, memory: OrgM
     return planUser(label, live, user.roles);
   });
   const unmanaged = observed.users.filter((u) => !managedIds.has(u.id));
-  const noLongerManaged = memory
-    ? [...memory.managed]
+  const noLongerManaged = snapshot
+    ? [...snapshot.managed]
         .filter(([id]) => !managedIds.has(id))
         .map(([id, r]) => {
           const roles = index.byId.get(id)?.roles;

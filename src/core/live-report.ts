@@ -1,12 +1,8 @@
-import type { DesiredOrg } from './desired-state.js';
-import { isProtectedRole, type UserId } from './domain.js';
-import type { OrgPlan } from './live-plan.js';
+import { isProtectedRole } from './domain.js';
+import { failuresOf, type OrgOutcome, type PlannedOutcome } from './outcome.js';
 import {
   REPORT_VERSION,
   summarize,
-  type ChangeResult,
-  type Failure,
-  type FailureDetail,
   type OrgReport,
   type Report,
   type ReportSource,
@@ -14,38 +10,26 @@ import {
   type RoleChange,
   type SkippedUser,
 } from './report.js';
-
-/** The outcome of one organization's cycle: a plan (observed), or a failure before any plan could exist. */
-export type OrgOutcome =
-  | {
-      readonly kind: 'planned';
-      readonly plan: OrgPlan;
-      readonly results: ReadonlyMap<UserId, ChangeResult>;
-      readonly failure?: FailureDetail;
-    }
-  | { readonly kind: 'unobserved'; readonly org: DesiredOrg; readonly failure: FailureDetail };
+import type { RunMode } from './run-mode.js';
 
 export interface LiveReportInput {
-  readonly kind: 'plan' | 'apply';
-  readonly dryRun: boolean;
+  readonly mode: RunMode;
   readonly now: Date;
   readonly source: ReportSource;
   readonly outcomes: readonly OrgOutcome[];
   readonly warnings?: readonly ReportWarning[];
 }
 
-const PLANNED: ChangeResult = { state: 'planned' };
-
-/** Pure: turn plans and write results into the report model. */
+/** Pure: render a cycle's outcomes as the report model. */
 export function buildLiveReport(input: LiveReportInput): Report {
   const warnings: ReportWarning[] = [...(input.warnings ?? [])];
   const organizations = input.outcomes.map((o) =>
-    o.kind === 'planned' ? orgReport(o, warnings) : unobservedReport(o),
+    o.kind === 'unobserved' ? unobservedReport(o) : orgReport(o, warnings),
   );
   return {
     reportVersion: REPORT_VERSION,
-    kind: input.kind,
-    dryRun: input.dryRun,
+    kind: input.mode === 'plan' ? 'plan' : 'apply',
+    dryRun: input.mode === 'dry-run',
     generatedAt: input.now.toISOString(),
     source: input.source,
     organizations,
@@ -54,50 +38,35 @@ export function buildLiveReport(input: LiveReportInput): Report {
   };
 }
 
-function orgReport(outcome: Extract<OrgOutcome, { kind: 'planned' }>, warnings: ReportWarning[]): OrgReport {
-  const { plan, results } = outcome;
+function orgReport(outcome: PlannedOutcome, warnings: ReportWarning[]): OrgReport {
+  const { plan } = outcome;
   const changes: RoleChange[] = [];
   const skipped: SkippedUser[] = [];
-  const failures: Failure[] = outcome.failure ? [outcome.failure] : [];
   let unchanged = 0;
-  for (const e of plan.entries) {
+  for (const u of outcome.users) {
+    if (u.kind === 'write') {
+      const e = u.entry;
+      changes.push({ user: e.user, from: e.from, to: e.to, added: e.added, removed: e.removed, result: u.result });
+      continue;
+    }
+    const e = u.entry;
     switch (e.kind) {
-      case 'change': {
-        const result = results.get(e.id) ?? PLANNED;
-        changes.push({ user: e.user, from: e.from, to: e.to, added: e.added, removed: e.removed, result });
-        if (result.state === 'failed') failures.push({ user: e.user, ...result.failure });
-        break;
-      }
       case 'unchanged':
         unchanged++;
         break;
       case 'not-found':
-        failures.push({
-          user: e.user,
-          reason: 'not-found',
-          message: `user ${e.user.key} is not in organization ${plan.id}; nothing was sent`,
-        });
-        break;
       case 'ambiguous':
-        failures.push({
-          user: e.user,
-          reason: 'not-found',
-          message: `user ${e.user.key} is the same Parchment user (${e.id}) as ${e.firstKey}; list them once`,
-        });
-        break;
       case 'unreadable':
-        failures.push({
-          user: e.user,
-          reason: 'observe',
-          message: `the roles of user ${e.user.key} could not be read; nothing was sent`,
-        });
+        // Listed by failuresOf.
         break;
       case 'protected':
         skipped.push({ user: e.user, reason: 'protected', liveRoles: e.live, desired: e.desired });
         warnings.push({
           organization: plan.id,
           user: e.user.key,
-          message: `${e.user.key} holds ${e.live.filter(isProtectedRole).join(' and ')}: never written, because a replacing PUT could strip a role the API cannot give back`,
+          message:
+            `${e.user.key} holds ${e.live.filter(isProtectedRole).join(' and ')}: never written, ` +
+            'because a replacing PUT could strip a role the API cannot give back',
         });
         break;
       case 'disabled':
@@ -113,7 +82,9 @@ function orgReport(outcome: Extract<OrgOutcome, { kind: 'planned' }>, warnings: 
   if (plan.noLongerManaged.length > 0) {
     warnings.push({
       organization: plan.id,
-      message: `${plan.noLongerManaged.length} user(s) left the file and are no longer managed: their access is NOT revoked; remove their roles in Parchment if that was the intent`,
+      message:
+        `${plan.noLongerManaged.length} user(s) left the file and are no longer managed: their access is NOT revoked; ` +
+        'remove their roles in Parchment if that was the intent',
     });
   }
   return {
@@ -127,7 +98,7 @@ function orgReport(outcome: Extract<OrgOutcome, { kind: 'planned' }>, warnings: 
       ...(u.roles ? { roles: u.roles } : {}),
     })),
     skipped,
-    failures,
+    failures: failuresOf(outcome),
     unmanaged: plan.unmanaged.map((u) => ({
       user: {
         key: u.email ?? u.id,

@@ -14,12 +14,15 @@ export interface ObservedOrg {
   readonly users: readonly ObservedUser[];
 }
 
-/** What role-sync remembers between runs (the snapshot's content, PRODUCT.md §4). */
-export interface Memory {
-  readonly organizations: ReadonlyMap<OrgId, OrgMemory>;
+/**
+ * What role-sync remembers between runs, kept in ROLE_SYNC_STATE_DIR (docs/architecture.md, "Snapshot"):
+ * who was managed, what was observed, and what was last applied.
+ */
+export interface Snapshot {
+  readonly organizations: ReadonlyMap<OrgId, OrgSnapshot>;
 }
 
-export interface OrgMemory {
+export interface OrgSnapshot {
   /** The users that were in the file at the last successful apply, by id, with the key the file used. */
   readonly managed: ReadonlyMap<UserId, RememberedUser>;
   /** Roles last observed per user id. */
@@ -33,4 +36,4 @@ export interface RememberedUser {
   readonly email?: Email;
 }
 
-export const EMPTY_MEMORY: Memory = { organizations: new Map() };
+export const EMPTY_SNAPSHOT: Snapshot = { organizations: new Map() };

@@ -1,19 +1,29 @@
 import type { OrgId } from '../core/domain.js';
-import type { Memory } from '../core/observed-state.js';
+import { analyzeDrift, type DriftEntry } from '../core/drift.js';
+import { EMPTY_SNAPSHOT, type Snapshot } from '../core/observed-state.js';
+import {
+  credentialsRejected,
+  failuresOf,
+  isPlanned,
+  orgIdOf,
+  type OrgOutcome,
+  type PlannedOutcome,
+} from '../core/outcome.js';
 import type { Failure, Report, ReportSummary } from '../core/report.js';
+import { writes, type RunMode } from '../core/run-mode.js';
 import type { MaxChanges } from '../core/units.js';
 import type { Connection } from '../engine/connection.js';
-import { loadSnapshot, memoryOrEmpty, saveSnapshot } from '../engine/snapshot.js';
+import type { RoleWrites } from '../engine/reconciler.js';
+import { loadSnapshot, snapshotOrEmpty, saveSnapshot } from '../engine/snapshot.js';
 import type { Logger } from '../log.js';
 import type { RequestQueue } from '../queue/request-queue.js';
 import type { DesiredSource, GoodDesired } from './desired-source.js';
-import { analyzeDrift, type DriftEntry } from './drift.js';
 import { FileWatcher, type CheckReason, type FileFingerprint } from './file-watcher.js';
 import type { CycleResultLabel, DaemonMetrics, OrgGauges } from './metrics.js';
 import { startOpsServer, type ListenAddress, type OpsServer, type Readiness } from './ops-server.js';
 
 /**
- * `role-sync run` (PRODUCT.md §5): reconcile when the file changes, on SIGHUP and on a timer;
+ * `role-sync run`: reconcile when the file changes, on SIGHUP and on a timer;
  * detect and heal drift; serve health and metrics; shut down without losing track of writes.
  * Cycles never overlap: triggers arriving while one runs are folded into a single next cycle.
  */
@@ -22,7 +32,8 @@ import { startOpsServer, type ListenAddress, type OpsServer, type Readiness } fr
 const CYCLE_WIND_DOWN_MS = 2_000;
 
 export interface DaemonOptions {
-  readonly dryRun: boolean;
+  /** `apply`, or `dry-run` to observe and report only. A cycle on an invalid file is always a `plan`. */
+  readonly mode: Exclude<RunMode, 'plan'>;
   readonly force: boolean;
   readonly maxChanges: MaxChanges;
   readonly debounceMs: number;
@@ -40,6 +51,8 @@ export interface DaemonDeps {
   /** Already loaded once, validly: an invalid file at start is the caller's exit 1. */
   readonly source: DesiredSource;
   readonly queue: RequestQueue;
+  /** The per-user write order every connection's reconcilers share; closed at shutdown like the queue. */
+  readonly coordinator: RoleWrites;
   /** Credentials for these organizations; throws (a SettingsError) when some have none. */
   readonly connect: (organizations: readonly OrgId[]) => Promise<Connection>;
   readonly stateDir: string;
@@ -87,7 +100,7 @@ export interface DaemonStatus {
 export class Daemon {
   readonly #opts: DaemonOptions;
   readonly #deps: DaemonDeps;
-  #memory: Memory = { organizations: new Map() };
+  #snapshot: Snapshot = EMPTY_SNAPSHOT;
   #connection: Connection | undefined;
   #watcher: FileWatcher | undefined;
   #ops: OpsServer | undefined;
@@ -101,6 +114,8 @@ export class Daemon {
   /** End of the last cycle that observed every organization: what readiness is about. */
   #lastCompleted: Date | undefined;
   #drift: readonly DriftEntry[] = [];
+  /** The last cycle's outcomes: what /status lists as failures. */
+  #outcomes: readonly OrgOutcome[] = [];
   #gauges = new Map<OrgId, OrgGauges>();
   #cycleAbort: AbortController | undefined;
   /** The last cycle saw credentials rejected (401 after a fresh token): read them again before the next. */
@@ -109,6 +124,10 @@ export class Daemon {
   constructor(opts: DaemonOptions, deps: DaemonDeps) {
     this.#opts = opts;
     this.#deps = deps;
+  }
+
+  get #dryRun(): boolean {
+    return this.#opts.mode === 'dry-run';
   }
 
   /** Connect, load the snapshot, start the ops server and the watcher, and run the first cycle. */
@@ -126,8 +145,8 @@ export class Daemon {
     metrics.declareOrganizations(good.state.organizations.map((o) => o.id));
 
     const snapshot = await loadSnapshot(stateDir);
-    if (snapshot.kind === 'unreadable') logger.warn({ stateDir }, `${snapshot.message}; starting without memory`);
-    this.#memory = memoryOrEmpty(snapshot);
+    if (snapshot.kind === 'unreadable') logger.warn({ stateDir }, `${snapshot.message}; starting without a snapshot`);
+    this.#snapshot = snapshotOrEmpty(snapshot);
 
     this.#ops = await startOpsServer(
       this.#opts.listen,
@@ -157,7 +176,7 @@ export class Daemon {
         file: good.file,
         sha256: good.sha256,
         directories: this.#watcher.directories,
-        dryRun: this.#opts.dryRun,
+        dryRun: this.#dryRun,
         debounceMs: this.#opts.debounceMs,
         rereadIntervalMs: this.#opts.rereadIntervalMs,
         resyncIntervalMs: this.#opts.resyncIntervalMs,
@@ -189,21 +208,18 @@ export class Daemon {
     const { source } = this.#deps;
     const readiness = this.readiness();
     const cpu = process.cpuUsage();
-    const report = this.#lastCycle?.report;
     return {
       fileHash: source.good?.sha256,
       configValid: source.valid,
       configProblems: source.problems,
-      dryRun: this.#opts.dryRun,
+      dryRun: this.#dryRun,
       ready: readiness.ready,
       ...(readiness.ready ? {} : { readyReason: readiness.reason }),
       shuttingDown: this.#stopping,
       lastCycle: this.#lastCycle,
       lastCompletedAt: this.#lastCompleted?.toISOString(),
       drift: this.#drift,
-      failures: report
-        ? report.organizations.flatMap((o) => o.failures.map((f) => ({ organization: o.id, ...f })))
-        : [],
+      failures: this.#outcomes.flatMap((o) => failuresOf(o).map((f) => ({ organization: orgIdOf(o), ...f }))),
       pendingChanges: [...this.#gauges.values()].reduce((n, g) => n + g.pendingChanges, 0),
       process: {
         uptimeSeconds: Math.round(process.uptime()),
@@ -224,7 +240,7 @@ export class Daemon {
   }
 
   async #shutdown(signal: string): Promise<void> {
-    const { logger, queue } = this.#deps;
+    const { logger, queue, coordinator } = this.#deps;
     this.#stopping = true;
     // A start still under way finishes first, so nothing it opens outlives the shutdown.
     await this.#started?.catch(() => undefined);
@@ -236,7 +252,7 @@ export class Daemon {
     );
     await this.#watcher?.close();
     // Writes queued behind a user's in-flight write are dropped; the file is read again at the next start.
-    this.#connection?.reconciler.coordinator.close();
+    coordinator.close();
     const drained = await queue.drain(this.#opts.shutdownDeadlineMs);
     if (drained === 'deadline')
       logger.warn(
@@ -246,7 +262,7 @@ export class Daemon {
     // Only now, with nothing in flight: the cycle's signal would cut requests, but it also ends retry back-off sleeps.
     this.#cycleAbort?.abort(new Error('shutting down'));
     await settledWithin(this.#loop, CYCLE_WIND_DOWN_MS);
-    if (!this.#opts.dryRun) await this.#saveSnapshot();
+    if (writes(this.#opts.mode)) await this.#saveSnapshot();
     this.#connection?.close();
     await this.#ops?.close();
     logger.info({ signal }, 'stopped');
@@ -304,46 +320,43 @@ export class Daemon {
     const { logger, source, metrics, now } = this.#deps;
     const desired = source.good!;
     // While the file is invalid the last good state is kept, but nothing is written on its behalf.
-    const mode = source.valid ? 'apply' : 'plan';
+    const mode: RunMode = source.valid ? this.#opts.mode : 'plan';
     const started = now();
     const connection = await this.#connectionFor(desired);
-    const baseline = this.#memory;
+    const before = this.#snapshot;
     let record: CycleRecord;
     try {
       this.#cycleAbort = new AbortController();
-      const result = await connection.reconciler.cycle(desired.state, baseline, {
+      const result = await connection.reconciler(mode).cycle(desired.state, before, {
         signal: this.#cycleAbort.signal,
-        mode,
-        dryRun: this.#opts.dryRun,
         maxChanges: this.#opts.maxChanges,
         force: this.#opts.force,
         source: { file: desired.file, sha256: desired.sha256 },
       });
       const ended = now();
+      const { outcomes, report } = result;
       const refused = result.refusals.length > 0;
-      const report = result.report;
-      this.#credentialsRejected = report.organizations.some((o) => o.failures.some((f) => f.reason === 'auth'));
-      if (!refused) this.#memory = result.memory;
-      if (!refused && mode === 'apply' && !this.#opts.dryRun) await this.#saveSnapshot();
+      this.#outcomes = outcomes;
+      this.#credentialsRejected = outcomes.some(credentialsRejected);
+      if (!refused) this.#snapshot = result.snapshot;
+      if (!refused && writes(mode)) await this.#saveSnapshot();
 
-      const drift = analyzeDrift({ plans: result.plans, baseline, report, previous: this.#drift, now: started });
+      const drift = analyzeDrift({ outcomes, snapshot: before, previous: this.#drift, now: started });
       this.#drift = drift.open;
       this.#logDrift(drift.detected, drift.open, mode);
-      this.#updateGauges(desired, report, drift.pending);
+      this.#updateGauges(desired, outcomes, drift.pending);
 
-      const resultLabel: CycleResultLabel = refused ? 'refused' : report.summary.failed > 0 ? 'failure' : 'success';
-      metrics.recordCycle(resultLabel, report, this.#gauges, ended);
-      const observedAll = !report.organizations.some((o) =>
-        o.failures.some((f) => f.user === undefined && f.reason === 'observe'),
-      );
-      if (observedAll) this.#lastCompleted = ended;
+      const failed = outcomes.some((o) => failuresOf(o).length > 0);
+      const resultLabel: CycleResultLabel = refused ? 'refused' : failed ? 'failure' : 'success';
+      metrics.recordCycle(resultLabel, outcomes, this.#gauges, ended);
+      if (outcomes.every(isPlanned)) this.#lastCompleted = ended;
       record = {
         triggers,
         startedAt: started.toISOString(),
         durationMs: ended.getTime() - started.getTime(),
         result: resultLabel,
-        mode,
-        dryRun: this.#opts.dryRun,
+        mode: mode === 'plan' ? 'plan' : 'apply',
+        dryRun: this.#dryRun,
         summary: report.summary,
         drift: {
           detected: drift.detected.length,
@@ -354,14 +367,14 @@ export class Daemon {
       };
     } catch (err) {
       const ended = now();
-      metrics.recordCycle('failure', undefined, this.#gauges, ended);
+      metrics.recordCycle('failure', [], this.#gauges, ended);
       record = {
         triggers,
         startedAt: started.toISOString(),
         durationMs: ended.getTime() - started.getTime(),
         result: 'failure',
-        mode,
-        dryRun: this.#opts.dryRun,
+        mode: mode === 'plan' ? 'plan' : 'apply',
+        dryRun: this.#dryRun,
         error: err instanceof Error ? err.message : String(err),
       };
       logger.error({ err: record.error }, 'reconcile cycle failed');
@@ -373,8 +386,8 @@ export class Daemon {
         cycle: {
           triggers,
           result: record.result,
-          mode,
-          dryRun: this.#opts.dryRun,
+          mode: record.mode,
+          dryRun: this.#dryRun,
           durationMs: record.durationMs,
           changes: s?.changes ?? 0,
           applied: s?.applied ?? 0,
@@ -418,12 +431,12 @@ export class Daemon {
     }
   }
 
-  #logDrift(detected: readonly DriftEntry[], open: readonly DriftEntry[], mode: 'apply' | 'plan'): void {
+  #logDrift(detected: readonly DriftEntry[], open: readonly DriftEntry[], mode: RunMode): void {
     const openSet = new Set(open);
     for (const d of detected) {
       const outcome = !openSet.has(d)
         ? 'healed'
-        : this.#opts.dryRun
+        : this.#dryRun
           ? 'reported only (dry-run)'
           : mode === 'plan'
             ? 'reported only (file invalid)'
@@ -445,21 +458,21 @@ export class Daemon {
     }
   }
 
-  #updateGauges(desired: GoodDesired, report: Report, pending: ReadonlyMap<OrgId, number>): void {
+  #updateGauges(desired: GoodDesired, outcomes: readonly OrgOutcome[], pending: ReadonlyMap<OrgId, number>): void {
+    const planned = new Map<OrgId, PlannedOutcome>(outcomes.filter(isPlanned).map((o) => [o.plan.id, o]));
     const next = new Map<OrgId, OrgGauges>();
     for (const org of desired.state.organizations) {
-      const observed = pending.get(org.id);
-      const orgReport = report.organizations.find((o) => o.id === org.id);
-      if (observed === undefined || !orgReport) {
+      const outcome = planned.get(org.id);
+      if (!outcome) {
         // Not observed this cycle: the last known figures stand.
         const previous = this.#gauges.get(org.id);
         if (previous) next.set(org.id, previous);
         continue;
       }
       next.set(org.id, {
-        pendingChanges: observed,
+        pendingChanges: pending.get(org.id) ?? 0,
         driftedUsers: this.#drift.filter((d) => d.organization === org.id).length,
-        unmanagedUsers: orgReport.unmanaged.length,
+        unmanagedUsers: outcome.plan.unmanaged.length,
       });
     }
     this.#gauges = next;
@@ -467,7 +480,7 @@ export class Daemon {
 
   async #saveSnapshot(): Promise<void> {
     try {
-      await saveSnapshot(this.#deps.stateDir, this.#memory, this.#deps.now());
+      await saveSnapshot(this.#deps.stateDir, this.#snapshot, this.#deps.now());
     } catch (err) {
       this.#deps.logger.error(
         { stateDir: this.#deps.stateDir, err: err instanceof Error ? err.message : String(err) },

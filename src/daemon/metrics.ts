@@ -1,9 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OrgId } from '../core/domain.js';
-import type { FailureReason, Report } from '../core/report.js';
+import { appliedCount, failuresOf, orgIdOf, type OrgOutcome } from '../core/outcome.js';
+import type { FailureReason } from '../core/report.js';
 
 /**
- * The daemon's Prometheus metrics (PRODUCT.md §5), on a registry of their own rather than
+ * The daemon's Prometheus metrics (README.md lists them), on a registry of their own rather than
  * prom-client's global one, so several daemons (tests, benchmarks) can live in one process.
  */
 
@@ -148,21 +149,19 @@ export class DaemonMetrics {
     }
   }
 
-  /** After a cycle: counters from the report, gauges replaced so organizations gone from the file disappear. */
+  /** After a cycle: counters from its outcomes, gauges replaced so organizations gone from the file disappear. */
   recordCycle(
     result: CycleResultLabel,
-    report: Report | undefined,
+    outcomes: readonly OrgOutcome[],
     gauges: ReadonlyMap<OrgId, OrgGauges>,
     endedAt: Date,
   ): void {
     this.#runs.inc({ result });
     if (result === 'success') this.#lastSuccess.set(endedAt.getTime() / 1000);
-    if (report) {
-      for (const org of report.organizations) {
-        const applied = org.changes.filter((c) => c.result.state === 'applied').length;
-        this.#applied.inc({ organization: org.id }, applied);
-        for (const f of org.failures) this.#failures.inc({ organization: org.id, reason: f.reason });
-      }
+    for (const outcome of outcomes) {
+      const organization = orgIdOf(outcome);
+      this.#applied.inc({ organization }, appliedCount(outcome));
+      for (const f of failuresOf(outcome)) this.#failures.inc({ organization, reason: f.reason });
     }
     this.#pending.reset();
     this.#drifted.reset();

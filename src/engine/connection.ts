@@ -1,42 +1,91 @@
 import type { OrgId, UserId } from '../core/domain.js';
+import { writes, type RunMode } from '../core/run-mode.js';
 import type { Logger } from '../log.js';
-import { ParchmentClient, type AttemptRecord } from '../parchment/client.js';
+import { ParchmentClient } from '../parchment/client.js';
+import type { AttemptRecord } from '../parchment/http.js';
 import type { ParchmentSettings } from '../parchment/settings.js';
 import type { RequestScheduler } from '../queue/contract.js';
-import { Reconciler } from './reconciler.js';
+import { RequestQueue } from '../queue/request-queue.js';
+import type { ParchmentApi } from './parchment-api.js';
+import { Reconciler, type RoleWrites } from './reconciler.js';
 
-/** A reconciler bound to one set of credentials, and the client it owns. */
+/** Reconcilers bound to one set of credentials, and the clients they own. */
 export interface Connection {
   readonly organizations: ReadonlySet<OrgId>;
-  readonly reconciler: Reconciler;
-  readonly close: () => void;
+  /**
+   * The reconciler for a run mode. `plan` and `dry-run` get a client whose HTTP layer refuses every
+   * write, so a read-only run rests on that refusal, not on the reconciler's good behaviour.
+   */
+  reconciler(mode: RunMode): Reconciler;
+  /** The Parchment calls the reconciler for `mode` makes. */
+  api(mode: RunMode): ParchmentApi;
+  close(): void;
 }
 
 export interface ConnectOptions {
   readonly logger: Logger;
   /** The shared request budget: every client of the process goes through one queue. */
   readonly scheduler: RequestScheduler;
-  /** Dry-run and plan rest on the HTTP layer refusing writes, not on the reconciler's good behaviour. */
-  readonly readOnly: boolean;
+  /** The per-user write order, owned (and closed at shutdown) by the caller. */
+  readonly coordinator: RoleWrites;
   readonly onRequest?: (record: AttemptRecord) => void;
 }
 
-/** Wires settings into a client and a reconciler; the same for one-shot commands and the daemon. */
+/** Wires settings into clients and reconcilers; the same for one-shot commands and the daemon. */
 export function connect(settings: ParchmentSettings, opts: ConnectOptions): Connection {
-  const client = new ParchmentClient({
+  // Read-only first: tokens are minted through it (the token call passes the read-only guard),
+  // and the writing client, made only when a mode writes, shares them.
+  const reading = new ParchmentClient({
     settings,
     logger: opts.logger,
     scheduler: opts.scheduler,
-    readOnly: opts.readOnly,
-    ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
+    readOnly: true,
+    onRequest: opts.onRequest,
   });
-  const reconciler = new Reconciler({
-    client,
-    logger: opts.logger,
-    now: () => new Date(),
-    actingUsers: actingUsersOf(settings),
+  let writing: ParchmentClient | undefined;
+  const reconcilers = new Map<RunMode, Reconciler>();
+  const actingUsers = actingUsersOf(settings);
+  const apiFor = (mode: RunMode): ParchmentApi =>
+    writes(mode) ? (writing ??= reading.sibling({ readOnly: false })) : reading;
+  return {
+    organizations: new Set(settings.organizations.keys()),
+    reconciler(mode) {
+      let r = reconcilers.get(mode);
+      if (!r) {
+        r = new Reconciler({
+          api: apiFor(mode),
+          mode,
+          coordinator: opts.coordinator,
+          logger: opts.logger,
+          now: () => new Date(),
+          actingUsers,
+        });
+        reconcilers.set(mode, r);
+      }
+      return r;
+    },
+    api: apiFor,
+    close() {
+      writing?.close();
+      reading.close();
+    },
+  };
+}
+
+/** The process's one request budget, from ROLE_SYNC_RATE and ROLE_SYNC_CONCURRENCY; every 429 is logged. */
+export function requestQueue(
+  settings: ParchmentSettings,
+  logger: Logger,
+  onRateLimited?: (delayMs: number) => void,
+): RequestQueue {
+  return new RequestQueue({
+    ratePerSecond: settings.ratePerSecond,
+    concurrency: settings.concurrency,
+    onRateLimited: (delayMs) => {
+      onRateLimited?.(delayMs);
+      logger.warn({ delayMs }, 'rate limited by Parchment: pausing all requests');
+    },
   });
-  return { organizations: new Set(settings.organizations.keys()), reconciler, close: () => client.close() };
 }
 
 /** The user role-sync acts as, per organization: whose own admin role the guard protects. */

@@ -2,21 +2,22 @@ import type { DesiredOrg } from '../core/desired-state.js';
 import { indexUsers, resolveUser } from '../core/live-plan.js';
 import type { ObservedOrg, ObservedUser } from '../core/observed-state.js';
 import type { FailureDetail } from '../core/report.js';
-import type { ParchmentClient } from '../parchment/client.js';
 import { failureOf } from './failures.js';
+import type { ParchmentApi } from './parchment-api.js';
 
 export type Observation =
   { readonly ok: true; readonly observed: ObservedOrg } | { readonly ok: false; readonly failure: FailureDetail };
 
 /**
  * List the organization's users, then read the roles of managed users the list did not carry
- * (list shapes differ, API-NOTES §5.1). Reads run concurrently; the client's queue bounds them.
+ * (some list shapes carry no roles: docs/parchment-api.md). Reads run concurrently; the client's
+ * queue bounds them.
  * A managed user whose read fails keeps `roles` undefined and is planned as unreadable.
  */
-export async function observeOrg(client: ParchmentClient, org: DesiredOrg, signal?: AbortSignal): Promise<Observation> {
+export async function observeOrg(api: ParchmentApi, org: DesiredOrg, signal?: AbortSignal): Promise<Observation> {
   let listed: readonly ObservedUser[];
   try {
-    listed = await client.listUsers(org.id, signal);
+    listed = await api.listUsers(org.id, signal);
   } catch (err) {
     return { ok: false, failure: failureOf(err, 'observe', `cannot list the users of organization ${org.id}`) };
   }
@@ -32,7 +33,7 @@ export async function observeOrg(client: ParchmentClient, org: DesiredOrg, signa
   await Promise.all(
     [...toRead].map(async (u) => {
       try {
-        const full = await client.getUser(org.id, u.id, signal);
+        const full = await api.getUser(org.id, u.id, signal);
         read.set(u.id, { ...u, ...full, email: full.email ?? u.email });
       } catch {
         // Planned as `unreadable` (a failure naming the user); the client has logged the request.

@@ -2,22 +2,21 @@ import type { DesiredState } from '../core/desired-state.js';
 import { sameRoles, type AssignableRole, type LiveRole, type OrgId, type UserId } from '../core/domain.js';
 import { checkGuards, type GuardRefusal } from '../core/guards.js';
 import { changesOf, planOrg, type ChangeEntry, type OrgPlan } from '../core/live-plan.js';
-import { buildLiveReport, type OrgOutcome } from '../core/live-report.js';
-import type { Memory, OrgMemory, RememberedUser } from '../core/observed-state.js';
+import { buildLiveReport } from '../core/live-report.js';
+import type { OrgSnapshot, RememberedUser, Snapshot } from '../core/observed-state.js';
+import { plannedOutcome, type OrgOutcome, type PlannedOutcome } from '../core/outcome.js';
 import type { ChangeResult, FailureDetail, Report, ReportSource } from '../core/report.js';
+import { writes, type RunMode } from '../core/run-mode.js';
 import type { MaxChanges } from '../core/units.js';
 import type { Logger } from '../log.js';
-import type { ParchmentClient } from '../parchment/client.js';
 import { AuthFailedError } from '../parchment/errors.js';
 import { QueueClosedError } from '../queue/request-queue.js';
-import { WriteCoordinator } from '../queue/write-coordinator.js';
+import type { WriteCoordinator } from '../queue/write-coordinator.js';
 import { failureOf } from './failures.js';
 import { observeOrg } from './observe.js';
+import type { ParchmentApi } from './parchment-api.js';
 
 export interface CycleOptions {
-  /** `plan` observes only; `apply` also writes (unless the client is read-only, i.e. dry-run). */
-  readonly mode: 'plan' | 'apply';
-  readonly dryRun: boolean;
   readonly maxChanges: MaxChanges;
   readonly force: boolean;
   readonly source: ReportSource;
@@ -26,159 +25,156 @@ export interface CycleOptions {
 }
 
 export interface CycleResult {
-  readonly report: Report;
+  /** Per organization, in file order: what was observed, planned and written. */
+  readonly outcomes: readonly OrgOutcome[];
   /** Non-empty when a guard refused the plan (and `--force` was not given): nothing was written. */
   readonly refusals: readonly GuardRefusal[];
-  /** What to remember: the new snapshot content. */
-  readonly memory: Memory;
-  readonly plans: readonly OrgPlan[];
+  /** The snapshot to keep after this cycle. */
+  readonly snapshot: Snapshot;
+  /** The outcomes rendered for people and the versioned JSON; not for decisions. */
+  readonly report: Report;
 }
 
+export type RoleWrites = WriteCoordinator<readonly AssignableRole[]>;
+
 export interface ReconcilerDeps {
-  readonly client: ParchmentClient;
+  readonly api: ParchmentApi;
+  /** Given once: `plan` and `dry-run` never write (and their `api` should refuse to). */
+  readonly mode: RunMode;
+  /** Orders writes per user; owned by whoever owns the process's lifetime (it closes it at shutdown). */
+  readonly coordinator: RoleWrites;
   readonly logger: Logger;
   readonly now: () => Date;
   /** The acting user per organization: whose own admin role the guard protects. */
   readonly actingUsers?: ReadonlyMap<OrgId, UserId>;
-  readonly coordinator?: WriteCoordinator<readonly AssignableRole[]>;
+}
+
+/** An organization between observation and writes. */
+type Planning = Extract<OrgOutcome, { kind: 'unobserved' }> | { readonly kind: 'planned'; readonly plan: OrgPlan };
+
+/** The writes of one organization: a result per change, and the failure that stopped them, if any. */
+interface OrgWrites {
+  readonly results: ReadonlyMap<UserId, ChangeResult>;
+  readonly authStop?: FailureDetail;
 }
 
 /**
  * One reconcile cycle: observe every organization, plan (pure), check the guards, write the
- * changes through the per-user coordinator, and build the report and the next memory.
+ * changes through the per-user coordinator, and return the outcomes, the report and the next snapshot.
  */
 export class Reconciler {
   readonly #deps: ReconcilerDeps;
-  readonly #coordinator: WriteCoordinator<readonly AssignableRole[]>;
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
-    this.#coordinator = deps.coordinator ?? new WriteCoordinator();
   }
 
-  get coordinator(): WriteCoordinator<readonly AssignableRole[]> {
-    return this.#coordinator;
+  get mode(): RunMode {
+    return this.#deps.mode;
   }
 
-  async cycle(desired: DesiredState, memory: Memory, opts: CycleOptions): Promise<CycleResult> {
-    const { client, logger } = this.#deps;
-    const observations = await Promise.all(
-      desired.organizations.map(async (org) => ({ org, obs: await observeOrg(client, org, opts.signal) })),
+  async cycle(desired: DesiredState, snapshot: Snapshot, opts: CycleOptions): Promise<CycleResult> {
+    const { api, logger, mode } = this.#deps;
+    const observed = await Promise.all(
+      desired.organizations.map(async (org): Promise<Planning> => {
+        const obs = await observeOrg(api, org, opts.signal);
+        if (!obs.ok) return { kind: 'unobserved', org, failure: obs.failure };
+        return { kind: 'planned', plan: planOrg(org, obs.observed, snapshot.organizations.get(org.id)) };
+      }),
     );
-
-    const plans: OrgPlan[] = [];
-    const failedOrgs = new Map<OrgId, FailureDetail>();
-    for (const { org, obs } of observations) {
-      if (obs.ok) plans.push(planOrg(org, obs.observed, memory.organizations.get(org.id)));
-      else failedOrgs.set(org.id, obs.failure);
-    }
+    const plans = observed.flatMap((o) => (o.kind === 'planned' ? [o.plan] : []));
 
     const tripped = opts.force
       ? []
-      : checkGuards(plans, {
-          maxChanges: opts.maxChanges,
-          ...(this.#deps.actingUsers ? { actingUsers: this.#deps.actingUsers } : {}),
-        });
+      : checkGuards(plans, { maxChanges: opts.maxChanges, actingUsers: this.#deps.actingUsers });
     // A plan writes nothing, so nothing is refused (no exit 3 for a read-only run); it warns that an apply would be.
-    const refusals = opts.mode === 'plan' ? [] : tripped;
-    const guardNote = opts.mode === 'plan' ? 'an apply would be refused by a safety guard' : 'refused by safety guard';
-    const writing = opts.mode === 'apply' && !opts.dryRun && refusals.length === 0;
+    const refusals = mode === 'plan' ? [] : tripped;
+    const guardNote = mode === 'plan' ? 'an apply would be refused by a safety guard' : 'refused by safety guard';
     for (const r of refusals) logger.warn({ guard: r.kind, organization: r.organization }, r.message);
 
-    const results = new Map<OrgId, Map<UserId, ChangeResult>>();
-    const orgWriteFailure = new Map<OrgId, FailureDetail>();
-    if (writing) await this.#write(plans, results, orgWriteFailure, opts);
-    else if (refusals.length > 0) {
-      for (const plan of plans)
-        results.set(
-          plan.id,
-          new Map(changesOf(plan).map((c) => [c.id, { state: 'not-attempted', reason: 'guard' } as const])),
-        );
-    }
-
-    const outcomes: OrgOutcome[] = desired.organizations.map((org) => {
-      const failure = failedOrgs.get(org.id);
-      if (failure) return { kind: 'unobserved', org, failure };
-      const plan = plans.find((p) => p.id === org.id)!;
-      const orgFailure = orgWriteFailure.get(org.id);
-      return {
-        kind: 'planned',
-        plan,
-        results: results.get(org.id) ?? new Map(),
-        ...(orgFailure ? { failure: orgFailure } : {}),
-      };
+    const written = await this.#writes(plans, refusals.length > 0, opts);
+    const outcomes = observed.map((o): OrgOutcome => {
+      if (o.kind === 'unobserved') return o;
+      const w = written.get(o.plan.id);
+      return plannedOutcome(o.plan, w?.results, w?.authStop);
     });
     const report = buildLiveReport({
-      kind: opts.mode,
-      dryRun: opts.dryRun,
+      mode,
       now: this.#deps.now(),
       source: opts.source,
       outcomes,
       warnings: tripped.map((r) => ({ organization: r.organization, message: `${guardNote}: ${r.message}` })),
     });
-    return { report, refusals, plans, memory: nextMemory(memory, plans, results, writing) };
+    return { outcomes, refusals, report, snapshot: nextSnapshot(snapshot, outcomes) };
   }
 
-  async #write(
+  /** What became of every change: written (apply), refused by a guard, or left planned (plan, dry-run). */
+  async #writes(
     plans: readonly OrgPlan[],
-    results: Map<OrgId, Map<UserId, ChangeResult>>,
-    orgFailure: Map<OrgId, FailureDetail>,
+    refused: boolean,
     opts: CycleOptions,
-  ): Promise<void> {
-    const all = plans.flatMap((plan) => changesOf(plan).map((change) => ({ plan, change })));
+  ): Promise<ReadonlyMap<OrgId, OrgWrites>> {
+    if (refused) {
+      const notAttempted: ChangeResult = { state: 'not-attempted', reason: 'guard' };
+      return new Map(plans.map((p) => [p.id, { results: new Map(changesOf(p).map((c) => [c.id, notAttempted])) }]));
+    }
+    if (!writes(this.#deps.mode)) return new Map();
+    const total = plans.reduce((n, p) => n + changesOf(p).length, 0);
     let done = 0;
-    const authStopped = new Set<OrgId>();
-    await Promise.all(
-      all.map(async ({ plan, change }) => {
-        const orgResults = results.get(plan.id) ?? new Map<UserId, ChangeResult>();
-        results.set(plan.id, orgResults);
-        const result = await this.#writeOne(plan.id, change, authStopped, opts.signal);
-        if (result.state === 'failed' && result.failure.reason === 'auth' && !orgFailure.has(plan.id)) {
-          orgFailure.set(plan.id, {
-            ...result.failure,
-            message: `writes to organization ${plan.id} stopped: ${result.failure.message}`,
-          });
-        }
-        orgResults.set(change.id, result);
-        done++;
-        opts.onProgress?.(done, all.length);
+    const progress = (): void => opts.onProgress?.(++done, total);
+    const written = await Promise.all(
+      plans.map(async (plan) => [plan.id, await this.#writeOrg(plan, progress, opts.signal)] as const),
+    );
+    return new Map(written);
+  }
+
+  async #writeOrg(plan: OrgPlan, progress: () => void, signal: AbortSignal | undefined): Promise<OrgWrites> {
+    // Once Parchment rejects the credentials, writes of this organization not yet sent are not sent.
+    const stop = { auth: false };
+    const results = await Promise.all(
+      changesOf(plan).map(async (change) => {
+        const result = await this.#writeOne(plan.id, change, stop, signal);
+        progress();
+        return [change.id, result] as const;
       }),
     );
+    const authFailure = results.find(([, r]) => r.state === 'failed' && r.failure.reason === 'auth')?.[1];
+    if (authFailure?.state !== 'failed') return { results: new Map(results) };
+    return {
+      results: new Map(results),
+      authStop: {
+        ...authFailure.failure,
+        message: `writes to organization ${plan.id} stopped: ${authFailure.failure.message}`,
+      },
+    };
   }
 
   async #writeOne(
     org: OrgId,
     change: ChangeEntry,
-    authStopped: Set<OrgId>,
+    stop: { auth: boolean },
     signal: AbortSignal | undefined,
   ): Promise<ChangeResult> {
-    const { client } = this.#deps;
+    const { api, coordinator } = this.#deps;
     const context = `PUT roles of ${change.user.key} in organization ${org}`;
-    const outcome = await this.#coordinator.submit(`${org}/${change.id}`, change.to, async (roles, writeSignal) => {
-      if (authStopped.has(org)) throw new NotAttempted('auth');
+    const outcome = await coordinator.submit(`${org}/${change.id}`, change.to, async (roles, writeSignal) => {
+      if (stop.auth) throw new NotAttempted('auth');
       if (signal?.aborted) throw new NotAttempted('shutdown');
-      return client.replaceRoles(org, change.id, roles, anySignal(signal, writeSignal));
+      return api.replaceRoles(org, change.id, roles, anySignal(signal, writeSignal));
     });
     switch (outcome.status) {
       case 'done': {
         const { roles, requestId } = outcome.result;
-        if (!sameRoles(roles, change.to)) {
-          return {
-            state: 'failed',
-            failure: {
-              reason: 'mismatch',
-              message: `${context}: Parchment answered with roles [${roles.join(', ')}] instead of [${change.to.join(', ')}]`,
-              ...(requestId !== undefined ? { requestId } : {}),
-            },
-          };
-        }
-        return { state: 'applied' };
+        if (sameRoles(roles, change.to)) return { state: 'applied' };
+        const answered = `Parchment answered with roles [${roles.join(', ')}] instead of [${change.to.join(', ')}]`;
+        const failure: FailureDetail = { reason: 'mismatch', message: `${context}: ${answered}` };
+        return { state: 'failed', failure: requestId === undefined ? failure : { ...failure, requestId } };
       }
       case 'failed': {
         if (outcome.error instanceof NotAttempted) return { state: 'not-attempted', reason: outcome.error.reason };
         // Shutdown drained the queue before this write started: nothing was sent.
         if (outcome.error instanceof QueueClosedError) return { state: 'not-attempted', reason: 'shutdown' };
-        if (outcome.error instanceof AuthFailedError) authStopped.add(org);
+        if (outcome.error instanceof AuthFailedError) stop.auth = true;
         return { state: 'failed', failure: failureOf(outcome.error, 'rejected', context) };
       }
       case 'superseded':
@@ -204,42 +200,44 @@ function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
 }
 
 /**
- * The memory after a cycle: managed users and observed roles from this observation, and the
- * drift baseline (`applied`) moved to what was written or confirmed equal to the file.
+ * The snapshot after a cycle: managed users and observed roles from this observation, and the
+ * applied roles (what drift is measured against) moved to what was written or confirmed equal to
+ * the file. An organization that could not be observed keeps what the previous snapshot had.
  */
-function nextMemory(
-  previous: Memory,
-  plans: readonly OrgPlan[],
-  results: ReadonlyMap<OrgId, ReadonlyMap<UserId, ChangeResult>>,
-  wrote: boolean,
-): Memory {
+export function nextSnapshot(previous: Snapshot, outcomes: readonly OrgOutcome[]): Snapshot {
   const organizations = new Map(previous.organizations);
-  for (const plan of plans) {
-    const before = previous.organizations.get(plan.id);
-    const managed = new Map<UserId, RememberedUser>();
-    const observed = new Map<UserId, readonly LiveRole[]>();
-    const applied = new Map(before?.applied ?? []);
-    for (const u of plan.unmanaged) if (u.roles) observed.set(u.id, u.roles);
-    for (const e of plan.entries) {
-      if (e.kind === 'not-found' || e.kind === 'ambiguous') continue;
-      managed.set(e.id, { key: e.user.key, ...(e.user.email ? { email: e.user.email } : {}) });
-      if (e.kind === 'unchanged') {
-        observed.set(e.id, e.roles);
-        applied.set(e.id, e.roles);
-      } else if (e.kind === 'change') {
-        const applyResult = results.get(plan.id)?.get(e.id);
-        if (wrote && applyResult?.state === 'applied') {
-          observed.set(e.id, e.to);
-          applied.set(e.id, e.to);
-        } else {
-          observed.set(e.id, e.from);
-        }
-      } else if (e.kind === 'protected' || e.kind === 'disabled') {
-        observed.set(e.id, e.live);
-      }
-    }
-    const next: OrgMemory = { managed, observed, applied };
-    organizations.set(plan.id, next);
+  for (const outcome of outcomes) {
+    if (outcome.kind === 'unobserved') continue;
+    organizations.set(outcome.plan.id, orgSnapshot(outcome, previous.organizations.get(outcome.plan.id)));
   }
   return { organizations };
+}
+
+function orgSnapshot(outcome: PlannedOutcome, before: OrgSnapshot | undefined): OrgSnapshot {
+  const managed = new Map<UserId, RememberedUser>();
+  const observed = new Map<UserId, readonly LiveRole[]>();
+  const applied = new Map(before?.applied ?? []);
+  for (const u of outcome.plan.unmanaged) if (u.roles) observed.set(u.id, u.roles);
+  for (const u of outcome.users) {
+    const e = u.entry;
+    if (e.kind === 'not-found' || e.kind === 'ambiguous') continue;
+    managed.set(e.id, e.user.email ? { key: e.user.key, email: e.user.email } : { key: e.user.key });
+    if (u.kind === 'write') {
+      const to = u.entry.to;
+      if (u.result.state === 'applied') {
+        observed.set(e.id, to);
+        applied.set(e.id, to);
+      } else {
+        observed.set(e.id, u.entry.from);
+      }
+      continue;
+    }
+    if (e.kind === 'unchanged') {
+      observed.set(e.id, e.roles);
+      applied.set(e.id, e.roles);
+    } else if (e.kind === 'protected' || e.kind === 'disabled') {
+      observed.set(e.id, e.live);
+    }
+  }
+  return { managed, observed, applied };
 }

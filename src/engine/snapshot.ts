@@ -2,7 +2,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { asLiveRole, parseEmail, parseOrgId, parseUserId, type OrgId, type UserId } from '../core/domain.js';
-import { EMPTY_MEMORY, type Memory, type OrgMemory, type RememberedUser } from '../core/observed-state.js';
+import { EMPTY_SNAPSHOT, type Snapshot, type OrgSnapshot, type RememberedUser } from '../core/observed-state.js';
 
 /**
  * The observed-state snapshot in ROLE_SYNC_STATE_DIR. Written atomically (temp file, fsync, rename,
@@ -26,7 +26,7 @@ const snapshotSchema = z.object({
 });
 
 export type SnapshotLoad =
-  | { readonly kind: 'loaded'; readonly memory: Memory }
+  | { readonly kind: 'loaded'; readonly snapshot: Snapshot }
   | { readonly kind: 'absent' }
   | { readonly kind: 'unreadable'; readonly message: string };
 
@@ -48,7 +48,7 @@ export async function loadSnapshot(stateDir: string): Promise<SnapshotLoad> {
   const parsed = snapshotSchema.safeParse(json);
   if (!parsed.success)
     return { kind: 'unreadable', message: `${path} is not a role-sync snapshot (version ${SNAPSHOT_VERSION})` };
-  const organizations = new Map<OrgId, OrgMemory>();
+  const organizations = new Map<OrgId, OrgSnapshot>();
   for (const [orgKey, org] of Object.entries(parsed.data.organizations)) {
     const orgId = parseOrgId(orgKey);
     if (!orgId) continue;
@@ -61,7 +61,7 @@ export async function loadSnapshot(stateDir: string): Promise<SnapshotLoad> {
       applied: idMap(org.applied, (roles) => roles.map(asLiveRole)),
     });
   }
-  return { kind: 'loaded', memory: { organizations } };
+  return { kind: 'loaded', snapshot: { organizations } };
 }
 
 function idMap<A, B>(record: Record<string, A>, f: (a: A) => B): Map<UserId, B> {
@@ -73,9 +73,9 @@ function idMap<A, B>(record: Record<string, A>, f: (a: A) => B): Map<UserId, B> 
   return out;
 }
 
-export function serializeSnapshot(memory: Memory, now: Date): string {
+export function serializeSnapshot(snapshot: Snapshot, now: Date): string {
   const organizations: Record<string, unknown> = {};
-  for (const [orgId, org] of memory.organizations) {
+  for (const [orgId, org] of snapshot.organizations) {
     organizations[orgId] = {
       managed: Object.fromEntries(org.managed),
       observed: Object.fromEntries(org.observed),
@@ -85,13 +85,13 @@ export function serializeSnapshot(memory: Memory, now: Date): string {
   return `${JSON.stringify({ snapshotVersion: SNAPSHOT_VERSION, writtenAt: now.toISOString(), organizations })}\n`;
 }
 
-export async function saveSnapshot(stateDir: string, memory: Memory, now: Date): Promise<void> {
+export async function saveSnapshot(stateDir: string, snapshot: Snapshot, now: Date): Promise<void> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const path = join(stateDir, SNAPSHOT_FILE);
   const tmp = join(stateDir, `.${SNAPSHOT_FILE}.${process.pid}.${Date.now()}.tmp`);
   const handle = await open(tmp, 'w', 0o600);
   try {
-    await handle.writeFile(serializeSnapshot(memory, now));
+    await handle.writeFile(serializeSnapshot(snapshot, now));
     await handle.sync();
   } finally {
     await handle.close();
@@ -111,6 +111,6 @@ export async function saveSnapshot(stateDir: string, memory: Memory, now: Date):
   }
 }
 
-export function memoryOrEmpty(load: SnapshotLoad): Memory {
-  return load.kind === 'loaded' ? load.memory : EMPTY_MEMORY;
+export function snapshotOrEmpty(load: SnapshotLoad): Snapshot {
+  return load.kind === 'loaded' ? load.snapshot : EMPTY_SNAPSHOT;
 }

@@ -1,21 +1,22 @@
 /**
- * The Parchment API as role-sync needs it: list users, read a user, replace a user's roles.
+ * The Parchment API as role-sync needs it: list users, read a user, replace a user's roles,
+ * disable and enable a user (the engine's `ParchmentApi`).
  * Wires settings, tokens, retries, the request scheduler and the HTTP layer together, and turns
  * response bodies into domain values.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { canonicalRoles, type AssignableRole, type LiveRole, type OrgId, type UserId } from '../core/domain.js';
+import type { ObservedUser } from '../core/observed-state.js';
 import { unscheduled, type RequestScheduler } from '../queue/contract.js';
 import { createTokenSource, type TokenLease, type TokenSource } from './auth.js';
 import { AuthFailedError, ParchmentApiError, ParchmentResponseError } from './errors.js';
 import { HttpTransport, type AttemptRecord, type HttpRequest, type HttpResponse } from './http.js';
-import { parseRolesBody, parseUserBody, parseUserListBody, type LiveUser } from './responses.js';
+import { parseRolesBody, parseUserBody, parseUserIdBody, parseUserListBody } from './responses.js';
 import { retryingSender, type Send } from './retry.js';
 import { ROUTES, paths } from './routes.js';
 import type { OrgCredentials, ParchmentSettings } from './settings.js';
 
-export type { LiveUser } from './responses.js';
 export type { AttemptRecord } from './http.js';
 
 export interface ClientOptions {
@@ -43,13 +44,16 @@ const PAGE_SIZE = 100;
 const MAX_PAGES = 1_000;
 
 export class ParchmentClient {
+  readonly #opts: ClientOptions;
   readonly #settings: ParchmentSettings;
   readonly #transport: HttpTransport;
   readonly #send: Send;
   readonly #tokens: TokenSource;
 
-  constructor(opts: ClientOptions) {
+  /** `tokens` is given only by `sibling`, so siblings share one token per organization. */
+  constructor(opts: ClientOptions, tokens?: TokenSource) {
     const now = opts.now ?? Date.now;
+    this.#opts = opts;
     this.#settings = opts.settings;
     this.#transport = new HttpTransport({
       baseUrl: opts.settings.baseUrl,
@@ -67,12 +71,21 @@ export class ParchmentClient {
       random: Math.random,
       sleep: opts.sleep ?? ((ms, signal) => delay(ms, undefined, signal === undefined ? {} : { signal })),
     });
-    this.#tokens = createTokenSource(opts.settings.auth, { send: this.#send, logger: opts.logger, now });
+    this.#tokens = tokens ?? createTokenSource(opts.settings.auth, { send: this.#send, logger: opts.logger, now });
+  }
+
+  /**
+   * A client over the same settings, request budget and tokens (no second mint), with an HTTP layer
+   * of its own that refuses writes or not. Its tokens are minted through this client, whose HTTP
+   * layer always lets the token call through; close both when done.
+   */
+  sibling(opts: { readonly readOnly: boolean }): ParchmentClient {
+    return new ParchmentClient({ ...this.#opts, readOnly: opts.readOnly }, this.#tokens);
   }
 
   /** Every user of the organization, following `lastKey` across pages. */
-  async listUsers(org: OrgId, signal?: AbortSignal): Promise<LiveUser[]> {
-    const users: LiveUser[] = [];
+  async listUsers(org: OrgId, signal?: AbortSignal): Promise<ObservedUser[]> {
+    const users: ObservedUser[] = [];
     const sent = new Set<string>();
     let lastKey: string | undefined;
     for (let page = 1; page <= MAX_PAGES; page++) {
@@ -105,7 +118,7 @@ export class ParchmentClient {
     );
   }
 
-  async getUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<LiveUser> {
+  async getUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<ObservedUser> {
     const req = {
       method: 'GET',
       route: ROUTES.user,
@@ -143,6 +156,35 @@ export class ParchmentClient {
     const parsed = parseRolesBody(res.body);
     if (!parsed.ok) throw responseError(req, res, parsed.problem);
     return res.requestId === undefined ? { roles: parsed.value } : { roles: parsed.value, requestId: res.requestId };
+  }
+
+  /** Idempotent: a user already disabled is answered 200 as well. */
+  disableUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<{ userId: UserId; requestId?: string }> {
+    return this.#toggle('disable', org, user, signal);
+  }
+
+  /** Idempotent: a user already enabled is answered 200 as well. */
+  enableUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<{ userId: UserId; requestId?: string }> {
+    return this.#toggle('enable', org, user, signal);
+  }
+
+  async #toggle(
+    kind: 'disable' | 'enable',
+    org: OrgId,
+    user: UserId,
+    signal: AbortSignal | undefined,
+  ): Promise<{ userId: UserId; requestId?: string }> {
+    const req = {
+      method: 'PUT',
+      route: ROUTES[kind],
+      path: paths[kind](org, user),
+      organizationId: org,
+      userId: user,
+    } as const;
+    const res = await this.#authorized(req, signal);
+    const parsed = parseUserIdBody(res.body);
+    if (!parsed.ok) throw responseError(req, res, parsed.problem);
+    return res.requestId === undefined ? { userId: parsed.value } : { userId: parsed.value, requestId: res.requestId };
   }
 
   /** Ends pooled keep-alive sockets; the client is unusable afterwards. */

@@ -5,16 +5,9 @@
  * with request context. Pure: no I/O. Problem strings never quote body values.
  */
 import * as z from 'zod';
-import { asLiveRole, parseEmail, parseUserId, type Email, type LiveRole, type UserId } from '../core/domain.js';
+import { asLiveRole, parseEmail, parseUserId, type LiveRole, type UserId } from '../core/domain.js';
+import type { ObservedUser } from '../core/observed-state.js';
 import type { ValidationItem } from './errors.js';
-
-export interface LiveUser {
-  readonly id: UserId;
-  readonly email?: Email;
-  readonly fullName?: string;
-  /** Undefined when the response shape carries no roles (the bare list shape): read the user to learn them. */
-  readonly roles?: readonly LiveRole[];
-}
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
 
@@ -59,7 +52,7 @@ function liveUserId(raw: string): UserId {
   return parseUserId(raw) ?? (raw as UserId);
 }
 
-function parseUserItem(item: unknown, where: string): Parsed<LiveUser> {
+function parseUserItem(item: unknown, where: string): Parsed<ObservedUser> {
   const parsed = UserItemSchema.safeParse(item);
   if (!parsed.success) return fail(describeIssues(parsed.error, where));
   const u = parsed.data;
@@ -75,13 +68,13 @@ function parseUserItem(item: unknown, where: string): Parsed<LiveUser> {
 }
 
 /** `GET …/users/{user_id}`: `data` is the user object. */
-export function parseUserBody(body: unknown): Parsed<LiveUser> {
+export function parseUserBody(body: unknown): Parsed<ObservedUser> {
   if (!isRecord(body) || !isRecord(body['data'])) return fail('body has no data object');
   return parseUserItem(body['data'], 'data');
 }
 
 export interface UserListPage {
-  readonly users: readonly LiveUser[];
+  readonly users: readonly ObservedUser[];
   /** The cursor for the next page; undefined when this is the last page. */
   readonly nextKey?: string;
 }
@@ -114,7 +107,7 @@ export function parseUserListBody(body: unknown): Parsed<UserListPage> {
     return fail('data is neither an array of users nor an object with a users array');
   }
 
-  const users: LiveUser[] = [];
+  const users: ObservedUser[] = [];
   for (const [i, item] of items.entries()) {
     const user = parseUserItem(item, `${itemsAt}[${i}]`);
     if (!user.ok) return user;
@@ -143,6 +136,17 @@ export function parseRolesBody(body: unknown): Parsed<readonly LiveRole[]> {
   const parsed = RolesBodySchema.safeParse(body);
   if (!parsed.success) return fail(describeIssues(parsed.error, ''));
   return ok(parsed.data.data.access_roles.map(asLiveRole));
+}
+
+const UserIdBodySchema = z.looseObject({
+  data: z.looseObject({ user_id: z.string().min(1) }),
+});
+
+/** `PUT …/disable` and `PUT …/enable`: `data.user_id` names the user the call acted on. */
+export function parseUserIdBody(body: unknown): Parsed<UserId> {
+  const parsed = UserIdBodySchema.safeParse(body);
+  if (!parsed.success) return fail(describeIssues(parsed.error, ''));
+  return ok(liveUserId(parsed.data.data.user_id));
 }
 
 // ---------------------------------------------------------------------------

@@ -10,6 +10,8 @@ export const ROUTES = {
   users: '/v1/organizations/{organization_id}/users',
   user: '/v1/organizations/{organization_id}/users/{user_id}',
   roles: '/v1/organizations/{organization_id}/users/{user_id}/roles',
+  disable: '/v1/organizations/{organization_id}/users/{user_id}/disable',
+  enable: '/v1/organizations/{organization_id}/users/{user_id}/enable',
 } as const;
 
 export type Route = (typeof ROUTES)[keyof typeof ROUTES];
@@ -20,4 +22,6 @@ export const paths = {
   users: (org: OrgId): string => `/v1/organizations/${enc(org)}/users`,
   user: (org: OrgId, user: UserId): string => `/v1/organizations/${enc(org)}/users/${enc(user)}`,
   roles: (org: OrgId, user: UserId): string => `/v1/organizations/${enc(org)}/users/${enc(user)}/roles`,
+  disable: (org: OrgId, user: UserId): string => `/v1/organizations/${enc(org)}/users/${enc(user)}/disable`,
+  enable: (org: OrgId, user: UserId): string => `/v1/organizations/${enc(org)}/users/${enc(user)}/enable`,
 };

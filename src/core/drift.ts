@@ -1,12 +1,12 @@
-import { sameRoles, type Email, type LiveRole, type OrgId, type UserId } from '../core/domain.js';
-import type { OrgPlan, PlanEntry } from '../core/live-plan.js';
-import type { Memory } from '../core/observed-state.js';
-import type { ChangeResult, Report } from '../core/report.js';
+import { sameRoles, type Email, type LiveRole, type OrgId, type UserId } from './domain.js';
+import type { PlanEntry } from './live-plan.js';
+import type { Snapshot } from './observed-state.js';
+import { isPlanned, type OrgOutcome } from './outcome.js';
 
 /**
- * Drift (PRODUCT.md §5): a managed user whose live roles differ from what role-sync last applied
- * or confirmed (`Memory.applied`). A difference for a user with no such baseline, or one that
- * only the file's new content causes, is a pending change instead. Pure: `now` is passed in.
+ * Drift: a managed user whose live roles differ from what role-sync last applied or confirmed
+ * (the snapshot's `applied`). A difference for a user role-sync never applied anything to, or one
+ * that only the file's new content causes, is a pending change instead. Pure: `now` is passed in.
  */
 export interface DriftEntry {
   readonly organization: OrgId;
@@ -32,33 +32,33 @@ export interface DriftAnalysis {
 }
 
 export interface DriftInput {
-  readonly plans: readonly OrgPlan[];
-  /** The memory the cycle started from: its `applied` is the drift baseline. */
-  readonly baseline: Memory;
-  /** The cycle's report: which changes were applied. */
-  readonly report: Report;
+  /** The cycle's outcomes: what was observed, and which writes were applied. */
+  readonly outcomes: readonly OrgOutcome[];
+  /** The snapshot the cycle started from: its `applied` roles are what drift is measured against. */
+  readonly snapshot: Snapshot;
   /** The open drift of the previous cycle, for `firstSeen` and for organizations this cycle could not observe. */
   readonly previous: readonly DriftEntry[];
   readonly now: Date;
 }
 
 export function analyzeDrift(input: DriftInput): DriftAnalysis {
-  const { plans, baseline, report, previous, now } = input;
+  const { outcomes, snapshot, previous, now } = input;
   const previousByKey = new Map(previous.map((d) => [driftKey(d.organization, d.userId, d.to), d]));
   const detected: DriftEntry[] = [];
   const open: DriftEntry[] = [];
   const pending = new Map<OrgId, number>();
-  const observedOrgs = new Set(plans.map((p) => p.id));
+  const planned = outcomes.filter(isPlanned);
+  const observedOrgs = new Set(planned.map((o) => o.plan.id));
 
-  for (const plan of plans) {
-    const applied = baseline.organizations.get(plan.id)?.applied;
-    const results = resultsByUser(report, plan.id);
+  for (const { plan, users } of planned) {
+    const applied = snapshot.organizations.get(plan.id)?.applied;
     let pendingHere = 0;
-    for (const entry of plan.entries) {
+    for (const user of users) {
+      const entry = user.entry;
       const seenLive = liveRolesOf(entry);
       if (!seenLive) continue;
       const { id, live } = seenLive;
-      const healed = entry.kind === 'change' && results.get(id)?.state === 'applied';
+      const healed = user.kind === 'write' && user.result.state === 'applied';
       const base = applied?.get(id);
       if (base && entry.kind !== 'unchanged' && !sameRoles(base, live)) {
         const seen = previousByKey.get(driftKey(plan.id, id, live));
@@ -73,7 +73,7 @@ export function analyzeDrift(input: DriftInput): DriftAnalysis {
         };
         detected.push(drift);
         if (!healed) open.push(drift);
-      } else if (entry.kind === 'change' && !healed) {
+      } else if (user.kind === 'write' && !healed) {
         pendingHere++;
       }
     }
@@ -104,12 +104,4 @@ function liveRolesOf(entry: PlanEntry): { readonly id: UserId; readonly live: re
     case 'ambiguous':
       return undefined;
   }
-}
-
-function resultsByUser(report: Report, org: OrgId): Map<UserId, ChangeResult> {
-  const out = new Map<UserId, ChangeResult>();
-  for (const change of report.organizations.find((o) => o.id === org)?.changes ?? []) {
-    if (change.user.id) out.set(change.user.id, change.result);
-  }
-  return out;
 }

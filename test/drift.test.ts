@@ -8,11 +8,11 @@ import {
   type AssignableRole,
   type UserId,
 } from '../src/core/domain.js';
+import { analyzeDrift, type DriftEntry } from '../src/core/drift.js';
 import { changesOf, planOrg, type OrgPlan } from '../src/core/live-plan.js';
-import { buildLiveReport } from '../src/core/live-report.js';
-import type { Memory, ObservedUser } from '../src/core/observed-state.js';
+import type { ObservedUser, Snapshot } from '../src/core/observed-state.js';
+import { plannedOutcome, type OrgOutcome } from '../src/core/outcome.js';
 import type { ChangeResult } from '../src/core/report.js';
-import { analyzeDrift, type DriftEntry } from '../src/daemon/drift.js';
 
 const ORG = parseOrgId('7fa84d2b-26d7-4c71-9b5b-e591eff97e7d')!;
 const OTHER_ORG = parseOrgId('3b1f9c2e-8d4a-4e6b-9f1a-2c5d7e8f9a0b')!;
@@ -39,23 +39,16 @@ function plan(desired: Record<string, AssignableRole[]>, live: Record<string, st
   return planOrg(desiredOrg(desired), { id: ORG, users }, undefined);
 }
 
-function baseline(applied: Record<string, string[]>): Memory {
+function applied(byUser: Record<string, string[]>): Snapshot {
   const map = new Map<UserId, readonly ReturnType<typeof asLiveRole>[]>(
-    Object.entries(applied).map(([id, r]) => [parseUserId(id)!, roles(...r)]),
+    Object.entries(byUser).map(([id, r]) => [parseUserId(id)!, roles(...r)]),
   );
   return { organizations: new Map([[ORG, { managed: new Map(), observed: new Map(map), applied: map }]]) };
 }
 
-/** A report where every change got `result` (applied after a write, planned in a dry-run). */
-function reportOf(p: OrgPlan, result: ChangeResult) {
-  const results = new Map(changesOf(p).map((c) => [c.id, result]));
-  return buildLiveReport({
-    kind: 'apply',
-    dryRun: result.state === 'planned',
-    now: new Date(0),
-    source: { file: 'roles.yaml', sha256: 'x' },
-    outcomes: [{ kind: 'planned', plan: p, results }],
-  });
+/** Outcomes where every change got `result` (applied after a write, planned in a dry-run). */
+function outcomesOf(p: OrgPlan, result: ChangeResult): OrgOutcome[] {
+  return [plannedOutcome(p, new Map(changesOf(p).map((c) => [c.id, result])))];
 }
 
 const T1 = new Date('2026-11-27T01:00:00Z');
@@ -69,9 +62,8 @@ describe('analyzeDrift', () => {
       { [A]: ['provider'], [B]: ['admin'], [C]: ['provider'] },
     );
     const result = analyzeDrift({
-      plans: [p],
-      baseline: baseline({ [A]: ['admin', 'provider'], [B]: ['admin'] }),
-      report: reportOf(p, { state: 'planned' }),
+      outcomes: outcomesOf(p, { state: 'planned' }),
+      snapshot: applied({ [A]: ['admin', 'provider'], [B]: ['admin'] }),
       previous: [],
       now: T1,
     });
@@ -92,9 +84,8 @@ describe('analyzeDrift', () => {
   it('closes drift that the cycle healed and counts nothing pending after a full apply', () => {
     const p = plan({ [A]: ['admin'], [B]: ['provider'] }, { [A]: ['provider'], [B]: ['admin'] });
     const result = analyzeDrift({
-      plans: [p],
-      baseline: baseline({ [A]: ['admin'] }),
-      report: reportOf(p, { state: 'applied' }),
+      outcomes: outcomesOf(p, { state: 'applied' }),
+      snapshot: applied({ [A]: ['admin'] }),
       previous: [],
       now: T1,
     });
@@ -104,28 +95,25 @@ describe('analyzeDrift', () => {
   });
 
   it('keeps firstSeen while the same drift persists, and restarts it when the user drifts elsewhere', () => {
-    const applied = baseline({ [A]: ['admin'] });
+    const snapshot = applied({ [A]: ['admin'] });
     const p1 = plan({ [A]: ['admin'] }, { [A]: ['provider'] });
     const first = analyzeDrift({
-      plans: [p1],
-      baseline: applied,
-      report: reportOf(p1, { state: 'planned' }),
+      outcomes: outcomesOf(p1, { state: 'planned' }),
+      snapshot,
       previous: [],
       now: T1,
     });
     const again = analyzeDrift({
-      plans: [p1],
-      baseline: applied,
-      report: reportOf(p1, { state: 'planned' }),
+      outcomes: outcomesOf(p1, { state: 'planned' }),
+      snapshot,
       previous: first.open,
       now: T2,
     });
     expect(again.open[0]!.firstSeen).toBe(T1.toISOString());
     const p2 = plan({ [A]: ['admin'] }, { [A]: ['receptionist'] });
     const elsewhere = analyzeDrift({
-      plans: [p2],
-      baseline: applied,
-      report: reportOf(p2, { state: 'planned' }),
+      outcomes: outcomesOf(p2, { state: 'planned' }),
+      snapshot,
       previous: again.open,
       now: T2,
     });
@@ -135,9 +123,8 @@ describe('analyzeDrift', () => {
   it("is not drift when the live roles already equal the file (someone did role-sync's job)", () => {
     const p = plan({ [A]: ['provider'] }, { [A]: ['provider'] });
     const result = analyzeDrift({
-      plans: [p],
-      baseline: baseline({ [A]: ['admin'] }),
-      report: reportOf(p, { state: 'applied' }),
+      outcomes: outcomesOf(p, { state: 'applied' }),
+      snapshot: applied({ [A]: ['admin'] }),
       previous: [],
       now: T1,
     });
@@ -148,9 +135,8 @@ describe('analyzeDrift', () => {
   it('reports drift to a protected role as open: role-sync will not write it', () => {
     const p = plan({ [A]: ['admin'] }, { [A]: ['owner', 'admin'] });
     const result = analyzeDrift({
-      plans: [p],
-      baseline: baseline({ [A]: ['admin'] }),
-      report: reportOf(p, { state: 'applied' }),
+      outcomes: outcomesOf(p, { state: 'applied' }),
+      snapshot: applied({ [A]: ['admin'] }),
       previous: [],
       now: T1,
     });
@@ -168,9 +154,8 @@ describe('analyzeDrift', () => {
     };
     const p = plan({ [A]: ['admin'] }, { [A]: ['admin'] });
     const result = analyzeDrift({
-      plans: [p],
-      baseline: baseline({ [A]: ['admin'] }),
-      report: reportOf(p, { state: 'planned' }),
+      outcomes: outcomesOf(p, { state: 'planned' }),
+      snapshot: applied({ [A]: ['admin'] }),
       previous: [elsewhere],
       now: T2,
     });
