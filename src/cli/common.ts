@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Report } from '../core/report.js';
 import { renderReport, type ReportFormat } from '../core/render/index.js';
-import { parseDuration } from '../core/units.js';
+import { parseDuration, parseMaxChanges, type MaxChanges } from '../core/units.js';
 
 /** `-c/--config FILE`, else `$ROLE_SYNC_CONFIG`, else `./roles.yaml` (PRODUCT.md §2). */
 export function configOption(cmd: Command): Command {
@@ -22,6 +22,12 @@ export function durationArg(value: string): number {
   if (ms === undefined)
     throw new InvalidArgumentError(`"${value}" is not a duration; use a unit, e.g. 500ms, 30s, 5m, 1h`);
   return ms;
+}
+
+export function maxChangesArg(value: string): MaxChanges {
+  const parsed = parseMaxChanges(value);
+  if (!parsed) throw new InvalidArgumentError(`"${value}" is not a count (40) or a percentage (25%)`);
+  return parsed;
 }
 
 /** The report goes to stdout (and `--out`), so `role-sync plan --format json > plan.json` works. */

@@ -1,14 +1,8 @@
-import { InvalidArgumentError, type Command } from 'commander';
-import { configOption, reportOptions } from '../cli/common.js';
+import type { Command } from 'commander';
+import { configOption, maxChangesArg, reportOptions } from '../cli/common.js';
 import type { ReportFormat } from '../core/render/index.js';
-import { parseMaxChanges, type MaxChanges } from '../core/units.js';
+import type { MaxChanges } from '../core/units.js';
 import { runLive } from './live.js';
-
-export function maxChangesArg(value: string): MaxChanges {
-  const parsed = parseMaxChanges(value);
-  if (!parsed) throw new InvalidArgumentError(`"${value}" is not a count (40) or a percentage (25%)`);
-  return parsed;
-}
 
 export function register(program: Command): void {
   const cmd = program

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { configOption, durationArg } from '../cli/common.js';
+import { configOption, durationArg, maxChangesArg } from '../cli/common.js';
 import { ExitCode } from '../cli/exit-codes.js';
 import type { AssignableRole, OrgId } from '../core/domain.js';
 import { DEFAULT_MAX_CHANGES } from '../core/guards.js';
@@ -13,7 +13,6 @@ import { connect, requestQueue, type Connection } from '../engine/connection.js'
 import { createLogger } from '../log.js';
 import { loadSettings, SettingsError, type ParchmentSettings } from '../parchment/settings.js';
 import { WriteCoordinator } from '../queue/write-coordinator.js';
-import { maxChangesArg } from './apply.js';
 
 /**
  * `role-sync run`: the daemon (PRODUCT.md §5). Logs JSON lines to stdout.

@@ -1,14 +1,10 @@
 import type { Report } from '../report.js';
 import { renderJson } from './json.js';
 import { renderMarkdown } from './markdown.js';
-import { renderText } from './text.js';
+import { renderText, type RenderOptions } from './text.js';
 
+export type { RenderOptions } from './text.js';
 export type ReportFormat = 'text' | 'json' | 'markdown';
-
-export interface RenderOptions {
-  /** ANSI colours in text output (only on a TTY). */
-  readonly colour: boolean;
-}
 
 export function renderReport(report: Report, format: ReportFormat, opts: RenderOptions): string {
   switch (format) {

@@ -8,7 +8,6 @@ import type {
   SkippedUser,
   UserLabel,
 } from '../report.js';
-import type { RenderOptions } from './index.js';
 import {
   NOT_REVOKED,
   UNMANAGED_LIST_LIMIT,
@@ -24,6 +23,11 @@ import {
   summarySentence,
   userAside,
 } from './words.js';
+
+export interface RenderOptions {
+  /** ANSI colours in text output (only on a TTY). */
+  readonly colour: boolean;
+}
 
 type Paint = (text: string) => string;
 
