@@ -3,7 +3,7 @@
  * PRODUCT.md §1: validating 50,000 users must cost about what parsing the bytes costs.
  * Two single-organization files of 50,000 users that differ in 1,000 users (the PR view):
  *   baseline  = yaml.parse(text, { uniqueKeys: false }) of both files;
- *   role-sync = loadDesiredFile of both (read, hash, parse, validate) + planAgainst (the offline plan).
+ *   role-sync = loadDesiredFile of both (read, hash, parse, validate) + buildOfflineReport (the offline plan).
  * Peak RSS is measured in fresh child processes that run only one path once; the bare parse's peak is
  * printed beside ours because the yaml library's document tree dominates both.
  * Targets: ratio <= 1.5, peak RSS < 300 MB. Run after a build: `node bench/parse-plan.js`.
@@ -27,8 +27,8 @@ const ROLE_SETS = [['provider'], ['admin', 'provider'], ['receptionist', 'rx_rea
 /** The offline plan is optional so the validate half can be measured on its own. */
 async function loadPlanner() {
   try {
-    const { planAgainst } = await import('../dist/core/offline-plan.js');
-    return planAgainst;
+    const { buildOfflineReport } = await import('../dist/core/offline-report.js');
+    return buildOfflineReport;
   } catch {
     return undefined;
   }
@@ -50,11 +50,11 @@ function makeFile(variant) {
   return `${lines.join('\n')}\n`;
 }
 
-async function roleSyncPath(headFile, baseFile, planAgainst) {
+async function roleSyncPath(headFile, baseFile, buildOfflineReport) {
   const [head, base] = await Promise.all([loadDesiredFile(headFile), loadDesiredFile(baseFile)]);
   if (!head.ok || !base.ok) throw new Error('benchmark files must be valid');
-  if (planAgainst === undefined) return undefined;
-  return planAgainst(head.state, base.state, {
+  if (buildOfflineReport === undefined) return undefined;
+  return buildOfflineReport(head.state, base.state, {
     source: { file: headFile, sha256: head.sha256, base: { file: baseFile, sha256: base.sha256 } },
     now: new Date(),
   });
@@ -99,7 +99,7 @@ async function main() {
     const baseFile = join(dir, 'base.yaml');
     writeFileSync(headFile, makeFile('head'));
     writeFileSync(baseFile, makeFile('base'));
-    const planAgainst = await loadPlanner();
+    const buildOfflineReport = await loadPlanner();
 
     const bare = [];
     const ours = [];
@@ -110,7 +110,7 @@ async function main() {
       bareParse(headFile, baseFile);
       const bareMs = performance.now() - started;
       started = performance.now();
-      report = await roleSyncPath(headFile, baseFile, planAgainst);
+      report = await roleSyncPath(headFile, baseFile, buildOfflineReport);
       const oursMs = performance.now() - started;
       if (run > 0) {
         bare.push(bareMs);
@@ -125,7 +125,8 @@ async function main() {
     const oursMs = median(ours);
     const ratio = oursMs / bareMs;
     const changes = report?.organizations.reduce((n, o) => n + o.changes.length, 0);
-    const measured = planAgainst === undefined ? 'validate only (offline plan not built)' : 'validate + offline plan';
+    const measured =
+      buildOfflineReport === undefined ? 'validate only (offline plan not built)' : 'validate + offline plan';
 
     const rows = [
       ['files', `2 × ${USERS} users, ${CHANGED} differ`],

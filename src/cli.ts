@@ -8,6 +8,7 @@ import * as plan from './commands/plan.js';
 import * as apply from './commands/apply.js';
 import * as run from './commands/run.js';
 import * as simulate from './commands/simulate.js';
+import { messageOf } from './core/wording.js';
 
 const program = new Command()
   .name('role-sync')
@@ -28,6 +29,6 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   // Commands turn expected failures into messages; this is the last line for the unexpected.
-  process.stderr.write(`role-sync: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`role-sync: internal error: ${messageOf(err)}\n`);
   process.exitCode = ExitCode.error;
 }

@@ -8,6 +8,7 @@ import { START_OF_FILE } from './core/domain.js';
 import type { DesiredState } from './core/desired-state.js';
 import { parseDesiredState } from './core/file-model.js';
 import { formatProblem, sortProblems, type Problem } from './core/problems.js';
+import { messageOf } from './core/wording.js';
 
 /** PRODUCT.md §1: a larger file is refused before it is parsed. */
 export const MAX_FILE_BYTES = 32 * 1024 * 1024;
@@ -42,7 +43,7 @@ function failure(file: string, message: string): LoadResult {
 function reason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code !== undefined && REASONS[code] !== undefined) return REASONS[code];
-  return err instanceof Error ? err.message : String(err);
+  return messageOf(err);
 }
 
 const MIB = 1024 * 1024;

@@ -2,7 +2,8 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { UserId } from '../src/core/domain.js';
-import type { AttemptRecord, ParchmentClient } from '../src/parchment/client.js';
+import type { ParchmentClient } from '../src/parchment/client.js';
+import type { AttemptRecord } from '../src/parchment/http.js';
 import { ParchmentApiError, ParchmentResponseError } from '../src/parchment/errors.js';
 import type { RequestScheduler } from '../src/queue/contract.js';
 import {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalRoles } from '../src/core/domain.js';
 import type { DesiredState } from '../src/core/desired-state.js';
-import { planAgainst } from '../src/core/offline-plan.js';
+import { buildOfflineReport } from '../src/core/offline-report.js';
 import { hasPendingChanges, summarize, type OrgReport, type Report, type UserLabel } from '../src/core/report.js';
 import { desiredStateArb, desiredStatePairArb } from './helpers/desired-arbitraries.js';
 
@@ -63,11 +63,11 @@ function managedSet(users: OrgReport['startsManaged']): Map<string, readonly str
 
 const SWAP = { added: 'removed', removed: 'added', kept: 'kept' } as const;
 
-describe('planAgainst properties', () => {
+describe('buildOfflineReport properties', () => {
   it('a file planned against itself has nothing to do', () => {
     fc.assert(
       fc.property(desiredStateArb(), (state) => {
-        const report = planAgainst(state, state, opts);
+        const report = buildOfflineReport(state, state, opts);
         const users = state.organizations.reduce((n, o) => n + o.users.length, 0);
         expect(report.organizations.map((o) => o.id)).toEqual(state.organizations.map((o) => o.id));
         for (const org of report.organizations) {
@@ -86,8 +86,8 @@ describe('planAgainst properties', () => {
   it('plan(A→B) is the inverse of plan(B→A)', () => {
     fc.assert(
       fc.property(desiredStatePairArb(), ([a, b]) => {
-        const forward = planAgainst(b, a, opts);
-        const backward = byOrg(planAgainst(a, b, opts));
+        const forward = buildOfflineReport(b, a, opts);
+        const backward = byOrg(buildOfflineReport(a, b, opts));
         expect(backward.size).toBe(forward.organizations.length);
         for (const org of forward.organizations) {
           const inverse = backward.get(org.id);
@@ -109,7 +109,7 @@ describe('planAgainst properties', () => {
           expect(managedSet(inverse.noLongerManaged)).toEqual(managedSet(org.startsManaged));
         }
         const s = forward.summary;
-        const r = planAgainst(a, b, opts).summary;
+        const r = buildOfflineReport(a, b, opts).summary;
         expect([
           r.changes,
           r.grants,
@@ -134,7 +134,7 @@ describe('planAgainst properties', () => {
   it('replaying plan(base→head) on base gives head', () => {
     fc.assert(
       fc.property(desiredStatePairArb(), ([base, head]) => {
-        expect(applyPlan(base, planAgainst(head, base, opts))).toEqual(normalize(head));
+        expect(applyPlan(base, buildOfflineReport(head, base, opts))).toEqual(normalize(head));
       }),
     );
   });
@@ -142,7 +142,7 @@ describe('planAgainst properties', () => {
   it('every change is a real difference, and added/removed are exactly the set differences', () => {
     fc.assert(
       fc.property(desiredStatePairArb(), ([base, head]) => {
-        const report = planAgainst(head, base, opts);
+        const report = buildOfflineReport(head, base, opts);
         for (const c of report.organizations.flatMap((o) => o.changes)) {
           expect(c.result).toEqual({ state: 'planned' });
           expect(c.added).toEqual(c.to.filter((r) => !c.from.includes(r)));
@@ -163,7 +163,7 @@ describe('planAgainst properties', () => {
   it('keeps the order of the head file, then the organizations only the base has', () => {
     fc.assert(
       fc.property(desiredStatePairArb(), ([base, head]) => {
-        const report = planAgainst(head, base, opts);
+        const report = buildOfflineReport(head, base, opts);
         const headIds = head.organizations.map((o) => o.id);
         const removed = base.organizations.map((o) => o.id).filter((id) => !headIds.includes(id));
         expect(report.organizations.map((o) => o.id)).toEqual([...headIds, ...removed]);
@@ -184,7 +184,7 @@ describe('planAgainst properties', () => {
   it('warns that access is NOT revoked whenever a user stops being managed', () => {
     fc.assert(
       fc.property(desiredStatePairArb(), ([base, head]) => {
-        const report = planAgainst(head, base, opts);
+        const report = buildOfflineReport(head, base, opts);
         for (const org of report.organizations) {
           const warned = report.warnings.some((w) => w.organization === org.id && w.message.includes('NOT revoked'));
           expect(warned).toBe(org.noLongerManaged.length > 0);

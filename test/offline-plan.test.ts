@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AssignableRole } from '../src/core/domain.js';
-import { planAgainst } from '../src/core/offline-plan.js';
+import { buildOfflineReport } from '../src/core/offline-report.js';
 import { hasPendingChanges } from '../src/core/report.js';
 import { desiredState } from './helpers/desired-arbitraries.js';
 
@@ -19,7 +19,7 @@ const collinsBase: Record<string, readonly AssignableRole[]> = {
   'nurse.patel@collins.example': ['receptionist'],
 };
 
-describe('planAgainst', () => {
+describe('buildOfflineReport', () => {
   it('reports a role change with from, to, added and removed, and counts the rest unchanged', () => {
     const base = desiredState({ [COLLINS]: { name: 'Collins Street Clinic', users: collinsBase } });
     const head = desiredState({
@@ -32,7 +32,7 @@ describe('planAgainst', () => {
         },
       },
     });
-    const report = planAgainst(head, base, { source, now });
+    const report = buildOfflineReport(head, base, { source, now });
 
     expect(report).toMatchObject({
       reportVersion: 1,
@@ -78,7 +78,7 @@ describe('planAgainst', () => {
   it('joins email keys case-insensitively and labels the change with the head key', () => {
     const base = desiredState({ [COLLINS]: { users: { 'Dr.Cameron@Collins.example': ['admin'] } } });
     const head = desiredState({ [COLLINS]: { users: { 'dr.cameron@collins.EXAMPLE': ['provider'] } } });
-    const [org] = planAgainst(head, base, { source, now }).organizations;
+    const [org] = buildOfflineReport(head, base, { source, now }).organizations;
     expect(org?.startsManaged).toEqual([]);
     expect(org?.noLongerManaged).toEqual([]);
     expect(org?.changes.map((c) => c.user)).toEqual([
@@ -89,7 +89,7 @@ describe('planAgainst', () => {
   it('joins UUID keys case-insensitively', () => {
     const base = desiredState({ [COLLINS]: { users: { [ADMIN_ID.toUpperCase()]: ['admin'] } } });
     const head = desiredState({ [COLLINS]: { users: { [ADMIN_ID]: ['admin'] } } });
-    const report = planAgainst(head, base, { source, now });
+    const report = buildOfflineReport(head, base, { source, now });
     expect(report.summary).toMatchObject({ changes: 0, unchanged: 1, startsManaged: 0, noLongerManaged: 0 });
     expect(hasPendingChanges(report)).toBe(false);
   });
@@ -97,7 +97,7 @@ describe('planAgainst', () => {
   it('treats a user re-keyed from id to email as two users, and says why', () => {
     const base = desiredState({ [COLLINS]: { users: { [ADMIN_ID]: ['admin'] } } });
     const head = desiredState({ [COLLINS]: { users: { 'dr.cameron@collins.example': ['admin'] } } });
-    const report = planAgainst(head, base, { source, now });
+    const report = buildOfflineReport(head, base, { source, now });
     const [org] = report.organizations;
     expect(org?.startsManaged).toEqual([
       { user: { key: 'dr.cameron@collins.example', email: 'dr.cameron@collins.example' }, roles: ['admin'] },
@@ -112,7 +112,7 @@ describe('planAgainst', () => {
   it('does not suspect a re-keying when entering and leaving users are keyed the same way', () => {
     const base = desiredState({ [COLLINS]: { users: { 'old.name@collins.example': ['admin'] } } });
     const head = desiredState({ [COLLINS]: { users: { 'new.name@collins.example': ['admin'] } } });
-    const report = planAgainst(head, base, { source, now });
+    const report = buildOfflineReport(head, base, { source, now });
     expect(report.warnings.map((w) => w.user)).toEqual(['old.name@collins.example']);
   });
 
@@ -120,7 +120,7 @@ describe('planAgainst', () => {
     const base = desiredState({ [COLLINS]: { name: 'Collins Street Clinic', users: collinsBase } });
     const { 'front.desk@collins.example': _gone, ...rest } = collinsBase;
     const head = desiredState({ [COLLINS]: { name: 'Collins Street Clinic', users: rest } });
-    const report = planAgainst(head, base, { source, now });
+    const report = buildOfflineReport(head, base, { source, now });
     expect(report.organizations[0]?.noLongerManaged).toEqual([
       {
         user: { key: 'front.desk@collins.example', email: 'front.desk@collins.example' },
@@ -142,7 +142,7 @@ describe('planAgainst', () => {
   it('several users removed give one warning with the count', () => {
     const base = desiredState({ [COLLINS]: { users: collinsBase } });
     const head = desiredState({ [COLLINS]: { users: { [ADMIN_ID]: ['admin', 'provider'] } } });
-    const report = planAgainst(head, base, { source, now });
+    const report = buildOfflineReport(head, base, { source, now });
     expect(report.organizations[0]?.noLongerManaged.map((u) => u.user.key)).toEqual([
       'dr.cameron@collins.example',
       'front.desk@collins.example',
@@ -161,7 +161,7 @@ describe('planAgainst', () => {
       [FITZROY]: { name: 'Fitzroy Telehealth', users: { 'dr.okafor@fitzroy.example': ['admin', 'provider'] } },
       [COLLINS]: { users: collinsBase },
     });
-    const report = planAgainst(head, base, { source, now });
+    const report = buildOfflineReport(head, base, { source, now });
     expect(report.organizations.map((o) => [o.id, o.orgChange])).toEqual([
       [FITZROY, 'added'],
       [COLLINS, 'kept'],
@@ -197,7 +197,7 @@ describe('planAgainst', () => {
   it('an organization name change alone is not a pending change', () => {
     const base = desiredState({ [COLLINS]: { name: 'Old name', users: collinsBase } });
     const head = desiredState({ [COLLINS]: { name: 'New name', users: collinsBase } });
-    const report = planAgainst(head, base, { source, now });
+    const report = buildOfflineReport(head, base, { source, now });
     expect(report.organizations[0]?.name).toBe('New name');
     expect(hasPendingChanges(report)).toBe(false);
   });
@@ -213,7 +213,7 @@ describe('planAgainst', () => {
       const base = desiredState({ [COLLINS]: { users: users(n, 0, 10) } });
       const head = desiredState({ [COLLINS]: { users: { 'user0@big.example': ['provider'], ...users(n, 100, 5) } } });
       const started = performance.now();
-      const report = planAgainst(head, base, { source, now });
+      const report = buildOfflineReport(head, base, { source, now });
       return { ms: performance.now() - started, report };
     };
     time(1_000);
@@ -224,7 +224,7 @@ describe('planAgainst', () => {
       unchanged: 44_910,
       changes: 4_991,
     });
-    console.info(`planAgainst, 50,000 users per side: ${ms.toFixed(1)} ms`);
+    console.info(`buildOfflineReport, 50,000 users per side: ${ms.toFixed(1)} ms`);
     // A quadratic join takes minutes at this size; linear takes tens of milliseconds.
     expect(ms).toBeLessThan(5_000);
   });

@@ -9,7 +9,7 @@ import {
   type OrgId,
   type UserId,
 } from '../src/core/domain.js';
-import { planAgainst } from '../src/core/offline-plan.js';
+import { buildOfflineReport } from '../src/core/offline-report.js';
 import { renderReport } from '../src/core/render/index.js';
 import { renderJson } from '../src/core/render/json.js';
 import { MARKDOWN_LIMIT, renderMarkdown } from '../src/core/render/markdown.js';
@@ -187,7 +187,7 @@ function offlinePlan(): Report {
       users: { 'dr.cameron@collins.example': ['provider'], 'new.hire@collins.example': ['receptionist', 'rx_reader'] },
     },
   });
-  return planAgainst(head, base, {
+  return buildOfflineReport(head, base, {
     source: { file: 'roles.yaml', sha256: 'a'.repeat(64), base: { file: 'base.yaml', sha256: 'b'.repeat(64) } },
     now: new Date('2025-06-01T12:00:00.000Z'),
   });

@@ -2,11 +2,10 @@ import type { Report } from '../core/report.js';
 import { hasPendingChanges } from '../core/report.js';
 import { DEFAULT_MAX_CHANGES } from '../core/guards.js';
 import type { MaxChanges } from '../core/units.js';
-import { formatProblem } from '../core/problems.js';
 import { ExitCode } from '../cli/exit-codes.js';
 import { emitReport } from '../cli/common.js';
 import type { ReportFormat } from '../core/render/index.js';
-import { loadDesiredFile } from '../desired-file.js';
+import { loadDesiredFile, printProblems } from '../desired-file.js';
 import { createLogger, type Logger } from '../log.js';
 import { loadSettings, SettingsError } from '../parchment/settings.js';
 import { WriteCoordinator } from '../queue/write-coordinator.js';
@@ -29,10 +28,10 @@ export async function runLive(opts: LiveRunOptions): Promise<ExitCode> {
   const logger = createLogger({ stream: 'stderr' });
   const loaded = await loadDesiredFile(opts.config);
   if (!loaded.ok) {
-    for (const p of loaded.problems) process.stderr.write(`${formatProblem(loaded.file, p)}\n`);
+    printProblems(loaded.file, loaded.problems, process.stderr);
     return ExitCode.error;
   }
-  for (const p of loaded.warnings) process.stderr.write(`${formatProblem(loaded.file, p)}\n`);
+  printProblems(loaded.file, loaded.warnings, process.stderr);
 
   let settings;
   try {

@@ -1,12 +1,12 @@
 import { Option, type Command } from 'commander';
 import { configOption, emitReport, reportOptions } from '../cli/common.js';
 import { ExitCode } from '../cli/exit-codes.js';
-import { planAgainst } from '../core/offline-plan.js';
-import { formatProblem } from '../core/problems.js';
+import { buildOfflineReport } from '../core/offline-report.js';
 import { hasPendingChanges } from '../core/report.js';
 import type { ReportFormat } from '../core/render/index.js';
-import { loadDesiredFile, type LoadResult } from '../desired-file.js';
+import { loadDesiredFile, printProblems } from '../desired-file.js';
 import { runLive } from './live.js';
+import { messageOf } from '../core/wording.js';
 
 export interface OfflinePlanCommand {
   /** The head revision (`-c`). */
@@ -69,26 +69,19 @@ export function register(program: Command): void {
 /** `role-sync plan --against BASE.yaml`: reads two files, writes the report; never touches the network. */
 export async function runOfflinePlan(opts: OfflinePlanCommand): Promise<ExitCode> {
   const [head, base] = await Promise.all([loadDesiredFile(opts.config), loadDesiredFile(opts.against)]);
-  reportProblems(head);
-  reportProblems(base);
+  for (const loaded of [head, base])
+    printProblems(loaded.file, loaded.ok ? loaded.warnings : loaded.problems, process.stderr);
   if (!head.ok || !base.ok) return ExitCode.error;
 
-  const report = planAgainst(head.state, base.state, {
+  const report = buildOfflineReport(head.state, base.state, {
     source: { file: head.file, sha256: head.sha256, base: { file: base.file, sha256: base.sha256 } },
     now: new Date(),
   });
   try {
     await emitReport(report, opts.format, opts.out);
   } catch (err) {
-    process.stderr.write(
-      `role-sync: cannot write the report to ${opts.out ?? 'stdout'}: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
+    process.stderr.write(`role-sync: cannot write the report to ${opts.out ?? 'stdout'}: ${messageOf(err)}\n`);
     return ExitCode.error;
   }
   return opts.detailedExitcode && hasPendingChanges(report) ? ExitCode.changesPending : ExitCode.ok;
-}
-
-function reportProblems(result: LoadResult): void {
-  const problems = result.ok ? result.warnings : result.problems;
-  for (const p of problems) process.stderr.write(`${formatProblem(result.file, p)}\n`);
 }

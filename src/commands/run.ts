@@ -13,6 +13,7 @@ import { connect, requestQueue, type Connection } from '../engine/connection.js'
 import { createLogger } from '../log.js';
 import { loadSettings, SettingsError, type ParchmentSettings } from '../parchment/settings.js';
 import { WriteCoordinator } from '../queue/write-coordinator.js';
+import { messageOf } from '../core/wording.js';
 
 /**
  * `role-sync run`: the daemon (PRODUCT.md §5). Logs JSON lines to stdout.
@@ -182,7 +183,7 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
       daemon.shutdown(signal).then(
         () => resolve(ExitCode.ok),
         (err: unknown) => {
-          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'shutdown failed');
+          logger.error({ err: messageOf(err) }, 'shutdown failed');
           resolve(ExitCode.error);
         },
       );
@@ -196,7 +197,7 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
   try {
     await daemon.start();
   } catch (err) {
-    logger.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot start the daemon');
+    logger.error({ err: messageOf(err) }, 'cannot start the daemon');
     await daemon.shutdown('start-failure');
     return ExitCode.error;
   }

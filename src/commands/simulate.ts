@@ -17,6 +17,7 @@ import {
   type SimOrg,
   type SimSeed,
 } from '../simulator/index.js';
+import { messageOf } from '../core/wording.js';
 
 interface SimulateOptions {
   port: number;
@@ -125,7 +126,7 @@ async function simulate(opts: SimulateOptions): Promise<void> {
   } catch (err) {
     if (!(err instanceof ConfigError || err instanceof SeedError || (err as NodeJS.ErrnoException).code !== undefined))
       throw err;
-    process.stderr.write(`role-sync simulate: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`role-sync simulate: cannot start: ${messageOf(err)}\n`);
     process.exitCode = ExitCode.error;
     return;
   }

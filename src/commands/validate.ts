@@ -2,11 +2,8 @@ import type { Command } from 'commander';
 import { configOption } from '../cli/common.js';
 import { ExitCode } from '../cli/exit-codes.js';
 import type { DesiredState } from '../core/desired-state.js';
+import { plural } from '../core/wording.js';
 import { loadDesiredFile, printProblems } from '../desired-file.js';
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
 
 function describeState(state: DesiredState): string {
   const users = state.organizations.reduce((sum, org) => sum + org.users.length, 0);

@@ -56,10 +56,22 @@ export function canonicalLiveRoles(roles: Iterable<string>): readonly LiveRole[]
   return [...known, ...unknown].map(asLiveRole);
 }
 
+/** Equal as sets. Canonical lists (the usual case) compare element by element, without building a Set. */
 export function sameRoles(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
+  if (a.every((r, i) => r === b[i])) return true;
   const set = new Set(a);
   return b.every((r) => set.has(r)) && set.size === new Set(b).size;
+}
+
+/** What replacing `from` with `to` grants and revokes, each in its list's order. */
+export function roleDelta<F extends string, T extends string>(
+  from: readonly F[],
+  to: readonly T[],
+): { readonly added: T[]; readonly removed: F[] } {
+  const fromSet = new Set<string>(from);
+  const toSet = new Set<string>(to);
+  return { added: to.filter((r) => !fromSet.has(r)), removed: from.filter((r) => !toSet.has(r)) };
 }
 
 // ---------------------------------------------------------------------------

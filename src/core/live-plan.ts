@@ -2,6 +2,7 @@ import type { DesiredOrg, DesiredUser } from './desired-state.js';
 import {
   canonicalLiveRoles,
   isProtectedRole,
+  roleDelta,
   sameRoles,
   type AssignableRole,
   type Email,
@@ -127,17 +128,7 @@ export function planUser(user: UserLabel, live: ObservedUser, desired: readonly 
   if (from.some(isProtectedRole)) return { kind: 'protected', user, id: live.id, live: from, desired };
   if (from.length === 1 && from[0] === 'member') return { kind: 'disabled', user, id: live.id, live: from, desired };
   if (sameRoles(from, desired)) return { kind: 'unchanged', user, id: live.id, roles: from };
-  const fromSet = new Set<string>(from);
-  const toSet = new Set<string>(desired);
-  return {
-    kind: 'change',
-    user,
-    id: live.id,
-    from,
-    to: desired,
-    added: desired.filter((r) => !fromSet.has(r)),
-    removed: from.filter((r) => !toSet.has(r)),
-  };
+  return { kind: 'change', user, id: live.id, from, to: desired, ...roleDelta(from, desired) };
 }
 
 export function changesOf(plan: OrgPlan): ChangeEntry[] {

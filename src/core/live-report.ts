@@ -2,6 +2,7 @@ import { isProtectedRole } from './domain.js';
 import { failuresOf, type OrgOutcome, type PlannedOutcome } from './outcome.js';
 import {
   REPORT_VERSION,
+  emptyOrgReport,
   summarize,
   type OrgReport,
   type Report,
@@ -88,11 +89,8 @@ function orgReport(outcome: PlannedOutcome, warnings: ReportWarning[]): OrgRepor
     });
   }
   return {
-    id: plan.id,
-    ...(plan.name !== undefined ? { name: plan.name } : {}),
-    orgChange: 'kept',
+    ...emptyOrgReport(plan),
     changes,
-    startsManaged: [],
     noLongerManaged: plan.noLongerManaged.map((u) => ({
       user: { key: u.key, id: u.id, ...(u.email ? { email: u.email } : {}) },
       ...(u.roles ? { roles: u.roles } : {}),
@@ -113,16 +111,5 @@ function orgReport(outcome: PlannedOutcome, warnings: ReportWarning[]): OrgRepor
 }
 
 function unobservedReport(outcome: Extract<OrgOutcome, { kind: 'unobserved' }>): OrgReport {
-  return {
-    id: outcome.org.id,
-    ...(outcome.org.name !== undefined ? { name: outcome.org.name } : {}),
-    orgChange: 'kept',
-    changes: [],
-    startsManaged: [],
-    noLongerManaged: [],
-    skipped: [],
-    unmanaged: [],
-    failures: [outcome.failure],
-    unchanged: 0,
-  };
+  return { ...emptyOrgReport(outcome.org), failures: [outcome.failure] };
 }

@@ -27,7 +27,7 @@ export interface OrgSnapshot {
   readonly managed: ReadonlyMap<UserId, RememberedUser>;
   /** Roles last observed per user id. */
   readonly observed: ReadonlyMap<UserId, readonly LiveRole[]>;
-  /** Roles role-sync last wrote or confirmed equal to the file, per user id: the baseline for drift. */
+  /** Roles role-sync last wrote or confirmed equal to the file, per user id: what drift is measured against. */
   readonly applied: ReadonlyMap<UserId, readonly LiveRole[]>;
 }
 

@@ -65,6 +65,25 @@ export interface OrgReport {
   readonly unchanged: number;
 }
 
+/** An organization's report with nothing in it yet: each builder fills in what it knows. */
+export function emptyOrgReport(
+  org: { readonly id: OrgId; readonly name?: string | undefined },
+  orgChange: OrgChange = 'kept',
+): OrgReport {
+  return {
+    id: org.id,
+    ...(org.name !== undefined ? { name: org.name } : {}),
+    orgChange,
+    changes: [],
+    startsManaged: [],
+    noLongerManaged: [],
+    skipped: [],
+    failures: [],
+    unmanaged: [],
+    unchanged: 0,
+  };
+}
+
 export interface ManagedUser {
   readonly user: UserLabel;
   /** Roles in the file (starts/no-longer managed) or live roles (unmanaged), when known. */

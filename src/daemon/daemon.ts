@@ -21,6 +21,7 @@ import type { DesiredSource, GoodDesired } from './desired-source.js';
 import { FileWatcher, type CheckReason, type FileFingerprint } from './file-watcher.js';
 import type { CycleResultLabel, DaemonMetrics, OrgGauges } from './metrics.js';
 import { startOpsServer, type ListenAddress, type OpsServer, type Readiness } from './ops-server.js';
+import { messageOf } from '../core/wording.js';
 
 /**
  * `role-sync run`: reconcile when the file changes, on SIGHUP and on a timer;
@@ -375,7 +376,7 @@ export class Daemon {
         result: 'failure',
         mode: mode === 'plan' ? 'plan' : 'apply',
         dryRun: this.#dryRun,
-        error: err instanceof Error ? err.message : String(err),
+        error: messageOf(err),
       };
       logger.error({ err: record.error }, 'reconcile cycle failed');
     }
@@ -423,10 +424,7 @@ export class Daemon {
       return next;
     } catch (err) {
       // The organizations with credentials still reconcile; the others fail visibly in the report.
-      this.#deps.logger.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        'cannot load credentials for every organization in the file',
-      );
+      this.#deps.logger.error({ err: messageOf(err) }, 'cannot load credentials for every organization in the file');
       return current;
     }
   }
@@ -483,7 +481,7 @@ export class Daemon {
       await saveSnapshot(this.#deps.stateDir, this.#snapshot, this.#deps.now());
     } catch (err) {
       this.#deps.logger.error(
-        { stateDir: this.#deps.stateDir, err: err instanceof Error ? err.message : String(err) },
+        { stateDir: this.#deps.stateDir, err: messageOf(err) },
         'cannot write the observed-state snapshot',
       );
     }

@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
+import { messageOf } from '../core/wording.js';
 
 /**
  * Tells when the desired-state file's bytes may have changed (PRODUCT.md §5, STACK-NOTES §1).
@@ -64,7 +65,7 @@ export class FileWatcher {
     const fw = new FileWatcher(opts, watcher, dirs);
     watcher.on('all', () => fw.#onEvent());
     watcher.on('error', (err) =>
-      opts.logger.warn({ err: errorMessage(err) }, 'file watcher error; the periodic re-read still runs'),
+      opts.logger.warn({ err: messageOf(err) }, 'file watcher error; the periodic re-read still runs'),
     );
     opts.logger.debug({ directories: dirs }, 'watching directories');
     return fw;
@@ -122,7 +123,7 @@ export class FileWatcher {
       await this.#rewatch();
     } catch (err) {
       this.#opts.logger.warn(
-        { err: errorMessage(err) },
+        { err: messageOf(err) },
         'cannot update the watched directories; the periodic re-read still runs',
       );
     }
@@ -135,7 +136,7 @@ export class FileWatcher {
     try {
       await this.#opts.onChange(fingerprint, reason);
     } catch (err) {
-      this.#opts.logger.error({ err: errorMessage(err) }, 'handling a change of the desired-state file failed');
+      this.#opts.logger.error({ err: messageOf(err) }, 'handling a change of the desired-state file failed');
     }
   }
 
@@ -203,8 +204,4 @@ function sameFingerprint(a: FileFingerprint, b: FileFingerprint): boolean {
   if (a.kind === 'content' && b.kind === 'content') return a.sha256 === b.sha256;
   if (a.kind === 'unreadable' && b.kind === 'unreadable') return a.code === b.code;
   return false;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { OrgId } from '../core/domain.js';
 import { appliedCount, failuresOf, orgIdOf, type OrgOutcome } from '../core/outcome.js';
 import type { FailureReason } from '../core/report.js';
+import type { AttemptRecord } from '../parchment/http.js';
 
 /**
  * The daemon's Prometheus metrics (README.md lists them), on a registry of their own rather than
@@ -11,16 +12,6 @@ import type { FailureReason } from '../core/report.js';
 export type CycleResultLabel = 'success' | 'failure' | 'refused';
 const CYCLE_RESULTS: readonly CycleResultLabel[] = ['success', 'failure', 'refused'];
 const FAILURE_REASONS: readonly FailureReason[] = ['not-found', 'rejected', 'mismatch', 'auth', 'network', 'observe'];
-
-/** One HTTP attempt against Parchment, as the client reports it. */
-export interface ApiRequestRecord {
-  readonly method: string;
-  /** The route template (`/v1/organizations/{organization_id}/users`), never a filled-in path: bounded cardinality. */
-  readonly route: string;
-  /** The HTTP status, or `error` when no response came (reset, timeout, abort). */
-  readonly status: number | 'error';
-  readonly durationSeconds: number;
-}
 
 /** Per-organization figures of one cycle, for the gauges that describe "now". */
 export interface OrgGauges {
@@ -128,7 +119,7 @@ export class DaemonMetrics {
     this.#rateLimited.inc(0);
   }
 
-  readonly recordApiRequest = (r: ApiRequestRecord): void => {
+  readonly recordApiRequest = (r: AttemptRecord): void => {
     this.#apiRequests.inc({ method: r.method, route: r.route, status: String(r.status) });
     this.#apiDuration.observe({ method: r.method, route: r.route }, r.durationSeconds);
   };

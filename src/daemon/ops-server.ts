@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
+import { messageOf } from '../core/wording.js';
 
 /**
  * The daemon's operations endpoints (PRODUCT.md §5, STACK-NOTES §7) on plain node:http:
@@ -42,7 +43,7 @@ export function parseListenAddress(text: string): ListenAddress | undefined {
 export async function startOpsServer(listen: ListenAddress, handlers: OpsHandlers, logger: Logger): Promise<OpsServer> {
   const server = createServer((req, res) => {
     handle(req, res, handlers).catch((err: unknown) => {
-      logger.error({ err: err instanceof Error ? err.message : String(err), path: req.url }, 'ops endpoint failed');
+      logger.error({ err: messageOf(err), path: req.url }, 'ops endpoint failed');
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });

@@ -6,6 +6,7 @@ import {
   ParchmentResponseError,
   ReadOnlyViolation,
 } from '../parchment/errors.js';
+import { messageOf } from '../core/wording.js';
 
 /** Turn whatever a call threw into the report's failure value, keeping status, code, detail and requestId. */
 export function failureOf(err: unknown, fallback: FailureReason, context: string): FailureDetail {
@@ -34,7 +35,7 @@ export function failureOf(err: unknown, fallback: FailureReason, context: string
   if (err instanceof ParchmentNetworkError) {
     return { reason: fallback === 'observe' ? 'observe' : 'network', message: `${context}: ${err.message}` };
   }
-  return { reason: fallback, message: `${context}: ${err instanceof Error ? err.message : String(err)}` };
+  return { reason: fallback, message: `${context}: ${messageOf(err)}` };
 }
 
 function apiFields(err: ParchmentApiError): Pick<FailureDetail, 'code' | 'detail' | 'requestId'> {

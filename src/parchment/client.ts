@@ -17,8 +17,6 @@ import { retryingSender, type Send } from './retry.js';
 import { ROUTES, paths } from './routes.js';
 import type { OrgCredentials, ParchmentSettings } from './settings.js';
 
-export type { AttemptRecord } from './http.js';
-
 export interface ClientOptions {
   readonly settings: ParchmentSettings;
   readonly logger: Logger;

@@ -7,6 +7,7 @@
  * Decisions branch on `status` and `code`, never on `type` (API-NOTES §3.4).
  */
 import type { OrgId, UserId } from '../core/domain.js';
+import { shortId } from '../core/wording.js';
 
 export type HttpMethod = 'GET' | 'PUT' | 'POST';
 
@@ -45,10 +46,6 @@ export function describeRequest(ctx: RequestContext): string {
     ctx.userId === undefined ? undefined : `user ${shortId(ctx.userId)}`,
   ].filter((s) => s !== undefined);
   return `${ctx.method} ${ctx.route}${who.length > 0 ? ` (${who.join(', ')})` : ''}`;
-}
-
-function shortId(id: string): string {
-  return id.length > 9 ? `${id.slice(0, 8)}…` : id;
 }
 
 function apiErrorMessage(f: ApiErrorFields): string {

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { EMAIL_PATTERN, UUID_PATTERN } from '../core/domain.js';
 import type { SimOrg, SimSeed, SimUser } from './types.js';
+import { messageOf } from '../core/wording.js';
 
 /** Thrown for a seed that cannot be used; `problems` has one line per issue. */
 export class SeedError extends Error {
@@ -131,7 +132,7 @@ export async function loadSeedFile(path: string): Promise<SimSeed> {
   try {
     data = parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
   } catch (err) {
-    throw new SeedError(path, [`not valid YAML or JSON: ${err instanceof Error ? err.message : String(err)}`]);
+    throw new SeedError(path, [`not valid YAML or JSON: ${messageOf(err)}`]);
   }
   return validateSeed(data, path);
 }

@@ -19,6 +19,7 @@ import type {
   SimSeed,
   SimUser,
 } from './types.js';
+import { messageOf } from '../core/wording.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const API_PREFIX = '/external';
@@ -100,7 +101,7 @@ class Simulator implements RunningSimulator, SimControl {
     this.random = options.random ?? Math.random;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'simulator request failed');
+        this.logger.error({ err: messageOf(err) }, 'simulator request failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
         res.end();
       });

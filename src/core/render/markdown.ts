@@ -11,19 +11,18 @@ import type {
 import {
   NOT_REVOKED,
   UNMANAGED_LIST_LIMIT,
-  abbreviateId,
   failureBrief,
   failureText,
   notAttemptedText,
   orgChangeNote,
   orgTitle,
-  plural,
   reportTitle,
   roleList,
   skipReasonText,
   summarySentence,
   userAside,
 } from './words.js';
+import { plural, shortId } from '../wording.js';
 
 /** GitHub refuses comments over 65,536 characters; staying below 60,000 leaves room for whatever wraps the report. */
 export const MARKDOWN_LIMIT = 60_000;
@@ -265,8 +264,8 @@ function warningsBlock(report: Report): string {
 
 function footer(report: Report): string {
   const src = report.source;
-  const parts = [`generated ${report.generatedAt}`, `${src.file} sha256 ${abbreviateId(src.sha256)}`];
-  if (src.base !== undefined) parts.push(`base ${src.base.file} sha256 ${abbreviateId(src.base.sha256)}`);
+  const parts = [`generated ${report.generatedAt}`, `${src.file} sha256 ${shortId(src.sha256)}`];
+  if (src.base !== undefined) parts.push(`base ${src.base.file} sha256 ${shortId(src.base.sha256)}`);
   return `<sub>${esc(parts.join(' · '))}</sub>\n`;
 }
 

@@ -16,13 +16,13 @@ import {
   notAttemptedText,
   orgChangeNote,
   orgTitle,
-  plural,
   reportTitle,
   roleList,
   skipReasonText,
   summarySentence,
   userAside,
 } from './words.js';
+import { plural } from '../wording.js';
 
 export interface RenderOptions {
   /** ANSI colours in text output (only on a TTY). */

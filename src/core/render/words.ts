@@ -7,32 +7,24 @@ import type {
   SkipReason,
   UserLabel,
 } from '../report.js';
+import { plural, shortId } from '../wording.js';
 
 /**
  * Wording shared by the text and markdown renderings, so both say the same thing the same way.
  * Strings returned here are raw: each rendering escapes them for its own medium.
  */
 
-/** Long ids are noise in a line that already names the user; eight characters are enough to tell them apart. */
-export function abbreviateId(id: string): string {
-  return id.length > 9 ? `${id.slice(0, 8)}…` : id;
-}
-
 /** What is known about a user beyond the key, e.g. `['Dr Cameron', 'a7748dfd…']`. */
 export function userAside(user: UserLabel): string[] {
   const aside: string[] = [];
   if (user.fullName !== undefined && user.fullName !== '') aside.push(user.fullName);
-  if (user.id !== undefined && user.id !== user.key) aside.push(abbreviateId(user.id));
+  if (user.id !== undefined && user.id !== user.key) aside.push(shortId(user.id));
   if (user.email !== undefined && user.email !== user.key.toLowerCase()) aside.push(user.email);
   return aside;
 }
 
 export function roleList(roles: readonly string[]): string {
   return roles.length === 0 ? '(none)' : roles.join(', ');
-}
-
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 }
 
 export function orgTitle(org: Pick<OrgReport, 'id' | 'name'>): string {

@@ -1,7 +1,8 @@
-import { type AssignableRole, type OrgId, userRefKey } from './domain.js';
+import { roleDelta, sameRoles, userRefKey, type AssignableRole, type OrgId } from './domain.js';
 import type { DesiredOrg, DesiredState, DesiredUser } from './desired-state.js';
 import {
   REPORT_VERSION,
+  emptyOrgReport,
   summarize,
   type ManagedUser,
   type OrgReport,
@@ -11,8 +12,9 @@ import {
   type RoleChange,
   type UserLabel,
 } from './report.js';
+import { plural } from './wording.js';
 
-export interface OfflinePlanOptions {
+export interface OfflineReportOptions {
   readonly source: ReportSource;
   readonly now: Date;
 }
@@ -22,7 +24,7 @@ export interface OfflinePlanOptions {
  * No network, so "from" is the base revision's roles, not the live ones, and users are joined
  * by the key as written: an id key and an email key for the same person cannot be matched here.
  */
-export function planAgainst(head: DesiredState, base: DesiredState, opts: OfflinePlanOptions): Report {
+export function buildOfflineReport(head: DesiredState, base: DesiredState, opts: OfflineReportOptions): Report {
   const baseOrgs = new Map<OrgId, DesiredOrg>(base.organizations.map((o) => [o.id, o]));
   const headIds = new Set<OrgId>(head.organizations.map((o) => o.id));
 
@@ -68,58 +70,24 @@ function keptOrg(head: DesiredOrg, base: DesiredOrg): OrgReport {
       continue;
     }
     seen.add(key);
-    if (sameCanonical(before.roles, user.roles)) unchanged++;
+    if (sameRoles(before.roles, user.roles)) unchanged++;
     else changes.push(roleChange(user, before.roles));
   }
   const noLongerManaged = base.users.filter((u) => !seen.has(userRefKey(u.ref))).map(managed);
 
-  return {
-    id: head.id,
-    ...(head.name !== undefined ? { name: head.name } : {}),
-    orgChange: 'kept',
-    changes,
-    startsManaged,
-    noLongerManaged,
-    skipped: [],
-    failures: [],
-    unmanaged: [],
-    unchanged,
-  };
+  return { ...emptyOrgReport(head), changes, startsManaged, noLongerManaged, unchanged };
 }
 
 /** An organization in only one revision: all its users enter, or all leave, what role-sync manages. */
 function wholeOrg(org: DesiredOrg, orgChange: 'added' | 'removed'): OrgReport {
   const users = org.users.map(managed);
-  return {
-    id: org.id,
-    ...(org.name !== undefined ? { name: org.name } : {}),
-    orgChange,
-    changes: [],
-    startsManaged: orgChange === 'added' ? users : [],
-    noLongerManaged: orgChange === 'removed' ? users : [],
-    skipped: [],
-    failures: [],
-    unmanaged: [],
-    unchanged: 0,
-  };
-}
-
-/** Desired role lists are canonical (unique, catalogue order), so equal sets are equal arrays; no Set per user. */
-function sameCanonical(a: readonly AssignableRole[], b: readonly AssignableRole[]): boolean {
-  return a.length === b.length && a.every((r, i) => r === b[i]);
+  return orgChange === 'added'
+    ? { ...emptyOrgReport(org, orgChange), startsManaged: users }
+    : { ...emptyOrgReport(org, orgChange), noLongerManaged: users };
 }
 
 function roleChange(user: DesiredUser, from: readonly AssignableRole[]): RoleChange {
-  const fromSet = new Set(from);
-  const toSet = new Set(user.roles);
-  return {
-    user: label(user),
-    from,
-    to: user.roles,
-    added: user.roles.filter((r) => !fromSet.has(r)),
-    removed: from.filter((r) => !toSet.has(r)),
-    result: { state: 'planned' },
-  };
+  return { user: label(user), from, to: user.roles, ...roleDelta(from, user.roles), result: { state: 'planned' } };
 }
 
 function managed(user: DesiredUser): ManagedUser {
@@ -139,7 +107,7 @@ function orgWarnings(org: OrgReport): ReportWarning[] {
     warnings.push({
       organization: org.id,
       message:
-        `organization ${where} is removed from the file: role-sync stops managing its ${count(leaving.length, 'user')}, ` +
+        `organization ${where} is removed from the file: role-sync stops managing its ${plural(leaving.length, 'user')}, ` +
         `but their access is NOT revoked; they keep their current roles in Parchment.`,
     });
   } else if (leaving.length === 1 && only !== undefined) {
@@ -154,7 +122,7 @@ function orgWarnings(org: OrgReport): ReportWarning[] {
     warnings.push({
       organization: org.id,
       message:
-        `${count(leaving.length, 'user')} are removed from ${where}: role-sync stops managing them, ` +
+        `${plural(leaving.length, 'user')} are removed from ${where}: role-sync stops managing them, ` +
         `but their access is NOT revoked; they keep their current roles in Parchment.`,
     });
   }
@@ -179,8 +147,4 @@ function keyedBothWays(org: OrgReport): boolean {
   const entering = kinds(org.startsManaged);
   const leaving = kinds(org.noLongerManaged);
   return (entering.id && leaving.email) || (entering.email && leaving.id);
-}
-
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
