@@ -8,6 +8,7 @@ import * as plan from './commands/plan.js';
 import * as apply from './commands/apply.js';
 import * as run from './commands/run.js';
 import * as simulate from './commands/simulate.js';
+import * as exportCommand from './commands/export.js';
 import { messageOf } from './core/wording.js';
 
 const program = new Command()
@@ -23,7 +24,7 @@ const program = new Command()
     process.exit(ExitCode.error);
   });
 
-for (const command of [validate, schema, plan, apply, run, simulate]) command.register(program);
+for (const command of [validate, schema, plan, apply, run, exportCommand, simulate]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);

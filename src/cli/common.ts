@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseOrgId, type OrgId } from '../core/domain.js';
 import type { Report } from '../core/report.js';
 import { renderReport, type ReportFormat } from '../core/render/index.js';
 import { parseDuration, parseMaxChanges, type MaxChanges } from '../core/units.js';
@@ -7,7 +8,9 @@ import { parseDuration, parseMaxChanges, type MaxChanges } from '../core/units.j
 /** `-c/--config FILE`, else `$ROLE_SYNC_CONFIG`, else `./roles.yaml` (PRODUCT.md §2). */
 export function configOption(cmd: Command): Command {
   return cmd.addOption(
-    new Option('-c, --config <file>', 'the desired-state file').env('ROLE_SYNC_CONFIG').default('roles.yaml'),
+    new Option('-c, --config <path>', 'the desired-state file, or a directory of them (its *.yaml and *.yml files)')
+      .env('ROLE_SYNC_CONFIG')
+      .default('roles.yaml'),
   );
 }
 
@@ -39,4 +42,19 @@ export async function emitReport(report: Report, format: ReportFormat, out: stri
     const plain = colour ? renderReport(report, format, { colour: false }) : text;
     await writeFile(out, plain.endsWith('\n') ? plain : `${plain}\n`);
   }
+}
+
+/** `--org ID`, repeatable: the organizations a run is limited to (PRODUCT.md §2, "Scoping"). */
+export function orgOption(cmd: Command, what: string): Command {
+  return cmd.option(
+    '--org <id>',
+    `${what} only this organization (repeat for several); the others are left alone`,
+    collectOrgId,
+  );
+}
+
+function collectOrgId(value: string, previous: OrgId[] | undefined): OrgId[] {
+  const id = parseOrgId(value.trim());
+  if (id === undefined) throw new InvalidArgumentError(`"${value}" is not an organization id (a UUID)`);
+  return previous?.includes(id) === true ? previous : [...(previous ?? []), id];
 }

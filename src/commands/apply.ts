@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { configOption, maxChangesArg, reportOptions } from '../cli/common.js';
+import { configOption, maxChangesArg, orgOption, reportOptions } from '../cli/common.js';
+import type { OrgId } from '../core/domain.js';
 import type { ReportFormat } from '../core/render/index.js';
 import type { MaxChanges } from '../core/units.js';
 import { runLive } from './live.js';
@@ -15,6 +16,7 @@ export function register(program: Command): void {
         'Users removed from the file are no longer managed: their access is NOT revoked.',
     );
   configOption(cmd);
+  orgOption(cmd, 'apply');
   reportOptions(cmd)
     .option('--dry-run', 'plan and report only; the HTTP layer refuses every write')
     .option('--detailed-exitcode', 'with --dry-run: exit 2 when changes are pending')
@@ -33,6 +35,7 @@ export function register(program: Command): void {
         detailedExitcode?: boolean;
         maxChanges?: MaxChanges;
         force?: boolean;
+        org?: OrgId[];
       }) => {
         process.exitCode = await runLive({
           config: o.config,
@@ -42,6 +45,7 @@ export function register(program: Command): void {
           detailedExitcode: o.detailedExitcode === true,
           ...(o.maxChanges ? { maxChanges: o.maxChanges } : {}),
           force: o.force === true,
+          ...(o.org !== undefined ? { orgs: o.org } : {}),
         });
       },
     );

@@ -2,10 +2,12 @@ import type { Report } from '../core/report.js';
 import { hasPendingChanges } from '../core/report.js';
 import { DEFAULT_MAX_CHANGES } from '../core/guards.js';
 import type { MaxChanges } from '../core/units.js';
+import type { OrgId } from '../core/domain.js';
+import { withLeftOut } from '../core/scope.js';
 import { ExitCode } from '../cli/exit-codes.js';
 import { emitReport } from '../cli/common.js';
+import { loadScoped, sourceOf } from '../cli/desired.js';
 import type { ReportFormat } from '../core/render/index.js';
-import { loadDesiredFile, printProblems } from '../desired-file.js';
 import { createLogger, type Logger } from '../log.js';
 import { loadSettings, SettingsError } from '../parchment/settings.js';
 import { WriteCoordinator } from '../queue/write-coordinator.js';
@@ -21,23 +23,23 @@ export interface LiveRunOptions {
   readonly detailedExitcode: boolean;
   readonly maxChanges?: MaxChanges;
   readonly force: boolean;
+  /** `--org`: observe, plan and write only these organizations. */
+  readonly orgs?: readonly OrgId[];
 }
 
 /** `role-sync plan` (live) and `role-sync apply [--dry-run]`: one cycle, a report, an exit code. */
 export async function runLive(opts: LiveRunOptions): Promise<ExitCode> {
   const logger = createLogger({ stream: 'stderr' });
-  const loaded = await loadDesiredFile(opts.config);
-  if (!loaded.ok) {
-    printProblems(loaded.file, loaded.problems, process.stderr);
-    return ExitCode.error;
-  }
-  printProblems(loaded.file, loaded.warnings, process.stderr);
+  const scoped = await loadScoped(opts.config, opts.orgs);
+  if (!scoped.ok) return ExitCode.error;
+  const { loaded, state, leftOut } = scoped;
 
   let settings;
   try {
+    // Only the organizations in scope: one left out by --org needs no credentials and gets no request.
     settings = await loadSettings(
       process.env,
-      loaded.state.organizations.map((o) => o.id),
+      state.organizations.map((o) => o.id),
     );
   } catch (err) {
     if (err instanceof SettingsError) {
@@ -58,17 +60,17 @@ export async function runLive(opts: LiveRunOptions): Promise<ExitCode> {
 
   const progress = progressReporter(logger, writes(opts.mode));
   try {
-    const result = await connection.reconciler(opts.mode).cycle(loaded.state, snapshotOrEmpty(snapshot), {
+    const result = await connection.reconciler(opts.mode).cycle(state, snapshotOrEmpty(snapshot), {
       maxChanges: opts.maxChanges ?? DEFAULT_MAX_CHANGES,
       force: opts.force,
-      source: { file: loaded.file, sha256: loaded.sha256 },
+      source: sourceOf(loaded),
       onProgress: progress.update,
     });
     progress.finish();
     if (writes(opts.mode) && result.refusals.length === 0) {
       await saveSnapshot(settings.stateDir, result.snapshot, new Date());
     }
-    await emitReport(result.report, opts.format, opts.out);
+    await emitReport(withLeftOut(result.report, leftOut), opts.format, opts.out);
     for (const r of result.refusals) process.stderr.write(`role-sync: refused: ${r.message}\n`);
     return exitCodeOf(result.report, result.refusals.length > 0, opts);
   } finally {

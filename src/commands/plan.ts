@@ -1,10 +1,13 @@
 import { Option, type Command } from 'commander';
-import { configOption, emitReport, reportOptions } from '../cli/common.js';
+import { configOption, emitReport, orgOption, reportOptions } from '../cli/common.js';
+import { printProblemsOf, sourceOf } from '../cli/desired.js';
 import { ExitCode } from '../cli/exit-codes.js';
+import type { OrgId } from '../core/domain.js';
 import { buildOfflineReport } from '../core/offline-report.js';
 import { hasPendingChanges } from '../core/report.js';
 import type { ReportFormat } from '../core/render/index.js';
-import { loadDesiredFile, printProblems } from '../desired-file.js';
+import { restrict, scopeDesired, unknownOrgsMessage, withLeftOut } from '../core/scope.js';
+import { loadDesiredConfig } from '../config-source.js';
 import { runLive } from './live.js';
 import { messageOf } from '../core/wording.js';
 
@@ -16,11 +19,14 @@ export interface OfflinePlanCommand {
   readonly format: ReportFormat;
   readonly out: string | undefined;
   readonly detailedExitcode: boolean;
+  /** `--org`: compare only these organizations. */
+  readonly orgs?: readonly OrgId[];
 }
 
 interface PlanFlags {
   readonly config: string;
   readonly against?: string;
+  readonly org?: OrgId[];
   readonly format: ReportFormat;
   readonly out?: string;
   readonly detailedExitcode?: boolean;
@@ -40,8 +46,12 @@ export function register(program: Command): void {
     );
   configOption(cmd);
   cmd.addOption(
-    new Option('--against <base>', 'diff against BASE, another revision of the file (the pull-request view)'),
+    new Option(
+      '--against <base>',
+      'diff against BASE, another revision of the file or directory (the pull-request view)',
+    ),
   );
+  orgOption(cmd, 'plan');
   reportOptions(cmd);
   cmd.option('--detailed-exitcode', 'exit 2 when the plan has changes (Terraform convention)', false);
   cmd.action(async (flags: PlanFlags) => {
@@ -53,6 +63,7 @@ export function register(program: Command): void {
         ...(flags.out !== undefined ? { out: flags.out } : {}),
         detailedExitcode: flags.detailedExitcode === true,
         force: false,
+        ...(flags.org !== undefined ? { orgs: flags.org } : {}),
       });
       return;
     }
@@ -62,21 +73,33 @@ export function register(program: Command): void {
       format: flags.format,
       out: flags.out,
       detailedExitcode: flags.detailedExitcode === true,
+      ...(flags.org !== undefined ? { orgs: flags.org } : {}),
     });
   });
 }
 
-/** `role-sync plan --against BASE.yaml`: reads two files, writes the report; never touches the network. */
+/**
+ * `role-sync plan --against BASE`: reads two revisions (each a file or a directory), writes the report;
+ * never touches the network. With `--org`, an organization counts as known when either revision has it
+ * (one that the head revision removes is still a change to review).
+ */
 export async function runOfflinePlan(opts: OfflinePlanCommand): Promise<ExitCode> {
-  const [head, base] = await Promise.all([loadDesiredFile(opts.config), loadDesiredFile(opts.against)]);
-  for (const loaded of [head, base])
-    printProblems(loaded.file, loaded.ok ? loaded.warnings : loaded.problems, process.stderr);
+  const [head, base] = await Promise.all([loadDesiredConfig(opts.config), loadDesiredConfig(opts.against)]);
+  printProblemsOf(head);
+  printProblemsOf(base);
   if (!head.ok || !base.ok) return ExitCode.error;
 
-  const report = buildOfflineReport(head.state, base.state, {
-    source: { file: head.file, sha256: head.sha256, base: { file: base.file, sha256: base.sha256 } },
+  const headScope = scopeDesired(head.state, opts.orgs, base.state);
+  if (!headScope.ok) {
+    process.stderr.write(`role-sync: ${unknownOrgsMessage(head.file, headScope.unknown, head.state)}\n`);
+    return ExitCode.error;
+  }
+  const baseState = opts.orgs === undefined ? base.state : restrict(base.state, new Set(opts.orgs));
+  const plan = buildOfflineReport(headScope.state, baseState, {
+    source: { ...sourceOf(head), base: sourceOf(base) },
     now: new Date(),
   });
+  const report = withLeftOut(plan, headScope.leftOut);
   try {
     await emitReport(report, opts.format, opts.out);
   } catch (err) {

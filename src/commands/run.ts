@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { configOption, durationArg, maxChangesArg } from '../cli/common.js';
+import { configOption, durationArg, maxChangesArg, orgOption } from '../cli/common.js';
 import { ExitCode } from '../cli/exit-codes.js';
 import type { AssignableRole, OrgId } from '../core/domain.js';
 import { DEFAULT_MAX_CHANGES } from '../core/guards.js';
@@ -8,7 +8,7 @@ import { Daemon } from '../daemon/daemon.js';
 import { DesiredSource } from '../daemon/desired-source.js';
 import { DaemonMetrics } from '../daemon/metrics.js';
 import { DEFAULT_LISTEN, parseListenAddress, type ListenAddress } from '../daemon/ops-server.js';
-import { loadDesiredFile } from '../desired-file.js';
+import { loadDesiredConfig } from '../config-source.js';
 import { connect, requestQueue, type Connection } from '../engine/connection.js';
 import { createLogger } from '../log.js';
 import { loadSettings, SettingsError, type ParchmentSettings } from '../parchment/settings.js';
@@ -32,6 +32,8 @@ export interface RunOptions {
   readonly debounceMs: number;
   readonly rereadIntervalMs: number;
   readonly resyncIntervalMs: number;
+  /** `--org`: watch the whole file but reconcile only these organizations. */
+  readonly orgs?: readonly OrgId[];
 }
 
 /** STACK-NOTES §7: well under Kubernetes' default 30 s grace period. */
@@ -52,7 +54,7 @@ export function register(program: Command): void {
     .description(
       'The daemon: watch the file, apply changes, re-check the live roles on a timer, heal or report drift, serve health and metrics.',
     );
-  configOption(cmd)
+  orgOption(configOption(cmd), 'reconcile')
     .option('--dry-run', 'observe and report (drift, pending changes) but never write; the HTTP layer refuses writes')
     .addOption(
       new Option('--listen <host:port>', 'address of /healthz, /readyz, /metrics and /status')
@@ -90,6 +92,7 @@ export function register(program: Command): void {
         resyncInterval: number;
         maxChanges?: MaxChanges;
         force?: boolean;
+        org?: OrgId[];
       }) => {
         for (const [flag, ms] of [
           ['--reread-interval', o.rereadInterval],
@@ -106,6 +109,7 @@ export function register(program: Command): void {
           debounceMs: o.debounce,
           rereadIntervalMs: o.rereadInterval,
           resyncIntervalMs: o.resyncInterval,
+          ...(o.org !== undefined ? { orgs: o.org } : {}),
         });
       },
     );
@@ -113,13 +117,19 @@ export function register(program: Command): void {
 
 export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
   const logger = createLogger({ stream: 'stdout' });
-  const source = new DesiredSource(opts.config, loadDesiredFile, logger);
+  const source = new DesiredSource(opts.config, loadDesiredConfig, logger, opts.orgs);
   const first = await source.reload();
   if (first.kind === 'invalid') {
     logger.error({ file: opts.config }, 'the desired-state file is not valid at start; fix it and start again');
     return ExitCode.error;
   }
   const organizations = first.desired.state.organizations.map((o) => o.id);
+  if (first.desired.leftOut.length > 0) {
+    logger.info(
+      { organizations, leftOut: first.desired.leftOut.map((o) => o.id) },
+      `--org: reconciling ${organizations.length} organization(s); the others in the file are left alone`,
+    );
+  }
 
   let settings: ParchmentSettings;
   try {

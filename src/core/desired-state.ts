@@ -12,6 +12,8 @@ export interface DesiredOrg {
   readonly users: readonly DesiredUser[];
   /** Where the organization's key is, for messages about it. */
   readonly pos: SourcePos;
+  /** The part of a directory of files that defines the organization; absent for a single file. */
+  readonly file?: string;
 }
 
 export interface DesiredUser {

@@ -5,17 +5,29 @@ export interface Problem {
   readonly severity: 'error' | 'warning';
   readonly pos: SourcePos;
   readonly message: string;
+  /**
+   * The part of a directory of files the problem is in. Absent for a single file (the caller names it)
+   * and for a problem of the directory as a whole.
+   */
+  readonly file?: string;
 }
 
 export function formatProblem(file: string, p: Problem): string {
-  return `${file}:${p.pos.line}:${p.pos.col}: ${p.severity}: ${p.message}`;
+  return `${p.file ?? file}:${p.pos.line}:${p.pos.col}: ${p.severity}: ${p.message}`;
 }
 
 export function hasErrors(problems: readonly Problem[]): boolean {
   return problems.some((p) => p.severity === 'error');
 }
 
-/** Problems in file order, so editors and CI annotations read top to bottom. */
+/** Problems in file order (parts in name order), so editors and CI annotations read top to bottom. */
 export function sortProblems(problems: readonly Problem[]): Problem[] {
-  return [...problems].sort((a, b) => a.pos.line - b.pos.line || a.pos.col - b.pos.col);
+  return [...problems].sort(
+    (a, b) => compareText(a.file ?? '', b.file ?? '') || a.pos.line - b.pos.line || a.pos.col - b.pos.col,
+  );
+}
+
+/** Code-unit order: the same on every machine, whatever its locale. */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -22,6 +22,13 @@ export interface Report {
   readonly summary: ReportSummary;
   /** Shown last in text and markdown. */
   readonly warnings: readonly ReportWarning[];
+  /** Organizations of the file that `--org` left out: not observed, planned or written. Absent without `--org`. */
+  readonly leftOut?: readonly LeftOutOrg[];
+}
+
+export interface LeftOutOrg {
+  readonly id: OrgId;
+  readonly name?: string;
 }
 
 export interface ReportSource {
@@ -30,7 +37,14 @@ export interface ReportSource {
   /** sha256 of the file's bytes. */
   readonly sha256: string;
   /** For `plan --against`: the base revision's file. */
-  readonly base?: { readonly file: string; readonly sha256: string };
+  readonly base?: { readonly file: string; readonly sha256: string; readonly parts?: readonly SourcePart[] };
+  /** When `file` is a directory: its parts, in name order (`sha256` is then a digest of these). */
+  readonly parts?: readonly SourcePart[];
+}
+
+export interface SourcePart {
+  readonly file: string;
+  readonly sha256: string;
 }
 
 /** A user as reports name them: always the key from the file when there is one, plus what is known. */

@@ -11,6 +11,7 @@ import {
 } from '../core/outcome.js';
 import type { Failure, Report, ReportSummary } from '../core/report.js';
 import { writes, type RunMode } from '../core/run-mode.js';
+import { withLeftOut } from '../core/scope.js';
 import type { MaxChanges } from '../core/units.js';
 import type { Connection } from '../engine/connection.js';
 import type { RoleWrites } from '../engine/reconciler.js';
@@ -332,10 +333,11 @@ export class Daemon {
         signal: this.#cycleAbort.signal,
         maxChanges: this.#opts.maxChanges,
         force: this.#opts.force,
-        source: { file: desired.file, sha256: desired.sha256 },
+        source: desired.source,
       });
       const ended = now();
-      const { outcomes, report } = result;
+      const { outcomes } = result;
+      const report = withLeftOut(result.report, desired.leftOut);
       const refused = result.refusals.length > 0;
       this.#outcomes = outcomes;
       this.#credentialsRejected = outcomes.some(credentialsRejected);

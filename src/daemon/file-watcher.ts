@@ -4,17 +4,20 @@ import { lstat, readlink, realpath } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { watch, type FSWatcher } from 'chokidar';
+import { directorySha256, isDirectory, listParts } from '../config-source.js';
 import type { Logger } from '../log.js';
 import { messageOf } from '../core/wording.js';
 
 /**
- * Tells when the desired-state file's bytes may have changed (PRODUCT.md §5, STACK-NOTES §1).
+ * Tells when the desired-state file's bytes (or a directory's parts) may have changed.
  *
  * It watches directories, never the file: an editor's rename-save, a Kubernetes ConfigMap's
  * `..data` swap and git-sync's link swap all replace an inode the file watch would stay on.
  * Any event in a watched directory starts a debounce; then the file is read (through its
  * symlinks) and hashed, and only a different fingerprint is reported, so rewriting the same
  * bytes does nothing. A periodic re-read covers missed events (NFS, overlay mounts).
+ * A directory of parts is watched itself (a part added, removed, renamed or edited) along with
+ * whatever its parts link through, and fingerprinted as the names and digests of its parts.
  */
 
 /** What one read found: the content's sha256, or why there was none (ENOENT mid-swap, EISDIR, EACCES). */
@@ -59,7 +62,7 @@ export class FileWatcher {
   static async start(opts: FileWatcherOptions): Promise<FileWatcher> {
     // depth 0: only entries of the watched directories. No `ignored`: a dotfile filter would drop `..data`.
     // followSymlinks off: a swapped link is an event on the link, and linked directories are not descended into.
-    const dirs = await watchDirectories(opts.path);
+    const dirs = await watchConfigDirectories(opts.path);
     const watcher = watch(dirs, { depth: 0, ignoreInitial: true, followSymlinks: false, persistent: true });
     await new Promise<void>((resolve) => watcher.once('ready', resolve));
     const fw = new FileWatcher(opts, watcher, dirs);
@@ -127,7 +130,7 @@ export class FileWatcher {
         'cannot update the watched directories; the periodic re-read still runs',
       );
     }
-    const fingerprint = await fingerprintFile(this.#opts.path);
+    const fingerprint = await fingerprintConfig(this.#opts.path);
     if (sameFingerprint(fingerprint, this.#last)) {
       this.#opts.logger.debug({ reason }, 'desired-state file checked: unchanged');
       return;
@@ -142,7 +145,7 @@ export class FileWatcher {
 
   /** A link swap can move the file to another directory (git-sync): follow it. */
   async #rewatch(): Promise<void> {
-    const next = await watchDirectories(this.#opts.path);
+    const next = await watchConfigDirectories(this.#opts.path);
     const removed = this.#dirs.filter((d) => !next.includes(d));
     const added = next.filter((d) => !this.#dirs.includes(d));
     if (removed.length === 0 && added.length === 0) return;
@@ -160,17 +163,36 @@ export class FileWatcher {
  */
 export async function watchDirectories(path: string): Promise<string[]> {
   const dirs = new Set<string>();
+  await addFileDirectories(dirs, path);
+  return [...dirs].sort();
+}
+
+/** For a file, `watchDirectories`; for a directory of parts, the directory itself and each part's directories. */
+export async function watchConfigDirectories(path: string): Promise<string[]> {
+  if (!(await isDirectory(path))) return watchDirectories(path);
+  const dirs = new Set<string>();
+  await addDirectoryAndLinks(dirs, resolve(path));
+  const listing = await listParts(path);
+  if (listing.kind === 'parts') for (const part of listing.parts) await addFileDirectories(dirs, part.file);
+  return [...dirs].sort();
+}
+
+async function addFileDirectories(dirs: Set<string>, path: string): Promise<void> {
   let current = resolve(path);
   for (let hop = 0; hop < MAX_LINK_HOPS; hop++) {
     const dir = dirname(current);
-    await addIfExists(dirs, dir);
-    for (let ancestor = dir; ancestor !== dirname(ancestor); ancestor = dirname(ancestor)) {
-      if (await isSymlink(ancestor)) await addIfExists(dirs, dirname(ancestor));
-    }
+    await addDirectoryAndLinks(dirs, dir);
     if (!(await isSymlink(current))) break;
     current = resolve(dir, await readlink(current));
   }
-  return [...dirs].sort();
+}
+
+/** `dir` and, for each link among it and its ancestors, the directory holding the link (where a swap shows). */
+async function addDirectoryAndLinks(dirs: Set<string>, dir: string): Promise<void> {
+  await addIfExists(dirs, dir);
+  for (let ancestor = dir; ancestor !== dirname(ancestor); ancestor = dirname(ancestor)) {
+    if (await isSymlink(ancestor)) await addIfExists(dirs, dirname(ancestor));
+  }
 }
 
 async function addIfExists(dirs: Set<string>, dir: string): Promise<void> {
@@ -198,6 +220,22 @@ export async function fingerprintFile(path: string): Promise<FileFingerprint> {
   } catch (err) {
     return { kind: 'unreadable', code: (err as NodeJS.ErrnoException).code ?? 'EIO' };
   }
+}
+
+/** A file's fingerprint, or a directory's: one changed part (or one added, removed or renamed) changes it. */
+export async function fingerprintConfig(path: string): Promise<FileFingerprint> {
+  if (!(await isDirectory(path))) return fingerprintFile(path);
+  const listing = await listParts(path);
+  if (listing.kind === 'error') return { kind: 'unreadable', code: 'EDIRECTORY' };
+  const digests: { name: string; sha256: string }[] = [];
+  for (const part of listing.parts) {
+    // Never opened when it is not a regular file: reading a FIFO would block the check.
+    if (part.problem !== undefined) return { kind: 'unreadable', code: `unusable part ${part.name}` };
+    const fingerprint = await fingerprintFile(part.file);
+    if (fingerprint.kind === 'unreadable') return { kind: 'unreadable', code: `${fingerprint.code} ${part.name}` };
+    digests.push({ name: part.name, sha256: fingerprint.sha256 });
+  }
+  return { kind: 'content', sha256: directorySha256(digests) };
 }
 
 function sameFingerprint(a: FileFingerprint, b: FileFingerprint): boolean {

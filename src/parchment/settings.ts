@@ -321,3 +321,19 @@ function errorCode(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' ? code : 'error';
 }
+
+/**
+ * The organizations PARCHMENT_CREDENTIALS_FILE holds secrets for: what `export` reads when no `--org`
+ * is given. PARCHMENT_ORGANIZATION_SECRET alone names no organization, so it adds none.
+ */
+export async function credentialedOrganizations(env: NodeJS.ProcessEnv): Promise<OrgId[]> {
+  const path = plain(env, V.credentialsFile);
+  if (path === undefined) return [];
+  const file = await readCredentialsFile(path);
+  return Object.keys(file.organizations ?? {}).map((key) => {
+    const id = parseOrgId(key);
+    if (id === undefined)
+      throw new SettingsError(V.credentialsFile, `${path}: organizations.${key}: not a UUID organization id`);
+    return id;
+  });
+}

@@ -13,6 +13,7 @@ import {
   UNMANAGED_LIST_LIMIT,
   failureBrief,
   failureText,
+  leftOutSentence,
   notAttemptedText,
   orgChangeNote,
   orgTitle,
@@ -77,11 +78,13 @@ function headLines(report: Report): string[] {
   if (report.kind !== 'offline-plan')
     rows.push(['Skipped', s.skipped], ['Unmanaged', s.unmanaged], ['Failed', s.failed]);
 
+  const leftOut = leftOutSentence(report);
   return [
     `## ${esc(reportTitle(report))}`,
     '',
     `**${esc(summarySentence(report))}**`,
     '',
+    ...(leftOut !== undefined ? [esc(leftOut), ''] : []),
     '| | Count |',
     '|:--|--:|',
     ...rows.map(([label, n]) => `| ${esc(label)} | ${typeof n === 'number' ? n.toLocaleString('en-US') : n} |`),

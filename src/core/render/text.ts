@@ -13,6 +13,7 @@ import {
   UNMANAGED_LIST_LIMIT,
   failureBrief,
   failureText,
+  leftOutSentence,
   notAttemptedText,
   orgChangeNote,
   orgTitle,
@@ -68,6 +69,8 @@ export function renderText(report: Report, opts: RenderOptions): string {
   }
   if (report.organizations.length === 0) out.push('No organizations.', '');
   out.push(p.bold(summarySentence(report)));
+  const leftOut = leftOutSentence(report);
+  if (leftOut !== undefined) out.push(clean(leftOut));
   if (report.warnings.length > 0) {
     out.push('', p.warn('Warnings:'));
     for (const w of report.warnings) out.push(p.warn(`  ! ${clean(w.message)}`));

@@ -96,6 +96,19 @@ export function reportTitle(report: Report): string {
   }
 }
 
+/** Left-out organizations are named up to this many; beyond it only counted. */
+const LEFT_OUT_LIST_LIMIT = 20;
+
+/** The organizations `--org` left out, as a sentence; undefined when nothing was left out. */
+export function leftOutSentence(report: Report): string | undefined {
+  const leftOut = report.leftOut ?? [];
+  if (leftOut.length === 0) return undefined;
+  const named = leftOut.slice(0, LEFT_OUT_LIST_LIMIT).map(orgTitle);
+  const more = leftOut.length - named.length;
+  const list = more > 0 ? `${named.join(', ')} and ${more.toLocaleString('en-US')} more` : named.join(', ');
+  return `Left out by --org (not observed, planned or written): ${plural(leftOut.length, 'organization')}: ${list}.`;
+}
+
 /**
  * The one-line verdict, Terraform style:
  * `Plan: 3 to change (2 grants, 4 revocations), 1 starts being managed, 1 no longer managed; 0 failed.`
