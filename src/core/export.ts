@@ -153,7 +153,9 @@ function classify(live: readonly string[] | undefined): Verdict {
 /** The name, and what the key does not show: the email under `--key id`, why an email key fell back to the id. */
 function noteOf(u: ObservedUser, key: ExportKey, byEmail: boolean, sharedEmail: boolean): string {
   const parts: string[] = [];
-  if (u.fullName !== undefined && u.fullName.trim() !== '') parts.push(u.fullName);
+  // Parchment may give the email as the name of a user who has none: a name only when it says more.
+  const name = u.fullName?.trim();
+  if (name !== undefined && name !== '' && name.toLowerCase() !== u.email) parts.push(name);
   if (byEmail) parts.push(`id ${u.id}`);
   else if (u.email !== undefined) parts.push(u.email);
   if (key === 'email' && !byEmail) {
@@ -166,8 +168,11 @@ function noteOf(u: ObservedUser, key: ExportKey, byEmail: boolean, sharedEmail: 
 
 /** Text from Parchment inside a comment: a line break in it must not be able to start a YAML line of its own. */
 function safeComment(text: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+  const flat = text
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return flat.length > 200 ? `${flat.slice(0, 199)}…` : flat;
 }
 
