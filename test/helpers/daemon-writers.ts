@@ -113,3 +113,45 @@ export class GitSyncVolume {
     return worktree;
   }
 }
+
+/**
+ * A ConfigMap mounted as a directory of parts, updated as the kubelet's AtomicWriter does: the new
+ * version's directory, the `..data` swap (every part changes at once), then links for keys that are
+ * new and removal of links for keys that are gone, then the old version's directory deleted.
+ */
+export class ConfigMapDirectoryVolume {
+  #current: string | undefined;
+  #keys = new Set<string>();
+
+  constructor(readonly dir: string) {}
+
+  async create(files: Readonly<Record<string, string>>): Promise<void> {
+    const ts = await this.#writeVersion(files);
+    await symlink(ts, join(this.dir, '..data'));
+    await this.#linkKeys(files);
+    this.#current = ts;
+  }
+
+  async update(files: Readonly<Record<string, string>>): Promise<void> {
+    const ts = await this.#writeVersion(files);
+    await symlink(ts, join(this.dir, '..data_tmp'));
+    await rename(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
+    await this.#linkKeys(files);
+    if (this.#current) await rm(join(this.dir, this.#current), { recursive: true, force: true });
+    this.#current = ts;
+  }
+
+  async #linkKeys(files: Readonly<Record<string, string>>): Promise<void> {
+    const next = new Set(Object.keys(files));
+    for (const key of next) if (!this.#keys.has(key)) await symlink(join('..data', key), join(this.dir, key));
+    for (const key of this.#keys) if (!next.has(key)) await unlink(join(this.dir, key));
+    this.#keys = next;
+  }
+
+  async #writeVersion(files: Readonly<Record<string, string>>): Promise<string> {
+    const ts = timestampDir();
+    await mkdir(join(this.dir, ts));
+    for (const [key, text] of Object.entries(files)) await writeFile(join(this.dir, ts, key), text);
+    return ts;
+  }
+}
