@@ -170,12 +170,14 @@ describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => 
     expect(result.stderr).not.toContain('    at ');
   });
 
-  it('a directory given as the file', async () => {
+  it('a directory that holds no part', async () => {
     const sub = join(dir, 'a-directory.yaml');
     await mkdir(sub);
     const result = await run(['validate', '-c', sub]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`${sub}:1:1: error: cannot read ${sub}: it is a directory`);
+    expect(result.stderr).toContain(
+      `${sub}:1:1: error: ${sub} holds no *.yaml or *.yml file (directly in it, not hidden): nothing to manage`,
+    );
     expect(result.stderr).not.toContain('    at ');
   });
 
@@ -240,7 +242,7 @@ describe('role-sync validate: success', () => {
   it('--help exits 0 and describes the command', async () => {
     const result = await run(['validate', '--help']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('-c, --config <file>');
+    expect(result.stdout).toContain('-c, --config <path>');
     expect(result.stdout).toContain('ROLE_SYNC_CONFIG');
   });
 });

@@ -10,18 +10,19 @@ import { failureText } from '../core/render/words.js';
 import { mapLimited } from '../config-source.js';
 import { failureOf } from '../engine/failures.js';
 import { createLogger } from '../log.js';
-import { ParchmentClient } from '../parchment/client.js';
+import { connect, requestQueue } from '../engine/connection.js';
+import type { ParchmentApi } from '../engine/parchment-api.js';
 import {
   credentialedOrganizations,
   loadSettings,
   SettingsError,
   type ParchmentSettings,
 } from '../parchment/settings.js';
-import { RequestQueue } from '../queue/request-queue.js';
+import { WriteCoordinator } from '../queue/write-coordinator.js';
 
 /**
  * `role-sync export` (peribolos' `--dump`, `terraform import`): the live roles of organizations as a
- * desired-state document to start managing them from. Read-only by construction: the client's HTTP
+ * desired-state document to start managing them from. Read-only by construction: the connection's HTTP
  * layer refuses everything but GET and the token call, as for `plan`.
  */
 
@@ -81,17 +82,17 @@ export async function runExport(opts: ExportCommand): Promise<ExitCode> {
     throw err;
   }
 
-  const queue = new RequestQueue({
-    ratePerSecond: settings.ratePerSecond,
-    concurrency: settings.concurrency,
-    onRateLimited: (delayMs) => logger.warn({ delayMs }, 'rate limited by Parchment: pausing all requests'),
+  // The plan's connection: the HTTP layer under it refuses everything but GET and the token call.
+  const connection = connect(settings, {
+    logger,
+    scheduler: requestQueue(settings, logger),
+    coordinator: new WriteCoordinator(),
   });
-  const client = new ParchmentClient({ settings, logger, scheduler: queue, readOnly: true });
-  let observed: ExportOrg[];
+  const api = connection.api('plan');
+  const observed: ExportOrg[] = [];
   try {
-    observed = [];
-    for (const org of [...settings.organizations.keys()]) {
-      const result = await observeForExport(client, org, opts.key, settings.concurrency);
+    for (const org of settings.organizations.keys()) {
+      const result = await observeForExport(api, org, opts.key, settings.concurrency);
       if (!result.ok) {
         process.stderr.write(`role-sync: export: ${result.message}; nothing was written\n`);
         return ExitCode.error;
@@ -99,7 +100,7 @@ export async function runExport(opts: ExportCommand): Promise<ExitCode> {
       observed.push(result.org);
     }
   } finally {
-    client.close();
+    connection.close();
   }
 
   try {
@@ -120,15 +121,10 @@ type Observed = { readonly ok: true; readonly org: ExportOrg } | { readonly ok: 
  * bare list shape has none), emails under `--key email` (the vendor's own shape has none). Reads are
  * bounded: a few more in hand than the queue runs at once, however large the organization.
  */
-async function observeForExport(
-  client: ParchmentClient,
-  org: OrgId,
-  key: ExportKey,
-  concurrency: number,
-): Promise<Observed> {
+async function observeForExport(api: ParchmentApi, org: OrgId, key: ExportKey, concurrency: number): Promise<Observed> {
   let listed: readonly ObservedUser[];
   try {
-    listed = await client.listUsers(org);
+    listed = await api.listUsers(org);
   } catch (err) {
     return {
       ok: false,
@@ -143,7 +139,7 @@ async function observeForExport(
   await mapLimited(toRead, Math.max(8, concurrency * 2), async (u) => {
     if (failure !== undefined) return;
     try {
-      const full = await client.getUser(org, u.id);
+      const full = await api.getUser(org, u.id);
       if (full.id !== u.id) {
         failure = `reading user ${u.id} of organization ${org} answered for user ${full.id}: identity is never guessed`;
         return;
