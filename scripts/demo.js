@@ -2,7 +2,7 @@
 // The demo: role-sync against its built-in simulator, end to end, in under 30 seconds.
 // Run with `npm run demo` (which builds first). Each step explains itself in one line.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -109,6 +109,16 @@ try {
 
   step('plan: nothing left to do (exit 0)');
   expect(await run(['plan', '-c', example, '--detailed-exitcode'], env), 0, 'final plan');
+
+  step('export: the live roles of Collins Street Clinic as a desired-state file (reads only), to start from');
+  const exported = join(work, 'collins.yaml');
+  expect(await run(['export', '--org', collins.id, '--out', exported], env), 0, 'export');
+  process.stdout.write(await readFile(exported, 'utf8'));
+
+  // A fresh state directory, as a clinic adopting role-sync has: the one above remembers the example's users.
+  step('plan against the export: it describes Parchment as it is, so there is no change (exit 0)');
+  const adopter = { ...env, ROLE_SYNC_STATE_DIR: join(work, 'state-adopter') };
+  expect(await run(['plan', '-c', exported, '--detailed-exitcode'], adopter), 0, 'plan against the export');
 
   step(
     `Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: README.md, "Settings and credentials", to point role-sync at the Parchment sandbox.`,
