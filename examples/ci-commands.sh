@@ -13,7 +13,8 @@
 #   ROLE_SYNC_BIN        the command that runs role-sync (default `role-sync`), e.g. `npx role-sync` or
 #                        `node /abs/path/role-sync/dist/cli.js`; split on spaces. Must not depend on the
 #                        working directory (the plan runs in a temporary one).
-#   ROLE_SYNC_CONFIG     the roles file, relative to the repository root (default roles.yaml)
+#   ROLE_SYNC_CONFIG     the roles file, or a directory of them (roles.d), relative to the repository
+#                        root (default roles.yaml)
 #   ROLE_SYNC_BASE_REF   pr: the git revision to compare with, e.g. origin/main (required)
 #   ROLE_SYNC_OUT        the markdown written (default plan.md for pr and live-plan, apply.md for apply)
 #   ROLE_SYNC_CREDENTIALS_YAML  the content of a credentials file (CI secrets are values, not files):
@@ -59,7 +60,7 @@ credentials_from_env() {
 pr() {
   local base_ref=${ROLE_SYNC_BASE_REF:?ROLE_SYNC_BASE_REF must name the base revision, e.g. origin/main}
   local out=${ROLE_SYNC_OUT:-plan.md} note='' rc=0 changes
-  [ -f "$config" ] || { annotate error "$config does not exist in this revision"; return 1; }
+  [ -e "$config" ] || { annotate error "$config does not exist in this revision"; return 1; }
   rs validate -c "$config" >"$work/validate.txt" 2>&1 || rc=$?
   cat "$work/validate.txt" >&2
   if [ $rc -ne 0 ]; then
@@ -77,11 +78,16 @@ pr() {
   fi
 
   # The plan runs in a scratch directory holding the head file as `$config` and the base file as
-  # `$base_ref/$config`, so the report's heading names them as a reviewer knows them.
+  # `$base_ref/$config`, so the report's heading names them as a reviewer knows them. A directory of
+  # files (one part per clinic) is planned the same way, against the base branch's directory.
+  config=${config%/}
   local head="$PWD/$config" base="$base_ref/$config"
   mkdir -p "$work/plan/$(dirname "$config")" "$work/plan/$(dirname "$base")"
   ln -s "$head" "$work/plan/$config"
-  if git cat-file -e "$base_ref:./$config" 2>/dev/null; then
+  if [ "$(git cat-file -t "$base_ref:./$config" 2>/dev/null)" = tree ]; then
+    mkdir -p "$work/plan/$base_ref"
+    git archive --format=tar "$base_ref" -- "$config" | tar -xf - -C "$work/plan/$base_ref"
+  elif git cat-file -e "$base_ref:./$config" 2>/dev/null; then
     git show "$base_ref:./$config" >"$work/plan/$base"
   else
     # The base has no roles file yet: compare with the same organizations managing nobody, so the

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runToEnd } from './helpers/child.js';
+import { loadDesiredConfig } from '../src/config-source.js';
 import {
   DEMO_ACTING_USER,
   DEMO_PARTNER,
@@ -320,6 +321,108 @@ describe('ci-commands.sh pr (no network, no secrets)', () => {
     const run = await ciCommands(['pr'], repo, {});
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain('ROLE_SYNC_BASE_REF');
+  });
+});
+
+/** Like pullRequestRepo, with a directory of parts (`roles.d/NAME`) in place of roles.yaml. */
+async function directoryRepo(
+  dir: string,
+  base: Readonly<Record<string, string>>,
+  head: Readonly<Record<string, string | undefined>>,
+): Promise<string> {
+  const origin = join(dir, 'origin');
+  await mkdir(join(origin, 'roles.d'), { recursive: true });
+  await git(origin, 'init', '-q');
+  for (const [name, text] of Object.entries(base)) await writeFile(join(origin, 'roles.d', name), text);
+  await git(origin, 'add', '.');
+  await git(origin, 'commit', '-q', '-m', 'base');
+  const work = join(dir, 'work');
+  await git(dir, 'clone', '-q', origin, work);
+  await git(work, 'checkout', '-q', '-b', 'feature');
+  for (const [name, text] of Object.entries(head)) {
+    if (text === undefined) await git(work, 'rm', '-q', join('roles.d', name));
+    else await writeFile(join(work, 'roles.d', name), text);
+  }
+  await git(work, 'add', '-A');
+  await git(work, 'commit', '-q', '-m', 'change roles');
+  return work;
+}
+
+describe('a directory of files, one part per clinic', () => {
+  const PARTS = join(ROOT, 'examples', 'roles.d');
+  let parts: Record<string, string>;
+  beforeAll(async () => {
+    parts = Object.fromEntries(
+      await Promise.all(
+        ['collins-street.yaml', 'fitzroy-telehealth.yaml'].map(
+          async (name) => [name, await readFile(join(PARTS, name), 'utf8')] as const,
+        ),
+      ),
+    );
+  });
+
+  it('examples/roles.d is roles.example.yaml split per clinic', async () => {
+    const [dir, file] = await Promise.all([
+      loadDesiredConfig(PARTS),
+      loadDesiredConfig(join(ROOT, 'roles.example.yaml')),
+    ]);
+    if (!dir.ok || !file.ok) throw new Error('both examples must be valid');
+    const strip = (orgs: typeof dir.state.organizations): unknown =>
+      orgs.map((o) => ({ id: o.id, name: o.name, users: o.users.map((u) => [u.key, u.roles]) }));
+    expect(strip(dir.state.organizations)).toEqual(strip(file.state.organizations));
+  });
+
+  it('examples/CODEOWNERS gives each part its own reviewers', async () => {
+    const owners = (await readFile(join(ROOT, 'examples', 'CODEOWNERS'), 'utf8'))
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+      .map((l) => l.split(/\s+/));
+    for (const name of Object.keys(parts)) {
+      const line = owners.find(([path]) => path === `/roles.d/${name}`);
+      expect(line, name).toBeDefined();
+      expect(line!.slice(1).every((o) => /^@[\w.-]+\/[\w.-]+$/.test(o))).toBe(true);
+    }
+    expect(owners[0]?.[0]).toBe('/roles.d/');
+  });
+
+  it("ci-commands.sh pr plans the directory against the base branch's directory", async () => {
+    const repo = await directoryRepo(join(tmp, 'pr-dir'), parts, {
+      'fitzroy-telehealth.yaml': parts['fitzroy-telehealth.yaml']!.replace(
+        'dr.lindqvist@fitzroy.example: [provider]',
+        'dr.lindqvist@fitzroy.example: [admin, provider]',
+      ),
+    });
+    const output = join(tmp, 'pr-dir', 'output');
+    const run = await ciCommands(['pr'], repo, {
+      ROLE_SYNC_CONFIG: 'roles.d',
+      ROLE_SYNC_BASE_REF: 'origin/main',
+      GITHUB_OUTPUT: output,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const plan = await readFile(join(repo, 'plan.md'), 'utf8');
+    expect(plan).toContain('## role-sync plan: roles.d against origin/main/roles.d');
+    expect(plan).toContain('| dr.lindqvist@fitzroy.example | provider | admin, provider | admin |  |');
+    expect(plan).toMatch(/\| Role changes \| 1 \|/);
+    expect(await outputs(output)).toEqual({ changes: 'true' });
+  });
+
+  it('ci-commands.sh pr shows a part removed as its clinic no longer managed, and locates a broken part', async () => {
+    const removed = await directoryRepo(join(tmp, 'pr-dir-rm'), parts, { 'collins-street.yaml': undefined });
+    const run = await ciCommands(['pr'], removed, { ROLE_SYNC_CONFIG: 'roles.d/', ROLE_SYNC_BASE_REF: 'origin/main' });
+    expect(run.code, run.stderr).toBe(0);
+    const plan = await readFile(join(removed, 'plan.md'), 'utf8');
+    expect(plan).toContain('Collins Street Clinic (7fa84d2b-26d7-4c71-9b5b-e591eff97e7d) — removed from the file');
+
+    const broken = await directoryRepo(join(tmp, 'pr-dir-bad'), parts, {
+      'fitzroy-telehealth.yaml': parts['fitzroy-telehealth.yaml']!.replace('[receptionist]', '[receptionst]'),
+    });
+    const bad = await ciCommands(['pr'], broken, {
+      ROLE_SYNC_CONFIG: 'roles.d',
+      ROLE_SYNC_BASE_REF: 'origin/main',
+      GITHUB_ACTIONS: 'true',
+    });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^::error file=roles\.d\/fitzroy-telehealth\.yaml,line=\d+,col=\d+::unknown role/m);
   });
 });
 
