@@ -18,7 +18,7 @@ import {
 } from './domain.js';
 import { parseDesiredState } from './file-model.js';
 import type { ObservedUser } from './observed-state.js';
-import { compareText } from './problems.js';
+import { compareText, type Problem } from './problems.js';
 
 export type ExportKey = 'email' | 'id';
 export const EXPORT_KEYS = ['email', 'id'] as const satisfies readonly ExportKey[];
@@ -87,10 +87,11 @@ const HEADER = [
 export function renderExport(orgs: readonly ExportOrg[], opts: ExportOptions): ExportResult {
   const model = [...orgs].sort((a, b) => compareText(a.id, b.id)).map((org) => orgLines(org, opts));
   let rendered = render(model);
-  const demoted = demoteRefused(model, rendered);
-  if (demoted) rendered = render(model);
-  const check = parseDesiredState(rendered.text);
-  const errors = check.problems.filter((p) => p.severity === 'error');
+  let errors = errorsIn(rendered.text);
+  if (errors.length > 0 && demoteRefused(model, rendered, errors)) {
+    rendered = render(model);
+    errors = errorsIn(rendered.text);
+  }
   if (errors.length > 0) {
     // Unreachable while the demotion above covers every rule the file model has: a bug, said loudly.
     const first = errors[0]!;
@@ -231,11 +232,9 @@ function render(model: readonly OrgLines[]): Rendered {
  * hold, a form this version cannot read) become comments saying why, so the document stays valid.
  * Returns whether any was demoted.
  */
-function demoteRefused(model: readonly OrgLines[], rendered: Rendered): boolean {
-  const { problems } = parseDesiredState(rendered.text);
+function demoteRefused(model: readonly OrgLines[], rendered: Rendered, errors: readonly Problem[]): boolean {
   let demoted = false;
-  for (const p of problems) {
-    if (p.severity !== 'error') continue;
+  for (const p of errors) {
     const at = rendered.entryAt.get(p.pos.line);
     if (at === undefined) continue;
     const line = at.org.lines[at.index]!;
@@ -257,6 +256,10 @@ function demoteRefused(model: readonly OrgLines[], rendered: Rendered): boolean 
     }
   }
   return demoted;
+}
+
+function errorsIn(text: string): Problem[] {
+  return parseDesiredState(text).problems.filter((p) => p.severity === 'error');
 }
 
 /** YAML 1.2 core-schema scalars a plain key would be read as (a number, a boolean, null). */
