@@ -10,6 +10,7 @@ import { START_OF_FILE } from './core/domain.js';
 import type { DesiredState } from './core/desired-state.js';
 import { mergeParts, type DesiredPart } from './core/config-parts.js';
 import { compareText, sortProblems, type Problem } from './core/problems.js';
+import { messageOf } from './core/wording.js';
 import { loadDesiredFile, MAX_FILE_BYTES } from './desired-file.js';
 
 /** More parts than any partner has clinics; a bound on what one directory can make role-sync read. */
@@ -198,5 +199,5 @@ function errorText(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT') return 'no such file (a dangling link?)';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  return err instanceof Error ? err.message : String(err);
+  return messageOf(err);
 }

@@ -14,7 +14,7 @@ import type { ObservedUser } from '../src/core/observed-state.js';
 const ORG = parseOrgId('7fa84d2b-26d7-4c71-9b5b-e591eff97e7d') as OrgId;
 const OTHER = parseOrgId('3b1f9c2e-8d4a-4e6b-9f1a-2c5d7e8f9a0b') as OrgId;
 
-function user(id: string, roles: string[] | undefined, email?: string, fullName?: string): ObservedUser {
+function user(id: string, roles: readonly string[] | undefined, email?: string, fullName?: string): ObservedUser {
   return {
     id: id as UserId,
     ...(email !== undefined ? { email: email as Email } : {}),

@@ -7,6 +7,7 @@ import type { OrgId, UserId } from '../core/domain.js';
 import { EXPORT_KEYS, renderExport, type ExportKey, type ExportOrg } from '../core/export.js';
 import type { ObservedUser } from '../core/observed-state.js';
 import { failureText } from '../core/render/words.js';
+import { messageOf } from '../core/wording.js';
 import { mapLimited } from '../config-source.js';
 import { failureOf } from '../engine/failures.js';
 import { createLogger } from '../log.js';
@@ -106,9 +107,7 @@ export async function runExport(opts: ExportCommand): Promise<ExitCode> {
   try {
     await writeExport(observed, opts);
   } catch (err) {
-    process.stderr.write(
-      `role-sync: export: cannot write ${opts.out ?? 'stdout'}: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
+    process.stderr.write(`role-sync: export: cannot write ${opts.out ?? 'stdout'}: ${messageOf(err)}\n`);
     return ExitCode.error;
   }
   return ExitCode.ok;
