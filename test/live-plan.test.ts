@@ -75,13 +75,18 @@ describe('planOrg', () => {
     expect(plan.unmanaged.map((u) => u.id)).toEqual([id(7)]);
   });
 
-  it('refuses two file keys that resolve to the same Parchment user', () => {
+  it('refuses both file keys that resolve to the same Parchment user: neither is written', () => {
     const plan = planOrg(
       desired([id(1), ['admin']], ['a@x.example', ['provider']]),
       observed([id(1), 'a@x.example', ['admin']]),
       undefined,
     );
-    expect(kinds(plan.entries)).toEqual(['unchanged', 'ambiguous']);
+    expect(kinds(plan.entries)).toEqual(['ambiguous', 'ambiguous']);
+    expect(plan.entries.map((e) => e.kind === 'ambiguous' && e.cause)).toEqual([
+      { kind: 'same-user', id: id(1), otherKeys: ['a@x.example'] },
+      { kind: 'same-user', id: id(1), otherKeys: [id(1)] },
+    ]);
+    expect(plan.unmanaged).toEqual([]);
   });
 
   it('names users that left the file since the last apply, with their live roles', () => {
@@ -137,7 +142,7 @@ describe('guards', () => {
   it('refuses a plan that takes admin away from the acting user', () => {
     const plan = planOrg(
       desired([id(1), ['provider']]),
-      observed([id(1), undefined, ['admin', 'provider']]),
+      observed([id(1), undefined, ['admin', 'provider']], [id(2), undefined, ['admin']]),
       undefined,
     );
     const refusals = checkGuards([plan], {

@@ -328,11 +328,23 @@ describe('GET .../users (list)', () => {
     expect(Buffer.from(pages[0]?.pagination.lastKey ?? '', 'base64').toString('utf8')).toMatch(/^\{"pk":"ORG#/);
   });
 
-  it('lists users with email, full name and roles, emails lower-cased', async () => {
+  it('lists exactly the vendor example fields in the oas shape: no email, and no name made from one', async () => {
     await start({ seed: bigSeed(3) });
     const token = await mintToken(sim);
     const res = await call(sim, 'GET', usersPath(), { headers: authHeaders(token) });
     expect(res.body.data.users[1]).toEqual({
+      user_id: 'u0000',
+      external_user_id: 'SIM#u0000',
+      full_name: '',
+      access_roles: ['admin'],
+    });
+  });
+
+  it('lists users with email, full name and roles in the rs shape, emails lower-cased', async () => {
+    await start({ seed: bigSeed(3), listShape: 'rs' });
+    const token = await mintToken(sim);
+    const res = await call(sim, 'GET', usersPath(), { headers: authHeaders(token) });
+    expect(res.body.data[1]).toEqual({
       user_id: 'u0000',
       email: 'user0@big.example',
       full_name: 'user0@big.example',

@@ -30,6 +30,8 @@ interface SimulateOptions {
   faults?: FaultKind[];
   latency?: number;
   tokenTtl?: number;
+  wrongUser?: Record<string, string>;
+  overlapPages?: boolean;
 }
 
 function portArg(value: string): number {
@@ -66,6 +68,28 @@ function faultsArg(value: string): FaultKind[] {
     throw new InvalidArgumentError(`"${value}" is not a list of ${FAULT_KINDS.join(', ')}`);
   return kinds as FaultKind[];
 }
+
+/** `ASKED=OTHER[,ASKED=OTHER...]`: user ids whose read and role-write answers name another user. */
+function wrongUserArg(value: string): Record<string, string> {
+  const pairs = value.split(',').map((p) => p.trim().split('='));
+  if (pairs.some((p) => p.length !== 2 || p[0] === '' || p[1] === '')) {
+    throw new InvalidArgumentError(`"${value}" is not a list of ASKED=OTHER user id pairs`);
+  }
+  return Object.fromEntries(pairs.map(([asked, other]) => [asked as string, other as string]));
+}
+
+const HOSTILE_HELP = `
+Hostile cases (to watch role-sync refuse them; also PATCH /_sim/config {"wrongUser": {...}, "overlapPages": true}):
+  one email on two accounts   seed an organization with "legacyEmails: true": emails are served as
+                              written and one address may be on several accounts (Dr.A@x and dr.a@x)
+  a read for another user     --wrong-user ASKED=OTHER: read-user for ASKED answers with OTHER's
+                              record; PUT .../roles for ASKED answers with user_id OTHER
+  an unknown live role        seed any role string (roles: [super_admin] or [PROVIDER]), or set it with
+                              PUT /_sim/organizations/{org}/users/{user}/roles
+  one id on two pages         --overlap-pages (with a small --page-size): each page repeats the last
+                              user of the page before
+The oas list shape is the vendor's example (user_id, external_user_id, full_name, access_roles; no email).
+`;
 
 /** The user whose id goes in `x-user-id`: the demo's fixed one, else the first enabled admin, else the first enabled user. */
 function actingUser(org: SimOrg): string | undefined {
@@ -122,6 +146,8 @@ async function simulate(opts: SimulateOptions): Promise<void> {
       ...(opts.faults !== undefined ? { faults: opts.faults } : {}),
       ...(opts.latency !== undefined ? { latencyMs: opts.latency } : {}),
       ...(opts.tokenTtl !== undefined ? { tokenTtlSeconds: Math.round(opts.tokenTtl / 1000) } : {}),
+      ...(opts.wrongUser !== undefined ? { wrongUser: opts.wrongUser } : {}),
+      ...(opts.overlapPages === true ? { overlapPages: true } : {}),
     });
   } catch (err) {
     if (!(err instanceof ConfigError || err instanceof SeedError || (err as NodeJS.ErrnoException).code !== undefined))
@@ -184,7 +210,7 @@ export function register(program: Command): void {
       ),
     )
     .addOption(
-      new Option('--list-shape <shape>', 'list-users response shape (API-NOTES §5.1)')
+      new Option('--list-shape <shape>', 'list-users response shape (oas: the vendor example, without email)')
         .choices(['oas', 'bare', 'rs'])
         .default('oas'),
     )
@@ -207,6 +233,14 @@ export function register(program: Command): void {
     )
     .addOption(new Option('--latency <duration>', 'delay before each answer, e.g. 20ms').argParser(durationArg))
     .addOption(new Option('--token-ttl <duration>', 'lifetime of minted tokens, e.g. 1h').argParser(durationArg))
+    .addOption(
+      new Option(
+        '--wrong-user <pairs>',
+        'hostile: ASKED=OTHER[,...]: reads and role writes of user ASKED answer for user OTHER',
+      ).argParser(wrongUserArg),
+    )
+    .addOption(new Option('--overlap-pages', 'hostile: each list page repeats the last user of the page before'))
+    .addHelpText('after', HOSTILE_HELP)
     .action(async (opts: SimulateOptions) => {
       await simulate(opts);
     });

@@ -15,8 +15,11 @@ export type AssignableRole = (typeof ASSIGNABLE_ROLES)[number];
 export const NON_ASSIGNABLE_ROLES = ['owner', 'support', 'member'] as const;
 export type NonAssignableRole = (typeof NON_ASSIGNABLE_ROLES)[number];
 
-/** A user holding one of these is never written: a replacing PUT could strip a role nobody can give back. */
-export const PROTECTED_ROLES = ['owner', 'support'] as const satisfies readonly NonAssignableRole[];
+/**
+ * The role every account holds underneath its others and falls back to when disabled. It is not
+ * assignable and not a reason to write: role comparisons leave it out.
+ */
+export const BASELINE_ROLE = 'member' satisfies NonAssignableRole;
 
 export type KnownRole = AssignableRole | NonAssignableRole;
 
@@ -34,8 +37,18 @@ export function isNonAssignableRole(value: string): value is NonAssignableRole {
   return (NON_ASSIGNABLE_ROLES as readonly string[]).includes(value);
 }
 
+/**
+ * A live role role-sync cannot give back: `owner`, `support`, or one it has never heard of
+ * (`super_admin`, `PROVIDER`). A user holding one is never written, because a replacing PUT
+ * would strip it.
+ */
 export function isProtectedRole(value: string): boolean {
-  return (PROTECTED_ROLES as readonly string[]).includes(value);
+  return !isAssignableRole(value) && value !== BASELINE_ROLE;
+}
+
+/** The roles that matter when comparing: everything but the `member` baseline. */
+export function grantedRoles<R extends string>(roles: readonly R[]): R[] {
+  return roles.filter((r) => r !== BASELINE_ROLE);
 }
 
 export function asLiveRole(value: string): LiveRole {
@@ -72,6 +85,11 @@ export function roleDelta<F extends string, T extends string>(
   const fromSet = new Set<string>(from);
   const toSet = new Set<string>(to);
   return { added: to.filter((r) => !fromSet.has(r)), removed: from.filter((r) => !toSet.has(r)) };
+}
+
+/** Equal role sets once `member` is left out of both: `[admin, member]` grants what `[admin]` does. */
+export function sameGrantedRoles(a: readonly string[], b: readonly string[]): boolean {
+  return sameRoles(grantedRoles(a), grantedRoles(b));
 }
 
 // ---------------------------------------------------------------------------

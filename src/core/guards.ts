@@ -1,5 +1,7 @@
-import type { OrgId, UserId } from './domain.js';
+import type { LiveRole, OrgId, UserId } from './domain.js';
 import { changesOf, type OrgPlan } from './live-plan.js';
+import type { ObservedUser } from './observed-state.js';
+import type { ReportWarning } from './report.js';
 import type { MaxChanges } from './units.js';
 
 /** Safety guards checked before the first write (PRODUCT.md §4). Pure. */
@@ -18,7 +20,14 @@ export type GuardRefusal =
       readonly limit: number;
       readonly message: string;
     }
-  | { readonly kind: 'self-admin'; readonly organization: OrgId; readonly user: UserId; readonly message: string };
+  | { readonly kind: 'self-admin'; readonly organization: OrgId; readonly user: UserId; readonly message: string }
+  | {
+      readonly kind: 'no-admin';
+      readonly organization: OrgId;
+      /** Users whose roles are unknown (unread), not counted as admins. */
+      readonly unknown: number;
+      readonly message: string;
+    };
 
 export const DEFAULT_MAX_CHANGES: MaxChanges = { kind: 'percent', percent: 25 };
 /** Below this many changes the percentage guard never trips: small organizations must stay editable. */
@@ -63,6 +72,81 @@ export function checkGuards(plans: readonly OrgPlan[], opts: GuardOptions): Guar
         });
       }
     }
+    const noAdmin = noAdminLeft(plan);
+    if (noAdmin) refusals.push(noAdmin);
   }
   return refusals;
+}
+
+/**
+ * Warnings every plan and apply carries: organizations whose acting user is unknown, so the
+ * self-lockout guard cannot run.
+ */
+export function guardWarnings(plans: readonly OrgPlan[], actingUsers: GuardOptions['actingUsers']): ReportWarning[] {
+  return plans
+    .filter((plan) => actingUsers?.get(plan.id) === undefined)
+    .map((plan) => ({
+      organization: plan.id,
+      message:
+        `organization ${plan.id}: the acting user is unknown (a static PARCHMENT_ACCESS_TOKEN without ` +
+        `PARCHMENT_USER_ID), so role-sync cannot check that the plan keeps admin for the user it calls the API as; ` +
+        `set PARCHMENT_USER_ID to the token's user`,
+    }));
+}
+
+type AdminState = 'admin' | 'not' | 'unknown';
+
+/**
+ * Refuses a plan that takes admin away from someone and leaves no user of the organization
+ * holding admin (managed or not). A user seen more than once counts only if every sighting holds
+ * admin; a user whose roles are unknown is not counted.
+ */
+function noAdminLeft(plan: OrgPlan): GuardRefusal | undefined {
+  const changes = changesOf(plan);
+  if (!changes.some((c) => c.removed.includes('admin'))) return undefined;
+  const states = new Map<UserId, AdminState>();
+  const see = (id: UserId, roles: readonly LiveRole[] | undefined): void => {
+    const now: AdminState = roles === undefined ? 'unknown' : roles.includes('admin') ? 'admin' : 'not';
+    const before = states.get(id);
+    states.set(
+      id,
+      before === undefined || before === now ? now : before === 'not' || now === 'not' ? 'not' : 'unknown',
+    );
+  };
+  const seeLive = (u: ObservedUser): void => see(u.id, u.roles);
+  for (const e of plan.entries) {
+    switch (e.kind) {
+      case 'change':
+        see(e.id, e.to);
+        break;
+      case 'unchanged':
+        see(e.id, e.roles);
+        break;
+      case 'protected':
+      case 'disabled':
+        see(e.id, e.live);
+        break;
+      case 'unreadable':
+        see(e.id, undefined);
+        break;
+      case 'ambiguous':
+        e.candidates.forEach(seeLive);
+        break;
+      case 'not-found':
+        break;
+    }
+  }
+  plan.unmanaged.forEach(seeLive);
+  const all = [...states.values()];
+  if (all.includes('admin')) return undefined;
+  const unknown = all.filter((s) => s === 'unknown').length;
+  const uncounted = unknown > 0 ? ` (${unknown} user(s) whose roles could not be read are not counted)` : '';
+  return {
+    kind: 'no-admin',
+    organization: plan.id,
+    unknown,
+    message:
+      `organization ${plan.id}: after this plan no user of the organization holds admin${uncounted}; ` +
+      `nobody could manage its users. Keep admin for at least one user, or re-run with --force if this is intended`,
+  };
 }

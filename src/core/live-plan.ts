@@ -1,6 +1,7 @@
 import type { DesiredOrg, DesiredUser } from './desired-state.js';
 import {
   canonicalLiveRoles,
+  grantedRoles,
   isProtectedRole,
   roleDelta,
   sameRoles,
@@ -11,7 +12,16 @@ import {
   type UserId,
 } from './domain.js';
 import type { ObservedOrg, ObservedUser, OrgSnapshot } from './observed-state.js';
-import type { UserLabel } from './report.js';
+import type { FailureDetail, UserLabel } from './report.js';
+
+/** Why a key cannot be tied to one Parchment user: role-sync refuses to guess (PRODUCT.md §4). */
+export type AmbiguityCause =
+  /** One email on several accounts, in the same or another case (accounts from before Parchment lower-cased emails). */
+  | { readonly kind: 'shared-email'; readonly ids: readonly UserId[] }
+  /** The list named the user's id more than once (across pages): the list cannot be trusted for this user. */
+  | { readonly kind: 'duplicate-id'; readonly id: UserId; readonly listed: number }
+  /** Other keys of the file (an id and an email) name the same Parchment user. */
+  | { readonly kind: 'same-user'; readonly id: UserId; readonly otherKeys: readonly string[] };
 
 /** What the reconciler will do for one managed user (PRODUCT.md §4). */
 export type PlanEntry =
@@ -25,7 +35,12 @@ export type PlanEntry =
       readonly removed: readonly LiveRole[];
     }
   | { readonly kind: 'unchanged'; readonly user: UserLabel; readonly id: UserId; readonly roles: readonly LiveRole[] }
-  | { readonly kind: 'not-found'; readonly user: UserLabel }
+  | {
+      readonly kind: 'not-found';
+      readonly user: UserLabel;
+      /** Listed users whose email neither the list nor a read told: an email key may belong to one of them. */
+      readonly unknownEmails: number;
+    }
   | {
       readonly kind: 'protected';
       readonly user: UserLabel;
@@ -40,10 +55,15 @@ export type PlanEntry =
       readonly live: readonly LiveRole[];
       readonly desired: readonly AssignableRole[];
     }
-  /** The user exists but their roles could not be read; nothing is sent. */
-  | { readonly kind: 'unreadable'; readonly user: UserLabel; readonly id: UserId }
-  /** An id key and an email key in the file name the same Parchment user: refuse rather than guess which wins. */
-  | { readonly kind: 'ambiguous'; readonly user: UserLabel; readonly id: UserId; readonly firstKey: string };
+  /** The user exists but their roles could not be read, or a read answered for someone else; nothing is sent. */
+  | { readonly kind: 'unreadable'; readonly user: UserLabel; readonly id: UserId; readonly failure?: FailureDetail }
+  /** The key names no single Parchment user; nothing is sent to any of the `candidates`. */
+  | {
+      readonly kind: 'ambiguous';
+      readonly user: UserLabel;
+      readonly cause: AmbiguityCause;
+      readonly candidates: readonly ObservedUser[];
+    };
 
 export type ChangeEntry = Extract<PlanEntry, { kind: 'change' }>;
 
@@ -51,7 +71,7 @@ export interface OrgPlan {
   readonly id: OrgId;
   readonly name?: string;
   readonly entries: readonly PlanEntry[];
-  /** In the organization, not in the file: never touched. */
+  /** In the organization, not named by the file: never touched. Each id once. */
   readonly unmanaged: readonly ObservedUser[];
   /** In the file at the last successful apply, not any more: their access is NOT revoked. */
   readonly noLongerManaged: readonly {
@@ -64,22 +84,54 @@ export interface OrgPlan {
 
 /** Index of an organization's users by id and by (lower-case) email, built once per plan. */
 export interface UserIndex {
-  readonly byId: ReadonlyMap<UserId, ObservedUser>;
-  readonly byEmail: ReadonlyMap<Email, ObservedUser>;
+  /** Every listing of each id, in list order: more than one is a broken list. */
+  readonly byId: ReadonlyMap<UserId, readonly ObservedUser[]>;
+  /** The distinct ids holding each email. */
+  readonly byEmail: ReadonlyMap<Email, readonly UserId[]>;
 }
 
 export function indexUsers(observed: ObservedOrg): UserIndex {
-  const byId = new Map<UserId, ObservedUser>();
-  const byEmail = new Map<Email, ObservedUser>();
+  const byId = new Map<UserId, ObservedUser[]>();
+  const byEmail = new Map<Email, UserId[]>();
   for (const u of observed.users) {
-    byId.set(u.id, u);
-    if (u.email) byEmail.set(u.email, u);
+    const listings = byId.get(u.id);
+    if (listings) listings.push(u);
+    else byId.set(u.id, [u]);
+    if (u.email) {
+      const ids = byEmail.get(u.email);
+      if (!ids) byEmail.set(u.email, [u.id]);
+      else if (!ids.includes(u.id)) ids.push(u.id);
+    }
   }
   return { byId, byEmail };
 }
 
-export function resolveUser(index: UserIndex, user: DesiredUser): ObservedUser | undefined {
-  return user.ref.kind === 'id' ? index.byId.get(user.ref.id) : index.byEmail.get(user.ref.email);
+/** How one file key meets the live users: no one, exactly one, or several (never a guess between them). */
+export type Resolution =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'one'; readonly user: ObservedUser }
+  | { readonly kind: 'several'; readonly cause: AmbiguityCause; readonly candidates: readonly ObservedUser[] };
+
+export function resolveUser(index: UserIndex, user: DesiredUser): Resolution {
+  let id: UserId;
+  if (user.ref.kind === 'id') id = user.ref.id;
+  else {
+    const ids = index.byEmail.get(user.ref.email) ?? [];
+    const [only] = ids;
+    if (only === undefined) return { kind: 'none' };
+    if (ids.length > 1) {
+      const candidates = ids.flatMap((i) => index.byId.get(i) ?? []);
+      return { kind: 'several', cause: { kind: 'shared-email', ids }, candidates };
+    }
+    id = only;
+  }
+  const listings = index.byId.get(id) ?? [];
+  const [first] = listings;
+  if (first === undefined) return { kind: 'none' };
+  if (listings.length > 1) {
+    return { kind: 'several', cause: { kind: 'duplicate-id', id, listed: listings.length }, candidates: listings };
+  }
+  return { kind: 'one', user: first };
 }
 
 export function labelOf(user: DesiredUser, observed: ObservedUser | undefined): UserLabel {
@@ -94,22 +146,47 @@ export function labelOf(user: DesiredUser, observed: ObservedUser | undefined): 
 /** Pure: compare one organization's desired users with what Parchment reports. */
 export function planOrg(desired: DesiredOrg, observed: ObservedOrg, snapshot: OrgSnapshot | undefined): OrgPlan {
   const index = indexUsers(observed);
-  const managedIds = new Map<UserId, string>();
-  const entries = desired.users.map((user): PlanEntry => {
-    const live = resolveUser(index, user);
-    const label = labelOf(user, live);
-    if (!live) return { kind: 'not-found', user: label };
-    const firstKey = managedIds.get(live.id);
-    if (firstKey !== undefined) return { kind: 'ambiguous', user: label, id: live.id, firstKey };
-    managedIds.set(live.id, user.key);
-    return planUser(label, live, user.roles);
+  const resolved = desired.users.map((user) => ({ user, found: resolveUser(index, user) }));
+  const keysById = new Map<UserId, string[]>();
+  for (const { user, found } of resolved) {
+    if (found.kind === 'one') keysById.set(found.user.id, [...(keysById.get(found.user.id) ?? []), user.key]);
+  }
+  // Every id the file names, even ambiguously: none of them is unmanaged, and none leaves the file.
+  const named = new Set<UserId>();
+  const unknownEmails = [...index.byId.values()].filter((listings) => listings.every((u) => !u.email)).length;
+  const entries = resolved.map(({ user, found }): PlanEntry => {
+    switch (found.kind) {
+      case 'none':
+        return { kind: 'not-found', user: labelOf(user, undefined), unknownEmails };
+      case 'several': {
+        for (const c of found.candidates) named.add(c.id);
+        const label = labelOf(user, found.cause.kind === 'duplicate-id' ? found.candidates[0] : undefined);
+        return { kind: 'ambiguous', user: label, cause: found.cause, candidates: found.candidates };
+      }
+      case 'one': {
+        const live = found.user;
+        named.add(live.id);
+        const label = labelOf(user, live);
+        const keys = keysById.get(live.id) ?? [];
+        if (keys.length > 1) {
+          const otherKeys = keys.filter((k) => k !== user.key);
+          return {
+            kind: 'ambiguous',
+            user: label,
+            cause: { kind: 'same-user', id: live.id, otherKeys },
+            candidates: [live],
+          };
+        }
+        return planUser(label, live, user.roles, observed.readFailures?.get(live.id));
+      }
+    }
   });
-  const unmanaged = observed.users.filter((u) => !managedIds.has(u.id));
+  const unmanaged = [...index.byId.values()].flatMap(([first]) => (first && !named.has(first.id) ? [first] : []));
   const noLongerManaged = snapshot
     ? [...snapshot.managed]
-        .filter(([id]) => !managedIds.has(id))
+        .filter(([id]) => !named.has(id))
         .map(([id, r]) => {
-          const roles = index.byId.get(id)?.roles;
+          const roles = index.byId.get(id)?.[0]?.roles;
           return { id, key: r.key, ...(r.email ? { email: r.email } : {}), ...(roles ? { roles } : {}) };
         })
     : [];
@@ -122,13 +199,25 @@ export function planOrg(desired: DesiredOrg, observed: ObservedOrg, snapshot: Or
   };
 }
 
-export function planUser(user: UserLabel, live: ObservedUser, desired: readonly AssignableRole[]): PlanEntry {
-  if (!live.roles) return { kind: 'unreadable', user, id: live.id };
+/**
+ * One resolved user. `member` is the baseline every account holds: left out when comparing, so it
+ * is never a reason to write. A read that answered for another user poisons the user even when the
+ * list carried roles: that server cannot be trusted with this account this cycle.
+ */
+export function planUser(
+  user: UserLabel,
+  live: ObservedUser,
+  desired: readonly AssignableRole[],
+  readFailure?: FailureDetail,
+): PlanEntry {
+  if (readFailure?.reason === 'wrong-user') return { kind: 'unreadable', user, id: live.id, failure: readFailure };
+  if (!live.roles) return { kind: 'unreadable', user, id: live.id, ...(readFailure ? { failure: readFailure } : {}) };
   const from = canonicalLiveRoles(live.roles);
   if (from.some(isProtectedRole)) return { kind: 'protected', user, id: live.id, live: from, desired };
-  if (from.length === 1 && from[0] === 'member') return { kind: 'disabled', user, id: live.id, live: from, desired };
-  if (sameRoles(from, desired)) return { kind: 'unchanged', user, id: live.id, roles: from };
-  return { kind: 'change', user, id: live.id, from, to: desired, ...roleDelta(from, desired) };
+  const granted = grantedRoles(from);
+  if (from.length > 0 && granted.length === 0) return { kind: 'disabled', user, id: live.id, live: from, desired };
+  if (sameRoles(granted, desired)) return { kind: 'unchanged', user, id: live.id, roles: from };
+  return { kind: 'change', user, id: live.id, from, to: desired, ...roleDelta(granted, desired) };
 }
 
 export function changesOf(plan: OrgPlan): ChangeEntry[] {

@@ -1,4 +1,5 @@
 import type { Email, LiveRole, OrgId, UserId } from './domain.js';
+import type { FailureDetail } from './report.js';
 
 /** One user as Parchment reports them. `roles` is undefined until read (list shapes without roles). */
 export interface ObservedUser {
@@ -11,7 +12,10 @@ export interface ObservedUser {
 /** Every user of one organization, as listed. */
 export interface ObservedOrg {
   readonly id: OrgId;
+  /** In list order, read answers merged in. A broken list may name one id more than once. */
   readonly users: readonly ObservedUser[];
+  /** Users whose read failed or answered for another user: what they hold (and their email) is unknown. */
+  readonly readFailures?: ReadonlyMap<UserId, FailureDetail>;
 }
 
 /**

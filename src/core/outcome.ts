@@ -1,6 +1,6 @@
 import type { DesiredOrg } from './desired-state.js';
 import type { OrgId, UserId } from './domain.js';
-import type { ChangeEntry, OrgPlan, PlanEntry } from './live-plan.js';
+import type { AmbiguityCause, ChangeEntry, OrgPlan, PlanEntry } from './live-plan.js';
 import type { ChangeResult, Failure, FailureDetail } from './report.js';
 
 /**
@@ -88,25 +88,25 @@ export function failuresOf(outcome: OrgOutcome): Failure[] {
     const e = u.entry;
     switch (e.kind) {
       case 'not-found':
-        failures.push({
-          user: e.user,
-          reason: 'not-found',
-          message: `user ${e.user.key} is not in organization ${org}; nothing was sent`,
-        });
+        failures.push({ user: e.user, reason: 'not-found', message: notFoundMessage(e, org) });
         break;
       case 'ambiguous':
         failures.push({
           user: e.user,
-          reason: 'not-found',
-          message: `user ${e.user.key} is the same Parchment user (${e.id}) as ${e.firstKey}; list them once`,
+          reason: 'ambiguous',
+          message: `user ${e.user.key} is ambiguous: ${ambiguityText(e.cause)}; nothing was sent to any of them`,
         });
         break;
       case 'unreadable':
-        failures.push({
-          user: e.user,
-          reason: 'observe',
-          message: `the roles of user ${e.user.key} could not be read; nothing was sent`,
-        });
+        failures.push(
+          e.failure
+            ? { user: e.user, ...e.failure, message: `${e.failure.message}; nothing was sent to ${e.user.key}` }
+            : {
+                user: e.user,
+                reason: 'observe',
+                message: `the roles of user ${e.user.key} could not be read; nothing was sent`,
+              },
+        );
         break;
       case 'unchanged':
       case 'protected':
@@ -115,4 +115,27 @@ export function failuresOf(outcome: OrgOutcome): Failure[] {
     }
   }
   return failures;
+}
+
+function notFoundMessage(e: Extract<PlanEntry, { kind: 'not-found' }>, org: OrgId): string {
+  const base = `user ${e.user.key} is not in organization ${org}`;
+  if (!e.user.key.includes('@') || e.unknownEmails === 0) return `${base}; nothing was sent`;
+  return (
+    `${base} as far as role-sync can tell: ${e.unknownEmails} listed user(s) have no email ` +
+    `in the list or in their read; nothing was sent`
+  );
+}
+
+function ambiguityText(cause: AmbiguityCause): string {
+  switch (cause.kind) {
+    case 'shared-email':
+      return (
+        `one email on ${cause.ids.length} Parchment accounts (${cause.ids.join(', ')}); ` +
+        `give each account its own key by user id`
+      );
+    case 'duplicate-id':
+      return `Parchment listed user ${cause.id} ${cause.listed} times`;
+    case 'same-user':
+      return `${cause.otherKeys.join(', ')} names the same Parchment user (${cause.id}); list the user once`;
+  }
 }

@@ -135,6 +135,8 @@ export interface SkippedUser {
 /** Why a user (or an organization) failed. */
 export type FailureReason =
   | 'not-found' // no such id or email in the organization; nothing was sent
+  | 'ambiguous' // no single user: one email on several accounts, an id listed twice, two keys for one user
+  | 'wrong-user' // Parchment answered a read or a write with another user's id
   | 'rejected' // 400/403/404/409/422 on the write
   | 'mismatch' // the PUT answered with roles other than those sent
   | 'auth' // 401 after a fresh token: writes stopped for the organization

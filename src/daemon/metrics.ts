@@ -11,7 +11,16 @@ import type { AttemptRecord } from '../parchment/http.js';
 
 export type CycleResultLabel = 'success' | 'failure' | 'refused';
 const CYCLE_RESULTS: readonly CycleResultLabel[] = ['success', 'failure', 'refused'];
-const FAILURE_REASONS: readonly FailureReason[] = ['not-found', 'rejected', 'mismatch', 'auth', 'network', 'observe'];
+const FAILURE_REASONS: readonly FailureReason[] = [
+  'not-found',
+  'ambiguous',
+  'wrong-user',
+  'rejected',
+  'mismatch',
+  'auth',
+  'network',
+  'observe',
+];
 
 /** Per-organization figures of one cycle, for the gauges that describe "now". */
 export interface OrgGauges {

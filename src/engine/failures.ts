@@ -5,6 +5,7 @@ import {
   ParchmentNetworkError,
   ParchmentResponseError,
   ReadOnlyViolation,
+  WrongUserAnswerError,
 } from '../parchment/errors.js';
 import { messageOf } from '../core/wording.js';
 
@@ -24,6 +25,14 @@ export function failureOf(err: unknown, fallback: FailureReason, context: string
   if (err instanceof ParchmentResponseError) {
     return {
       reason: fallback,
+      message: `${context}: ${err.message}`,
+      status: err.status,
+      ...(err.requestId !== undefined ? { requestId: err.requestId } : {}),
+    };
+  }
+  if (err instanceof WrongUserAnswerError) {
+    return {
+      reason: 'wrong-user',
       message: `${context}: ${err.message}`,
       status: err.status,
       ...(err.requestId !== undefined ? { requestId: err.requestId } : {}),

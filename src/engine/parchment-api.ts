@@ -9,8 +9,12 @@ import type { ObservedUser } from '../core/observed-state.js';
 export interface ParchmentApi {
   /** Every user of the organization; `roles` is absent when the list shape does not carry them. */
   listUsers(org: OrgId, signal?: AbortSignal): Promise<readonly ObservedUser[]>;
+  /** Throws WrongUserAnswerError when Parchment answers with another user's id. */
   getUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<ObservedUser>;
-  /** Replaces the whole role list; answers with what Parchment stored, which may differ from what was sent. */
+  /**
+   * Replaces the whole role list; answers with what Parchment stored, which may differ from what was
+   * sent. Throws WrongUserAnswerError when the answer names another user.
+   */
   replaceRoles(org: OrgId, user: UserId, roles: readonly AssignableRole[], signal?: AbortSignal): Promise<RolesWritten>;
   /** Idempotent: disabling a disabled user succeeds. Parchment drops the user's roles to `member`. */
   disableUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<UserToggled>;

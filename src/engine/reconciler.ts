@@ -1,6 +1,6 @@
 import type { DesiredState } from '../core/desired-state.js';
-import { sameRoles, type AssignableRole, type LiveRole, type OrgId, type UserId } from '../core/domain.js';
-import { checkGuards, type GuardRefusal } from '../core/guards.js';
+import { sameGrantedRoles, type AssignableRole, type LiveRole, type OrgId, type UserId } from '../core/domain.js';
+import { checkGuards, guardWarnings, type GuardRefusal } from '../core/guards.js';
 import { changesOf, planOrg, type ChangeEntry, type OrgPlan } from '../core/live-plan.js';
 import { buildLiveReport } from '../core/live-report.js';
 import type { OrgSnapshot, RememberedUser, Snapshot } from '../core/observed-state.js';
@@ -103,7 +103,10 @@ export class Reconciler {
       now: this.#deps.now(),
       source: opts.source,
       outcomes,
-      warnings: tripped.map((r) => ({ organization: r.organization, message: `${guardNote}: ${r.message}` })),
+      warnings: [
+        ...guardWarnings(plans, this.#deps.actingUsers),
+        ...tripped.map((r) => ({ organization: r.organization, message: `${guardNote}: ${r.message}` })),
+      ],
     });
     return { outcomes, refusals, report, snapshot: nextSnapshot(snapshot, outcomes) };
   }
@@ -165,7 +168,7 @@ export class Reconciler {
     switch (outcome.status) {
       case 'done': {
         const { roles, requestId } = outcome.result;
-        if (sameRoles(roles, change.to)) return { state: 'applied' };
+        if (sameGrantedRoles(roles, change.to)) return { state: 'applied' };
         const answered = `Parchment answered with roles [${roles.join(', ')}] instead of [${change.to.join(', ')}]`;
         const failure: FailureDetail = { reason: 'mismatch', message: `${context}: ${answered}` };
         return { state: 'failed', failure: requestId === undefined ? failure : { ...failure, requestId } };

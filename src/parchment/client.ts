@@ -10,7 +10,7 @@ import { canonicalRoles, type AssignableRole, type LiveRole, type OrgId, type Us
 import type { ObservedUser } from '../core/observed-state.js';
 import { unscheduled, type RequestScheduler } from '../queue/contract.js';
 import { createTokenSource, type TokenLease, type TokenSource } from './auth.js';
-import { AuthFailedError, ParchmentApiError, ParchmentResponseError } from './errors.js';
+import { AuthFailedError, ParchmentApiError, ParchmentResponseError, WrongUserAnswerError } from './errors.js';
 import { HttpTransport, type AttemptRecord, type HttpRequest, type HttpResponse } from './http.js';
 import { parseRolesBody, parseUserBody, parseUserIdBody, parseUserListBody } from './responses.js';
 import { retryingSender, type Send } from './retry.js';
@@ -116,6 +116,7 @@ export class ParchmentClient {
     );
   }
 
+  /** Fails with WrongUserAnswerError when the answer is about another user than `user`. */
   async getUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<ObservedUser> {
     const req = {
       method: 'GET',
@@ -127,10 +128,14 @@ export class ParchmentClient {
     const res = await this.#authorized(req, signal);
     const parsed = parseUserBody(res.body);
     if (!parsed.ok) throw responseError(req, res, parsed.problem);
+    if (parsed.value.id !== user) throw wrongUser(req, res, parsed.value.id);
     return parsed.value;
   }
 
-  /** Replaces the user's whole role list. The result is what Parchment stored, which may differ from what was sent. */
+  /**
+   * Replaces the user's whole role list. The result is what Parchment stored, which may differ from
+   * what was sent. An answer that names another user fails with WrongUserAnswerError.
+   */
   async replaceRoles(
     org: OrgId,
     user: UserId,
@@ -153,15 +158,17 @@ export class ParchmentClient {
     const res = await this.#authorized(req, signal);
     const parsed = parseRolesBody(res.body);
     if (!parsed.ok) throw responseError(req, res, parsed.problem);
-    return res.requestId === undefined ? { roles: parsed.value } : { roles: parsed.value, requestId: res.requestId };
+    const { roles: stored, userId: answeredFor } = parsed.value;
+    if (answeredFor !== undefined && answeredFor !== user) throw wrongUser(req, res, answeredFor);
+    return res.requestId === undefined ? { roles: stored } : { roles: stored, requestId: res.requestId };
   }
 
-  /** Idempotent: a user already disabled is answered 200 as well. */
+  /** Idempotent: a user already disabled is answered 200 as well. An answer for another user fails. */
   disableUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<{ userId: UserId; requestId?: string }> {
     return this.#toggle('disable', org, user, signal);
   }
 
-  /** Idempotent: a user already enabled is answered 200 as well. */
+  /** Idempotent: a user already enabled is answered 200 as well. An answer for another user fails. */
   enableUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<{ userId: UserId; requestId?: string }> {
     return this.#toggle('enable', org, user, signal);
   }
@@ -182,6 +189,7 @@ export class ParchmentClient {
     const res = await this.#authorized(req, signal);
     const parsed = parseUserIdBody(res.body);
     if (!parsed.ok) throw responseError(req, res, parsed.problem);
+    if (parsed.value !== user) throw wrongUser(req, res, parsed.value);
     return res.requestId === undefined ? { userId: parsed.value } : { userId: parsed.value, requestId: res.requestId };
   }
 
@@ -233,6 +241,10 @@ function authHeaders(lease: TokenLease, org: OrgCredentials): Record<string, str
 
 function isUnauthorized(err: unknown): err is ParchmentApiError {
   return err instanceof ParchmentApiError && err.status === 401;
+}
+
+function wrongUser(req: Omit<HttpRequest, 'headers'>, res: HttpResponse, answeredFor: UserId): WrongUserAnswerError {
+  return new WrongUserAnswerError({ ...req, status: res.status, requestId: res.requestId }, answeredFor);
 }
 
 function responseError(req: Omit<HttpRequest, 'headers'>, res: HttpResponse, problem: string): ParchmentResponseError {

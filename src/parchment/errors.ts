@@ -162,6 +162,33 @@ export class ParchmentResponseError extends Error {
   }
 }
 
+/**
+ * A read-user or role-write answer named another user than the one asked for. Nothing in it is
+ * believed: the asked user fails this cycle, and a read's answer never redirects a write.
+ */
+export class WrongUserAnswerError extends Error {
+  override readonly name = 'WrongUserAnswerError';
+  readonly status: number;
+  readonly method: HttpMethod;
+  readonly route: string;
+  readonly answeredFor: UserId;
+  declare readonly organizationId?: OrgId;
+  declare readonly userId?: UserId;
+  declare readonly requestId?: string;
+
+  constructor(
+    ctx: RequestContext & { readonly status: number; readonly requestId?: string | undefined },
+    answeredFor: UserId,
+  ) {
+    super(`${describeRequest(ctx)}: Parchment answered for user ${answeredFor} instead of ${ctx.userId ?? '(none)'}`);
+    this.status = ctx.status;
+    this.method = ctx.method;
+    this.route = ctx.route;
+    this.answeredFor = answeredFor;
+    assignDefined(this, { organizationId: ctx.organizationId, userId: ctx.userId, requestId: ctx.requestId });
+  }
+}
+
 /** Read-only (dry-run) mode refused a request that could write. Nothing was sent. */
 export class ReadOnlyViolation extends Error {
   override readonly name = 'ReadOnlyViolation';

@@ -128,14 +128,22 @@ export function parseUserListBody(body: unknown): Parsed<UserListPage> {
 }
 
 const RolesBodySchema = z.looseObject({
-  data: z.looseObject({ access_roles: z.array(z.string()) }),
+  data: z.looseObject({ user_id: z.string().min(1).optional(), access_roles: z.array(z.string()) }),
 });
 
-/** `PUT …/roles`: `data.access_roles` is what Parchment actually stored. */
-export function parseRolesBody(body: unknown): Parsed<readonly LiveRole[]> {
+export interface RolesAnswer {
+  /** What Parchment actually stored. */
+  readonly roles: readonly LiveRole[];
+  /** Whom the answer is about, when it says. */
+  readonly userId?: UserId;
+}
+
+/** `PUT …/roles`: `data.access_roles` is what Parchment stored, `data.user_id` whose roles they are. */
+export function parseRolesBody(body: unknown): Parsed<RolesAnswer> {
   const parsed = RolesBodySchema.safeParse(body);
   if (!parsed.success) return fail(describeIssues(parsed.error, ''));
-  return ok(parsed.data.data.access_roles.map(asLiveRole));
+  const { user_id: rawId, access_roles: roles } = parsed.data.data;
+  return ok({ roles: roles.map(asLiveRole), ...(rawId === undefined ? {} : { userId: liveUserId(rawId) }) });
 }
 
 const UserIdBodySchema = z.looseObject({

@@ -24,6 +24,8 @@ export const configPatchSchema = z.strictObject({
   latencyMs: z.number().min(0).optional(),
   tokenTtlSeconds: z.number().int().min(0).optional(),
   failUser: z.record(z.string(), z.number().int().min(400).max(599)).optional(),
+  wrongUser: z.record(z.string().min(1), z.string().min(1)).optional(),
+  overlapPages: z.boolean().optional(),
 });
 
 export class ConfigError extends Error {
@@ -52,16 +54,36 @@ export function initialConfig(opts: SimOptions): SimConfig {
     latencyMs: 0,
     tokenTtlSeconds: 3600,
     failUser: {},
+    wrongUser: {},
+    overlapPages: false,
   };
-  const { listShape, pageSize, rateLimit, faultRate, faults, latencyMs, tokenTtlSeconds } = opts;
+  const { listShape, pageSize, rateLimit, faultRate, faults, latencyMs, tokenTtlSeconds, wrongUser, overlapPages } =
+    opts;
   return applyPatch(
     base,
-    parseConfigPatch(dropUndefined({ listShape, pageSize, rateLimit, faultRate, faults, latencyMs, tokenTtlSeconds })),
+    parseConfigPatch(
+      dropUndefined({
+        listShape,
+        pageSize,
+        rateLimit,
+        faultRate,
+        faults,
+        latencyMs,
+        tokenTtlSeconds,
+        wrongUser,
+        overlapPages,
+      }),
+    ),
   );
 }
 
 export function applyPatch(config: SimConfig, patch: ConfigPatch): SimConfig {
-  const next: SimConfig = { ...config, faults: [...config.faults], failUser: { ...config.failUser } };
+  const next: SimConfig = {
+    ...config,
+    faults: [...config.faults],
+    failUser: { ...config.failUser },
+    wrongUser: { ...config.wrongUser },
+  };
   if (patch.listShape !== undefined) next.listShape = patch.listShape;
   if (patch.pageSize !== undefined) next.pageSize = patch.pageSize;
   if ('rateLimit' in patch) next.rateLimit = patch.rateLimit ? { ...patch.rateLimit } : undefined;
@@ -74,6 +96,12 @@ export function applyPatch(config: SimConfig, patch: ConfigPatch): SimConfig {
       Object.entries(patch.failUser).map(([id, status]) => [normalizeUserId(id), status]),
     );
   }
+  if (patch.wrongUser !== undefined) {
+    next.wrongUser = Object.fromEntries(
+      Object.entries(patch.wrongUser).map(([asked, other]) => [normalizeUserId(asked), normalizeUserId(other)]),
+    );
+  }
+  if (patch.overlapPages !== undefined) next.overlapPages = patch.overlapPages;
   return next;
 }
 

@@ -11,8 +11,11 @@
  * - A missing scope is 403 insufficient-scope (not the 401 of the LIST/GET examples); a token for
  *   another organization is 403 access-denied; a bad token scope request is 422.
  * - List: ordered by user id; `lastKey` is standard base64, so clients must URL-encode it (API-NOTES §7);
- *   `oas` and `rs` items carry `email` besides the documented fields (no `external_user_id`);
+ *   `oas` items are exactly the vendor's example (`user_id`, `external_user_id` = `SIM#<id>`, `full_name`,
+ *   `access_roles`; no email); `rs` items carry `user_id`, `email`, `full_name`, `access_roles`;
  *   the `bare` shape ignores limit and lastKey.
+ * - Hostile cases (one email on two accounts, a read answering for another user, an unknown live role,
+ *   one id on two pages) are described in hostile.ts.
  * - Faults are decided before the route runs, so a faulted or dropped write changes nothing.
  * - reset() restores users, log and configuration; tokens already issued stay valid.
  */

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isAssignableRole } from '../core/domain.js';
 import { failure, problemForStatus, problems, success, type Outcome, type ValidationItem } from './envelopes.js';
+import { overlapPage, readAnswerUser, rolesAnswerUserId } from './hostile.js';
 import { normalizeOrgId, normalizeUserId } from './seed.js';
 import type { SimState } from './state.js';
 import type { TokenGrant, TokenStore } from './tokens.js';
@@ -161,8 +162,14 @@ function fullName(u: SimUser): string {
   return u.fullName ?? u.email;
 }
 
-function listItem(u: SimUser): Record<string, unknown> {
+/** The RS shape documents no item fields; it carries email and roles, so one shape has both. */
+function rsItem(u: SimUser): Record<string, unknown> {
   return { user_id: u.id, email: u.email, full_name: fullName(u), access_roles: u.roles };
+}
+
+/** Exactly the vendor's OpenAPI example: no email (and no name derived from it), so emails come only from read-user. */
+function oasItem(u: SimUser): Record<string, unknown> {
+  return { user_id: u.id, external_user_id: `SIM#${u.id}`, full_name: u.fullName ?? '', access_roles: u.roles };
 }
 
 const LIMIT = /^\d{1,3}$/;
@@ -186,10 +193,11 @@ const listUsers: Handler = (req, deps) => {
     return failure(400, problems.badRequest('limit must be an integer between 1 and 100'));
   const lastKey = req.query.get('lastKey') || undefined;
   const size = Math.min(limit, config.pageSize);
-  const page = deps.state.page(orgId, size, lastKey);
-  if (page === 'invalid-key') return failure(400, problems.badRequest('Invalid lastKey'));
-  const items = page.users.map(listItem);
+  const found = deps.state.page(orgId, size, lastKey);
+  if (found === 'invalid-key') return failure(400, problems.badRequest('Invalid lastKey'));
+  const page = overlapPage(config, deps.state, orgId, found);
   if (config.listShape === 'rs') {
+    const items = page.users.map(rsItem);
     return success('Users retrieved successfully', items, {
       count: items.length,
       hasNext: page.nextKey !== undefined,
@@ -199,7 +207,7 @@ const listUsers: Handler = (req, deps) => {
     });
   }
   return success('Users retrieved successfully', {
-    users: items,
+    users: page.users.map(oasItem),
     pagination: { total: page.total, limit: size, lastKey: page.nextKey ?? null },
   });
 };
@@ -251,9 +259,13 @@ function userDetails(u: SimUser): Record<string, unknown> {
 const readUser: Handler = (req, deps) => {
   const grant = authorize(req, deps, 'read:user');
   if (isOutcome(grant)) return grant;
-  const user = deps.state.user(req.params['organization_id'] as string, req.params['user_id'] as string);
+  const orgId = req.params['organization_id'] as string;
+  const user = deps.state.user(orgId, req.params['user_id'] as string);
   if (!user) return failure(404, problems.userNotFound());
-  return success('User details retrieved successfully', userDetails(user));
+  return success(
+    'User details retrieved successfully',
+    userDetails(readAnswerUser(deps.config(), deps.state, orgId, user)),
+  );
 };
 
 const INVALID_ROLES = 'access_roles must be a non-empty array of valid roles';
@@ -287,7 +299,10 @@ const updateRoles: Handler = (req, deps) => {
     return failure(409, problems.conflict('User is disabled; enable the user before changing roles'));
   const next = [...new Set(roles as string[])];
   deps.state.setRoles(orgId, user.id, next);
-  return success('User roles updated successfully', { user_id: user.id, access_roles: next });
+  return success('User roles updated successfully', {
+    user_id: rolesAnswerUserId(deps.config(), user),
+    access_roles: next,
+  });
 };
 
 function toggle(kind: 'disable' | 'enable'): Handler {

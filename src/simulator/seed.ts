@@ -30,6 +30,7 @@ const orgSchema = z.strictObject({
   id: nonEmpty,
   name: nonEmpty.optional(),
   secret: nonEmpty,
+  legacyEmails: z.boolean().optional(),
   users: z.array(userSchema),
 });
 
@@ -56,10 +57,11 @@ function pathText(path: readonly PropertyKey[]): string {
   return out === '' ? '(top level)' : out;
 }
 
-function normalizeUser(u: SimUser): SimUser {
+/** Parchment stores emails lower-case; accounts of a `legacyEmails` organization keep the case they were given. */
+function normalizeUser(u: SimUser, legacyEmails: boolean): SimUser {
   return {
     id: normalizeUserId(u.id),
-    email: u.email.toLowerCase(),
+    email: legacyEmails ? u.email : u.email.toLowerCase(),
     ...(u.fullName !== undefined ? { fullName: u.fullName } : {}),
     roles: [...u.roles],
     ...(u.disabled === true ? { disabled: true } : {}),
@@ -82,7 +84,11 @@ function crossCheck(seed: SimSeed): string[] {
     org.users.forEach((u, ui) => {
       const at = `organizations[${oi}].users[${ui}]`;
       if (ids.has(u.id)) problems.push(`${at}.id: user "${u.id}" is listed twice in organization ${org.id}`);
-      if (emails.has(u.email)) problems.push(`${at}.email: "${u.email}" is listed twice in organization ${org.id}`);
+      if (emails.has(u.email) && org.legacyEmails !== true) {
+        problems.push(
+          `${at}.email: "${u.email}" is listed twice in organization ${org.id} (set legacyEmails: true to seed that)`,
+        );
+      }
       ids.add(u.id);
       emails.add(u.email);
       // Disabling downgrades every role to member (API-NOTES §5.6); a seed must not describe another state.
@@ -112,7 +118,8 @@ export function validateSeed(input: unknown, source = 'seed'): SimSeed {
       id: normalizeOrgId(o.id),
       ...(o.name !== undefined ? { name: o.name } : {}),
       secret: o.secret,
-      users: o.users.map(normalizeUser),
+      ...(o.legacyEmails === true ? { legacyEmails: true } : {}),
+      users: o.users.map((u) => normalizeUser(u, o.legacyEmails === true)),
     })),
   };
   const problems = crossCheck(seed);

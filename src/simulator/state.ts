@@ -126,6 +126,14 @@ export class SimState {
     return org ? org.order.map((id) => copyUser(org.users.get(id) as SimUser)) : [];
   }
 
+  /** The user at `index` in list order. */
+  userAt(orgId: string, index: number): SimUser | undefined {
+    const org = this.orgs.get(normalizeOrgId(orgId));
+    const id = org?.order[index];
+    const u = id === undefined ? undefined : org?.users.get(id);
+    return u ? copyUser(u) : undefined;
+  }
+
   /** A page after `lastKey`; `invalid-key` when the cursor is not one this organization issued. */
   page(orgId: string, size: number, lastKey: string | undefined): UserPage | 'invalid-key' {
     const org = this.orgs.get(normalizeOrgId(orgId));

@@ -12,6 +12,11 @@ export interface SimOrg {
   id: string;
   name?: string;
   secret: string;
+  /**
+   * Hostile case: accounts from before Parchment lower-cased emails. Emails are served as written,
+   * and one address may be on several accounts (in the same or another case).
+   */
+  legacyEmails?: boolean;
   users: SimUser[];
 }
 
@@ -22,7 +27,8 @@ export interface SimSeed {
 
 /**
  * The three documented shapes of the list-users response (API-NOTES §5.1):
- * `oas` — `data.users[]` with `data.pagination {total, limit, lastKey}`;
+ * `oas` — the vendor's example: `data.users[]` of `{user_id, external_user_id, full_name, access_roles}`
+ * (no email) with `data.pagination {total, limit, lastKey}`;
  * `bare` — `data[]` of `{user_id, email}` only, every user at once, no pagination;
  * `rs` — `data[]` (with roles) and a top-level `pagination {count, hasNext, limit, offset, lastKey}`.
  */
@@ -57,6 +63,10 @@ export interface SimOptions {
   faults?: FaultKind[];
   latencyMs?: number;
   tokenTtlSeconds?: number;
+  /** Hostile case: asked userId -> the userId that read-user and `PUT .../roles` answer for instead. */
+  wrongUser?: Record<string, string>;
+  /** Hostile case: every list page after the first repeats the previous page's last user. */
+  overlapPages?: boolean;
   random?: () => number;
   logger?: Logger;
 }
@@ -72,10 +82,25 @@ export interface SimConfig {
   tokenTtlSeconds: number;
   /** userId -> HTTP status that `PUT .../roles` for that user answers. */
   failUser: Record<string, number>;
+  /** Hostile case: asked userId -> the userId that read-user and `PUT .../roles` answer for instead. */
+  wrongUser: Record<string, string>;
+  /** Hostile case: every list page after the first repeats the previous page's last user. */
+  overlapPages: boolean;
 }
 
 export type ConfigPatch = Partial<
-  Pick<SimOptions, 'listShape' | 'pageSize' | 'rateLimit' | 'faultRate' | 'faults' | 'latencyMs' | 'tokenTtlSeconds'>
+  Pick<
+    SimOptions,
+    | 'listShape'
+    | 'pageSize'
+    | 'rateLimit'
+    | 'faultRate'
+    | 'faults'
+    | 'latencyMs'
+    | 'tokenTtlSeconds'
+    | 'wrongUser'
+    | 'overlapPages'
+  >
 > & { failUser?: Record<string, number> };
 
 export interface RecordedRequest {

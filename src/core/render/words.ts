@@ -50,7 +50,10 @@ export function orgChangeNote(org: OrgReport): string | undefined {
 export function skipReasonText(reason: SkipReason): string {
   switch (reason) {
     case 'protected':
-      return 'protected: holds owner or support, so a replacing write could strip a role the API cannot give back; never written';
+      return (
+        'protected: holds a role role-sync cannot assign (owner, support or one it does not know), ' +
+        'so a replacing write could strip a role the API cannot give back; never written'
+      );
     case 'disabled':
       return 'disabled: the only role is member; never written';
   }
