@@ -20,7 +20,7 @@ export type AmbiguityCause =
   | { readonly kind: 'shared-email'; readonly ids: readonly UserId[] }
   /** The list named the user's id more than once (across pages): the list cannot be trusted for this user. */
   | { readonly kind: 'duplicate-id'; readonly id: UserId; readonly listed: number }
-  /** Other keys of the file (an id and an email) name the same Parchment user. */
+  /** Other keys of the file (an id and an email) name, or may name, the same Parchment user. */
   | { readonly kind: 'same-user'; readonly id: UserId; readonly otherKeys: readonly string[] };
 
 /** What the reconciler will do for one managed user (PRODUCT.md §4). */
@@ -147,9 +147,15 @@ export function labelOf(user: DesiredUser, observed: ObservedUser | undefined): 
 export function planOrg(desired: DesiredOrg, observed: ObservedOrg, snapshot: OrgSnapshot | undefined): OrgPlan {
   const index = indexUsers(observed);
   const resolved = desired.users.map((user) => ({ user, found: resolveUser(index, user) }));
+  // Every key that may mean each id: its own resolution, or one of the accounts an ambiguous key matched.
   const keysById = new Map<UserId, string[]>();
+  const claim = (id: UserId, key: string): void => {
+    const keys = keysById.get(id) ?? [];
+    if (!keys.includes(key)) keysById.set(id, [...keys, key]);
+  };
   for (const { user, found } of resolved) {
-    if (found.kind === 'one') keysById.set(found.user.id, [...(keysById.get(found.user.id) ?? []), user.key]);
+    if (found.kind === 'one') claim(found.user.id, user.key);
+    else if (found.kind === 'several') for (const c of found.candidates) claim(c.id, user.key);
   }
   // Every id the file names, even ambiguously: none of them is unmanaged, and none leaves the file.
   const named = new Set<UserId>();

@@ -136,6 +136,6 @@ function ambiguityText(cause: AmbiguityCause): string {
     case 'duplicate-id':
       return `Parchment listed user ${cause.id} ${cause.listed} times`;
     case 'same-user':
-      return `${cause.otherKeys.join(', ')} names the same Parchment user (${cause.id}); list the user once`;
+      return `${cause.otherKeys.join(' and ')} also name(s) Parchment user ${cause.id}; list the user once`;
   }
 }
