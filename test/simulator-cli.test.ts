@@ -174,6 +174,43 @@ describe('role-sync simulate', () => {
     expect(body.pagination).toMatchObject({ count: 2, hasNext: true });
   });
 
+  it('plays the hostile cases: --wrong-user answers for another user, --overlap-pages repeats a user', async () => {
+    const cameron = '3266a9fd-c21d-4600-93b4-d760dce49b05';
+    const nguyen = '64c290b3-09df-46c2-833b-b3ad3054109b';
+    const { listening } = await startCli([
+      '--wrong-user',
+      `${cameron}=${nguyen}`,
+      '--overlap-pages',
+      '--page-size',
+      '4',
+    ]);
+    const token = await mint(listening);
+    const o = listening.organizations[0];
+    const headers = {
+      authorization: `Bearer ${token.body.data.accessToken}`,
+      'x-organization-secret': o?.env.PARCHMENT_ORGANIZATION_SECRET ?? '',
+    };
+    const users = `${listening.baseUrl}/v1/organizations/${o?.id}/users`;
+    const read = (await (await fetch(`${users}/${cameron}`, { headers })).json()) as { data: { user_id: string } };
+    expect(read.data.user_id).toBe(nguyen);
+
+    const first = (await (await fetch(`${users}?limit=4`, { headers })).json()) as {
+      data: { users: { user_id: string }[]; pagination: { lastKey: string } };
+    };
+    const next = `${users}?limit=4&lastKey=${encodeURIComponent(first.data.pagination.lastKey)}`;
+    const second = (await (await fetch(next, { headers })).json()) as { data: { users: { user_id: string }[] } };
+    expect(second.data.users[0]?.user_id).toBe(first.data.users[3]?.user_id);
+  });
+
+  it('lists the hostile cases in --help', async () => {
+    const { child, stdout } = spawnCli(['simulate', '--help']);
+    expect(await exitOf(child)).toBe(0);
+    const help = stdout.join('\n');
+    for (const text of ['--wrong-user', '--overlap-pages', 'legacyEmails: true', 'super_admin', 'no email']) {
+      expect(help).toContain(text);
+    }
+  });
+
   it('serves a seed file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sim-cli-'));
     const seed = join(dir, 'seed.yaml');
@@ -212,6 +249,7 @@ describe('role-sync simulate', () => {
     ['a bad fault rate', () => ['--fault-rate', '2'], /"2" is not a fraction between 0 and 1/],
     ['a bad rate', () => ['--rate-limit', 'fast'], /"fast" is not a rate/],
     ['a duration without a unit', () => ['--latency', '20'], /"20" is not a duration/],
+    ['a --wrong-user without a pair', () => ['--wrong-user', 'u1'], /"u1" is not a list of ASKED=OTHER user id pairs/],
   ])('exits 1 on %s', async (_label, args, message) => {
     const dir = await mkdtemp(join(tmpdir(), 'sim-cli-'));
     const { child, stderr } = spawnCli(['simulate', '--port', '0', ...args(dir)]);

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { createLogger } from '../src/log.js';
 import {
   DEMO_ACTING_USER,
+  DEMO_PARTNER,
   demoSeed,
   loadSeedFile,
   SeedError,
@@ -1020,6 +1021,103 @@ describe('seeds', () => {
     await expect(loadSeedFile(badPath)).rejects.toThrow(/not valid YAML or JSON/);
     await expect(loadSeedFile(join(dir, 'missing.yaml'))).rejects.toThrow(/cannot read the file: ENOENT/);
   });
+});
+
+describe('hostile cases', () => {
+  const legacySeed = (legacyEmails: boolean) => ({
+    partners: [{ ...DEMO_PARTNER }],
+    organizations: [
+      {
+        id: COLLINS,
+        secret: COLLINS_SECRET,
+        legacyEmails,
+        users: [
+          { id: DEMO_ACTING_USER[COLLINS] as string, email: 'acting@x.example', roles: ['admin'] },
+          { id: 'old-1', email: 'Dr.A@x.example', roles: ['provider'] },
+          { id: 'old-2', email: 'dr.a@x.example', roles: ['super_admin', 'PROVIDER'] },
+        ],
+      },
+    ],
+  });
+
+  it('seeds one email on two accounts only under legacyEmails, and serves the emails as written', async () => {
+    await expect(startSimulator({ seed: legacySeed(false) })).rejects.toThrow(
+      /users\[2\]\.email: "dr\.a@x\.example" is listed twice .*\(set legacyEmails: true to seed that\)/,
+    );
+    await start({ seed: legacySeed(true), listShape: 'rs' });
+    const token = await mintToken(sim);
+    const list = await call(sim, 'GET', usersPath(), { headers: authHeaders(token) });
+    expect(list.body.data.map((u: { email: string }) => u.email)).toEqual([
+      'acting@x.example',
+      'Dr.A@x.example',
+      'dr.a@x.example',
+    ]);
+    const read = await call(sim, 'GET', usersPath(COLLINS, 'old-1'), { headers: authHeaders(token) });
+    expect(read.body.data).toMatchObject({ user_id: 'old-1', email: 'Dr.A@x.example' });
+  });
+
+  it('serves any seeded role string as a live role, and lets /_sim/ set one', async () => {
+    await start({ seed: legacySeed(true) });
+    const token = await mintToken(sim);
+    const read = await call(sim, 'GET', usersPath(COLLINS, 'old-2'), { headers: authHeaders(token) });
+    expect(read.body.data.access_roles).toEqual(['super_admin', 'PROVIDER']);
+    const set = await call(sim, 'PUT', `/_sim/organizations/${COLLINS}/users/old-1/roles`, {
+      body: { access_roles: ['owner', 'Admin'] },
+    });
+    expect(set.status).toBe(200);
+    expect(sim.user(COLLINS, 'old-1')?.roles).toEqual(['owner', 'Admin']);
+  });
+
+  it('answers reads and role writes for another user under wrongUser; the write lands on the one asked', async () => {
+    await start();
+    const token = await mintToken(sim);
+    const headers = authHeaders(token);
+    const patched = await call(sim, 'PATCH', '/_sim/config', {
+      body: { wrongUser: { [DEMO_USERS.cameron.toUpperCase()]: DEMO_USERS.nguyen } },
+    });
+    expect(patched.body.wrongUser).toEqual({ [DEMO_USERS.cameron]: DEMO_USERS.nguyen });
+
+    const read = await call(sim, 'GET', usersPath(COLLINS, DEMO_USERS.cameron), { headers });
+    expect(read.body.data).toMatchObject({ user_id: DEMO_USERS.nguyen, email: 'dr.nguyen@collins.example' });
+    const put = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.cameron, 'roles'), {
+      headers,
+      body: { access_roles: ['receptionist'] },
+    });
+    expect(put.body.data).toEqual({ user_id: DEMO_USERS.nguyen, access_roles: ['receptionist'] });
+    expect(sim.user(COLLINS, DEMO_USERS.cameron)?.roles).toEqual(['receptionist']);
+    expect(sim.user(COLLINS, DEMO_USERS.nguyen)?.roles).toEqual(['provider']);
+
+    const other = await call(sim, 'GET', usersPath(COLLINS, DEMO_USERS.ahmed), { headers });
+    expect(other.body.data.user_id).toBe(DEMO_USERS.ahmed);
+    sim.reset();
+    const again = await call(sim, 'GET', usersPath(COLLINS, DEMO_USERS.cameron), { headers });
+    expect(again.body.data.user_id).toBe(DEMO_USERS.cameron);
+  });
+
+  it.each(['oas', 'rs'] as const)(
+    'repeats the last user of each page on the next under overlapPages (%s)',
+    async (listShape) => {
+      await start({ seed: bigSeed(7), listShape, pageSize: 3, overlapPages: true });
+      const token = await mintToken(sim);
+      const ids: string[] = [];
+      let lastKey: string | undefined;
+      do {
+        const res = await call(
+          sim,
+          'GET',
+          `${usersPath()}?limit=3${lastKey ? `&lastKey=${encodeURIComponent(lastKey)}` : ''}`,
+          {
+            headers: authHeaders(token),
+          },
+        );
+        const items = (listShape === 'oas' ? res.body.data.users : res.body.data) as { user_id: string }[];
+        ids.push(...items.map((u) => u.user_id));
+        lastKey = (listShape === 'oas' ? res.body.data.pagination.lastKey : res.body.pagination.lastKey) ?? undefined;
+      } while (lastKey !== undefined);
+      const order = sim.seed.organizations[0]!.users.map((u) => u.id).sort();
+      expect(ids).toEqual([...order.slice(0, 3), order[2], ...order.slice(3, 6), order[5], order[6]]);
+    },
+  );
 });
 
 describe('close()', () => {

@@ -79,16 +79,21 @@ function wrongUserArg(value: string): Record<string, string> {
 }
 
 const HOSTILE_HELP = `
-Hostile cases (to watch role-sync refuse them; also PATCH /_sim/config {"wrongUser": {...}, "overlapPages": true}):
-  one email on two accounts   seed an organization with "legacyEmails: true": emails are served as
-                              written and one address may be on several accounts (Dr.A@x and dr.a@x)
-  a read for another user     --wrong-user ASKED=OTHER: read-user for ASKED answers with OTHER's
-                              record; PUT .../roles for ASKED answers with user_id OTHER
-  an unknown live role        seed any role string (roles: [super_admin] or [PROVIDER]), or set it with
-                              PUT /_sim/organizations/{org}/users/{user}/roles
-  one id on two pages         --overlap-pages (with a small --page-size): each page repeats the last
-                              user of the page before
-The oas list shape is the vendor's example (user_id, external_user_id, full_name, access_roles; no email).
+Hostile cases, to watch role-sync refuse them:
+  one email on two accounts  seed an organization with "legacyEmails: true":
+                             emails are served as written, and one address may
+                             be on several accounts (Dr.A@x and dr.a@x)
+  a read for another user    --wrong-user ASKED=OTHER: read-user for ASKED
+                             answers with OTHER's record, PUT .../roles for
+                             ASKED answers with user_id OTHER
+  an unknown live role       seed any role string (roles: [super_admin] or
+                             [PROVIDER]), or set one with
+                             PUT /_sim/organizations/{org}/users/{user}/roles
+  one id on two pages        --overlap-pages (with a small --page-size): each
+                             page repeats the last user of the page before
+PATCH /_sim/config {"wrongUser": {...}, "overlapPages": true} switches them at
+run time. The oas list shape is the vendor's example: user_id,
+external_user_id, full_name, access_roles, and no email.
 `;
 
 /** The user whose id goes in `x-user-id`: the demo's fixed one, else the first enabled admin, else the first enabled user. */
