@@ -141,15 +141,29 @@ const cases: readonly Case[] = [
     },
   },
   {
-    name: 'the acting user losing admin refuses the apply',
+    name: 'the acting user losing admin refuses the apply, though another admin is left',
     mode: 'apply',
     actingUsers: new Map([[ORG, U1]]),
-    orgs: [{ id: ORG, desired: { [U1]: ['provider'] }, users: [live(U1, 'admin', 'provider')] }],
+    orgs: [{ id: ORG, desired: { [U1]: ['provider'] }, users: [live(U1, 'admin', 'provider'), live(U2, 'admin')] }],
     expected: {
       outcomes: [{ kind: 'observed', users: ['change/not-attempted'] }],
       refusals: ['self-admin'],
       writes: 0,
-      snapshot: { [ORG]: { managed: [U1], observed: { [U1]: ['admin', 'provider'] }, applied: {} } },
+      snapshot: {
+        [ORG]: { managed: [U1], observed: { [U1]: ['admin', 'provider'], [U2]: ['admin'] }, applied: {} },
+      },
+    },
+  },
+  {
+    name: 'a plan that leaves the organization without an admin refuses the apply',
+    mode: 'apply',
+    actingUsers: new Map([[ORG, U1]]),
+    orgs: [{ id: ORG, desired: { [U2]: ['provider'] }, users: [live(U1, 'provider'), live(U2, 'admin')] }],
+    expected: {
+      outcomes: [{ kind: 'observed', users: ['change/not-attempted'] }],
+      refusals: ['no-admin'],
+      writes: 0,
+      snapshot: { [ORG]: { managed: [U2], observed: { [U1]: ['provider'], [U2]: ['admin'] }, applied: {} } },
     },
   },
   {
