@@ -31,7 +31,7 @@ describe('DaemonMetrics', () => {
     const outcomes = [
       plannedOutcome({
         id: ORG,
-        entries: [{ kind: 'not-found', user: { key: 'ghost@x.example' } }],
+        entries: [{ kind: 'not-found', user: { key: 'ghost@x.example' }, unknownEmails: 0 }],
         unmanaged: [{ id: USER }],
         noLongerManaged: [],
       }),
