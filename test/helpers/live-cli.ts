@@ -161,6 +161,7 @@ export interface LiveReportJson {
       user: { key: string; id?: string };
       from: string[];
       to: string[];
+      removed: string[];
       result: { state: string; reason?: string; failure?: FailureJson };
     }[];
     skipped: { user: { key: string; id?: string }; reason: string; liveRoles: string[] }[];
