@@ -11,7 +11,7 @@ import {
   UUID_PATTERN,
   canonicalRoles,
   isAssignableRole,
-  isProtectedRole,
+  isNonAssignableRole,
   type AssignableRole,
   type OrgId,
   type UserId,
@@ -140,7 +140,8 @@ function classify(live: readonly string[] | undefined): Verdict {
   const held = roles.filter((r) => r !== 'member');
   // Disabling leaves exactly `member`: the account is disabled.
   if (held.length === 0) return { kind: 'entry', value: 'disabled' };
-  const protectedRoles = held.filter(isProtectedRole);
+  // owner and support by name; a role nobody has heard of gets a comment of its own below.
+  const protectedRoles = held.filter(isNonAssignableRole);
   if (protectedRoles.length > 0) return { kind: 'comment', reason: { kind: 'protected', roles: protectedRoles } };
   const unknown = held.filter((r) => !isAssignableRole(r));
   if (unknown.length > 0) return { kind: 'comment', reason: { kind: 'unknown-role', roles: unknown.sort() } };
