@@ -10,7 +10,7 @@ import { parseDesiredState } from './core/file-model.js';
 import { formatProblem, sortProblems, type Problem } from './core/problems.js';
 import { messageOf } from './core/wording.js';
 
-/** PRODUCT.md §1: a larger file is refused before it is parsed. */
+/** A larger file is refused before it is parsed: parsing cost must stay bounded. */
 export const MAX_FILE_BYTES = 32 * 1024 * 1024;
 
 export type LoadResult =

@@ -4,7 +4,7 @@ export type { Logger } from 'pino';
 
 /**
  * Paths pino must censor wherever they appear. A second line of defence: the client never
- * hands headers or got errors to the logger in the first place (STACK-NOTES §5).
+ * hands headers or got errors to the logger in the first place (see src/parchment/http.ts).
  */
 const REDACT_PATHS = [
   'headers.authorization',

@@ -1,5 +1,5 @@
 /**
- * `kill -9` in the middle of `role-sync apply`, then `apply` again (PRODUCT.md §4): the re-run
+ * `kill -9` in the middle of `role-sync apply`, then `apply` again: the re-run
  * converges, and the snapshot is the old or the new one, never torn, whatever the crash left behind.
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';

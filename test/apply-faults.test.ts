@@ -1,5 +1,5 @@
 /**
- * `role-sync apply` through the real CLI against a misbehaving simulator (PRODUCT.md §4 "Requests"):
+ * `role-sync apply` through the real CLI against a misbehaving simulator (docs/parchment-api.md, "Rate limits"):
  * 5xx and dropped connections, a 429 storm, and a 401 in the middle of the run.
  */
 import { afterEach, describe, expect, it } from 'vitest';

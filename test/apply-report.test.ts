@@ -1,5 +1,5 @@
 /**
- * What `role-sync apply` reports and refuses to touch (PRODUCT.md §4, §6), through the real CLI:
+ * What `role-sync apply` reports and refuses to touch, through the real CLI:
  * per-user results, rejected writes with Parchment's requestId, protected users, and several
  * organizations with per-organization credentials.
  */

@@ -1,6 +1,5 @@
 /**
- * Read-only runs and safety guards through the real CLI (PRODUCT.md §2 exit codes, §4 dry-run and
- * guards): `plan` and `apply --dry-run` never write; a guard refusal writes nothing and exits 3.
+ * Read-only runs and safety guards through the real CLI (exit codes, dry-run and guards): `plan` and `apply --dry-run` never write; a guard refusal writes nothing and exits 3.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../src/simulator/index.js';

@@ -125,7 +125,8 @@ describe('POST /v1/token', () => {
 
   it('a bad scope is answered 422 with the body the document shows under 400', async () => {
     // The document lists 400 for this, but its (captured) example body says statusCode 422
-    // (API-NOTES §2.2, §12.19); the simulator sends 422, so the body is checked against the 400 entry.
+    // (docs/parchment-api.md lists the contradictions); the simulator sends 422, so the body is checked
+    // against the 400 entry.
     const res = await mintRequest(sim, { body: { grantType: 'client_credentials', scope: ['remove:patient'] } });
     expect(res.status).toBe(422);
     expect(validateResponse('POST', TOKEN, 400, res.body)).toEqual([]);
@@ -163,7 +164,7 @@ describe('GET .../users', () => {
     sim.configure({ listShape: 'bare' });
     try {
       const res = await call(sim, 'GET', usersPath(), { headers: authHeaders(token) });
-      // Transcribed from the LIST page (API-NOTES §5.1 B).
+      // Transcribed from the list-users page (the bare `data[]` shape).
       const listPageExample = {
         success: true,
         statusCode: 200,

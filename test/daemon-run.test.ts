@@ -1,5 +1,5 @@
 /**
- * `role-sync run` beyond file edits (PRODUCT.md §5): drift healed at resync, dry-run that only
+ * `role-sync run` beyond file edits: drift healed at resync, dry-run that only
  * reports, guards, readiness, metrics, and a clean SIGTERM while writes are in flight.
  */
 import { readFile, writeFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * `role-sync run` reacting to every way the file gets replaced (PRODUCT.md §5, STACK-NOTES §1):
+ * `role-sync run` reacting to every way the file gets replaced (test/helpers/daemon-writers.ts):
  * each edit leads to the right PUTs at the simulator within 3 s, and only those.
  */
 import { writeFile } from 'node:fs/promises';

@@ -45,7 +45,7 @@ function observed(...users: [UserId, string | undefined, string[] | undefined][]
 const kinds = (entries: readonly PlanEntry[]) => entries.map((e) => e.kind);
 
 describe('planOrg', () => {
-  it('classifies every managed user as PRODUCT.md §4 defines', () => {
+  it('classifies every managed user: change, unchanged, not-found, protected, disabled, unreadable', () => {
     const plan = planOrg(
       desired(
         [id(1), ['admin', 'provider']],

@@ -5,7 +5,7 @@ import type { Report } from '../core/report.js';
 import { renderReport, type ReportFormat } from '../core/render/index.js';
 import { parseDuration, parseMaxChanges, type MaxChanges } from '../core/units.js';
 
-/** `-c/--config FILE`, else `$ROLE_SYNC_CONFIG`, else `./roles.yaml` (PRODUCT.md §2). */
+/** `-c/--config FILE`, else `$ROLE_SYNC_CONFIG`, else `./roles.yaml`. */
 export function configOption(cmd: Command): Command {
   return cmd.addOption(
     new Option('-c, --config <path>', 'the desired-state file, or a directory of them (its *.yaml and *.yml files)')

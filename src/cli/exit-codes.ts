@@ -1,4 +1,4 @@
-/** Terraform's convention (PRODUCT.md §2). */
+/** Terraform's convention: 2 means changes are pending (only under `--detailed-exitcode`). */
 export const ExitCode = {
   ok: 0,
   error: 1,

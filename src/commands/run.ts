@@ -16,7 +16,7 @@ import { WriteCoordinator } from '../queue/write-coordinator.js';
 import { messageOf } from '../core/wording.js';
 
 /**
- * `role-sync run`: the daemon (PRODUCT.md §5). Logs JSON lines to stdout.
+ * `role-sync run`: the daemon. Logs JSON lines to stdout.
  *
  * An invalid file at start is exit 1: there is no last good state to fall back on, and a
  * Deployment should fail its rollout rather than start doing nothing. An invalid file later
@@ -36,7 +36,7 @@ export interface RunOptions {
   readonly orgs?: readonly OrgId[];
 }
 
-/** STACK-NOTES §7: well under Kubernetes' default 30 s grace period. */
+/** Well under Kubernetes' default 30 s grace period, which ends in SIGKILL. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
 /** After the deadline, the snapshot write and closing get this long before a forced exit. */
 const SHUTDOWN_MARGIN_MS = 5_000;

@@ -104,7 +104,7 @@ function actingUser(org: SimOrg): string | undefined {
   return (enabled.find((u) => u.roles.includes('admin')) ?? enabled[0])?.id;
 }
 
-/** Shell lines ready to paste (PRODUCT.md §3 names): the shared ones, then one pair per organization. */
+/** Shell lines ready to paste (the settings' variable names): the shared ones, then one pair per organization. */
 function humanBlock(sim: RunningSimulator, seed: SimSeed): string {
   const partner = seed.partners[0];
   const lines = [

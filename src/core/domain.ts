@@ -7,7 +7,7 @@ declare const brand: unique symbol;
 /** A string that has passed a check; only the constructors below produce one. */
 export type Brand<T, B extends string> = T & { readonly [brand]: B };
 
-/** Roles that `PUT .../roles` accepts (API-NOTES §5.5, §11). */
+/** Roles that `PUT .../roles` accepts (docs/parchment-api.md, "Replacing roles"). */
 export const ASSIGNABLE_ROLES = ['admin', 'provider', 'receptionist', 'rx_reader', 'rx_queue_manager'] as const;
 export type AssignableRole = (typeof ASSIGNABLE_ROLES)[number];
 
@@ -25,7 +25,7 @@ export type KnownRole = AssignableRole | NonAssignableRole;
 
 /**
  * A role as read from the live API. Reads may return roles we have never heard of;
- * they are data, not errors (API-NOTES §11), so the type stays open.
+ * they are data, not errors, so the type stays open.
  */
 export type LiveRole = KnownRole | Brand<string, 'UnknownRole'>;
 
@@ -97,7 +97,7 @@ export function sameGrantedRoles(a: readonly string[], b: readonly string[]): bo
 
 /** A Parchment organization id: a UUID, kept lower-case so ids compare case-insensitively. */
 export type OrgId = Brand<string, 'OrgId'>;
-/** A Parchment user id: a UUID or an opaque `[A-Za-z0-9_-]{1,128}` id (API-NOTES §4, §12.1). */
+/** A Parchment user id: a UUID or an opaque `[A-Za-z0-9_-]{1,128}` id (docs/parchment-api.md, "Identifiers"). */
 export type UserId = Brand<string, 'UserId'>;
 /** An email address, lower-cased as Parchment stores it. */
 export type Email = Brand<string, 'Email'>;

@@ -161,7 +161,7 @@ function childKind(parent: MapKind, key: string | undefined): MapKind {
   return 'other';
 }
 
-/** How duplicate keys are told apart and named in each kind of map (PRODUCT.md §1). */
+/** How duplicate keys are told apart and named in each kind of map. */
 const DUPLICATE_RULES: Record<
   MapKind,
   { identity(key: string): string; message(key: string, firstLine: number): string }

@@ -68,7 +68,7 @@ const roleSchema = z
   .enum(ASSIGNABLE_ROLES, { error: (issue) => roleMessage(issue.input) })
   .meta({ description: `A role the Parchment API can assign: ${ROLE_LIST_TEXT}.` });
 
-/** Parchment grants rx_reader only together with receptionist (API-NOTES §11). */
+/** Parchment grants rx_reader only together with receptionist. */
 const RX_READER_PAIR_MESSAGE = 'rx_reader needs receptionist in the same role list (Parchment grants them as a pair)';
 
 export const roleListSchema = z

@@ -4,7 +4,7 @@ import type { ObservedUser } from './observed-state.js';
 import type { ReportWarning } from './report.js';
 import type { MaxChanges } from './units.js';
 
-/** Safety guards checked before the first write (PRODUCT.md §4). Pure. */
+/** Safety guards checked before the first write: a refusal sends nothing (exit 3 unless `--force`). Pure. */
 export interface GuardOptions {
   readonly maxChanges: MaxChanges;
   /** The acting user (`x-user-id`) per organization, when known. */

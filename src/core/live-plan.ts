@@ -23,7 +23,7 @@ export type AmbiguityCause =
   /** Other keys of the file (an id and an email) name, or may name, the same Parchment user. */
   | { readonly kind: 'same-user'; readonly id: UserId; readonly otherKeys: readonly string[] };
 
-/** What the reconciler will do for one managed user (PRODUCT.md §4). */
+/** What the reconciler will do for one managed user (docs/architecture.md, "How to add a plan kind"). */
 export type PlanEntry =
   | {
       readonly kind: 'change';

@@ -1,4 +1,4 @@
-/** Parsers for the CLI's value syntax (PRODUCT.md §2). Pure; return undefined on bad input. */
+/** Parsers for the CLI's value syntax (durations, `--max-changes`). Pure; return undefined on bad input. */
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { messageOf } from '../core/wording.js';
 
 /**
- * The daemon's operations endpoints (PRODUCT.md §5, STACK-NOTES §7) on plain node:http:
+ * The daemon's operations endpoints (README.md, "The daemon") on plain node:http:
  * `/healthz` says the process answers and never looks at Parchment (a liveness probe tied to a
  * dependency restarts every pod during its outage); `/readyz`, `/metrics` and `/status` report
  * what the daemon knows.

@@ -1,5 +1,5 @@
 /**
- * Bearer tokens per organization (API-NOTES §2, §14.1). Partner credentials mint one token per
+ * Bearer tokens per organization (docs/parchment-api.md, "Tokens"). Partner credentials mint one token per
  * organization with `POST /v1/token`, cached and renewed before expiry. Minting is single-flight:
  * concurrent callers share one mint, and every request that saw a 401 on the same token generation
  * shares one re-mint. A static PARCHMENT_ACCESS_TOKEN is used as given and never renewed.
@@ -29,9 +29,9 @@ export interface TokenSource {
 
 export const REQUESTED_SCOPES = ['read:users', 'read:user', 'update:user'] as const;
 
-/** Docs say 1 h in some places and 6 h in others (API-NOTES §12.16); assuming the shorter costs one extra mint an hour. */
+/** Docs say 1 h in some places and 6 h in others; assuming the shorter costs one extra mint an hour. */
 export const DEFAULT_TOKEN_LIFETIME_S = 3600;
-/** Renew this long before expiry (API-NOTES §2.3, POSTMAN), or at half-life for shorter tokens. */
+/** Renew this long before expiry (as Parchment's own Postman scripts do), or at half-life for shorter tokens. */
 const RENEW_LEAD_S = 300;
 /** Token calls jump the queue: every other request of the organization is waiting on them. */
 const TOKEN_PRIORITY = 10;

@@ -36,7 +36,7 @@ export interface ClientOptions {
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_RETRY = { attempts: 4, baseMs: 500, capMs: 10_000 } as const;
-/** The documented maximum page size (API-NOTES §5.1). */
+/** The documented maximum page size. */
 const PAGE_SIZE = 100;
 /** 100,000 users: far beyond any clinic, so hitting it means the cursor is broken. */
 const MAX_PAGES = 1_000;
@@ -144,7 +144,7 @@ export class ParchmentClient {
   ): Promise<{ roles: readonly LiveRole[]; requestId?: string }> {
     const accessRoles = canonicalRoles(roles);
     if (accessRoles.length === 0) {
-      // Parchment refuses an empty list (API-NOTES §5.5); stripping every role is not something to send.
+      // Parchment refuses an empty list; stripping every role is not something to send.
       throw new RangeError(`refusing to send an empty role list for user ${user} in organization ${org}`);
     }
     const req = {

@@ -4,7 +4,8 @@
  * request or response objects, no cause chain, so util.inspect, JSON.stringify and pino's error
  * serializer can never reach a header holding a token or secret.
  *
- * Decisions branch on `status` and `code`, never on `type` (API-NOTES §3.4).
+ * Decisions branch on `status` and `code`, never on `type`: the docs name one error with several
+ * `type` slugs (docs/parchment-api.md, "Errors").
  */
 import type { OrgId, UserId } from '../core/domain.js';
 import { shortId } from '../core/wording.js';

@@ -4,8 +4,8 @@
  *
  * got never retries here (`retry.limit: 0`): retries, token renewal and rate limiting are decided
  * above this layer, so every attempt is visible to the request queue and to the logs. got's own
- * errors are dropped at this boundary because they carry the request options, headers included
- * (STACK-NOTES §3, §5).
+ * errors are dropped at this boundary because they carry the request options, headers included:
+ * got's `options` is enumerable, so logging or serializing one of its errors prints the bearer token.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -170,7 +170,7 @@ export class HttpTransport {
   }
 }
 
-/** Only chosen scalar fields: never headers, options or got errors (STACK-NOTES §5). */
+/** Only chosen scalar fields: never headers, options or got errors, which can hold credentials. */
 function logFields(req: HttpRequest, extra: Record<string, unknown>): Record<string, unknown> {
   return { method: req.method, route: req.route, organizationId: req.organizationId, userId: req.userId, ...extra };
 }

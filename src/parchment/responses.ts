@@ -1,6 +1,6 @@
 /**
  * Lenient readers for Parchment's response bodies. The docs disagree on almost every shape
- * (API-NOTES §5.1, §7, §12), so each reader accepts every documented variant, ignores fields it
+ * (docs/parchment-api.md), so each reader accepts every documented variant, ignores fields it
  * does not need, and reports a body it cannot use as a `problem` string for the caller to wrap
  * with request context. Pure: no I/O. Problem strings never quote body values.
  */
@@ -47,7 +47,7 @@ const UserItemSchema = z.looseObject({
   access_roles: z.array(z.string()).nullish(),
 });
 
-/** UUIDs are lower-cased like the desired-state file's ids; any other id is kept opaque (API-NOTES §4). */
+/** UUIDs are lower-cased like the desired-state file's ids; any other id is kept opaque. */
 function liveUserId(raw: string): UserId {
   return parseUserId(raw) ?? (raw as UserId);
 }
@@ -168,7 +168,10 @@ export interface TokenGrant {
   readonly scope?: readonly string[];
 }
 
-/** Documented form `data.accessToken`/`data.expiresIn`; POSTMAN reads top-level `access_token`/`expires_in` (API-NOTES §12.17). */
+/**
+ * Documented form `data.accessToken`/`data.expiresIn`; Parchment's Postman scripts read top-level
+ * `access_token`/`expires_in`. Every spelling is accepted.
+ */
 export function parseTokenBody(body: unknown): Parsed<TokenGrant> {
   if (!isRecord(body)) return fail('body is not a JSON object');
   const data = isRecord(body['data']) ? body['data'] : {};

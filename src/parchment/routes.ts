@@ -1,6 +1,6 @@
 /**
  * The endpoints role-sync uses, as route templates (what logs and errors name) and as filled-in
- * paths (what goes on the wire). Ids are opaque strings (API-NOTES §4), so every one is
+ * paths (what goes on the wire). Ids are opaque strings (docs/parchment-api.md, "Identifiers"), so every one is
  * percent-encoded.
  */
 import type { OrgId, UserId } from '../core/domain.js';

@@ -1,5 +1,6 @@
 /**
- * Connection settings from the environment (PRODUCT.md §3). Everything is checked here, before any
+ * Connection settings from the environment (README.md, "Settings and credentials"). Everything is
+ * checked here, before any
  * request, and a problem is one SettingsError naming the variable. Secret values never appear in a
  * message: only variable names, file paths and keys.
  */

@@ -1,6 +1,6 @@
 /**
  * The contract between the Parchment client (which makes HTTP attempts) and the request queue
- * (which owns the request budget and 429 back-off, PRODUCT.md §4). Neither imports the other.
+ * (which owns the request budget and 429 back-off). Neither imports the other.
  */
 
 /** Runs single HTTP attempts under the shared budget: at most RATE starts a second, CONCURRENCY in flight. */

@@ -3,10 +3,10 @@ import { backoffDelay } from './backoff.js';
 import { isRateLimited, type RateLimited, type RequestScheduler } from './contract.js';
 
 /**
- * The one request budget every HTTP attempt goes through (PRODUCT.md §4 "Requests"):
+ * The one request budget every HTTP attempt goes through (docs/parchment-api.md, "Rate limits"):
  * at most `ratePerSecond` starts in any sliding window and `concurrency` attempts in flight.
- * A 429 pauses every start, not just the attempt that saw it (STACK-NOTES §2), and the attempt
- * is put back in the queue rather than sleeping in its slot.
+ * A 429 pauses every start, not just the attempt that saw it (the others would only collect 429s
+ * of their own), and the attempt is put back in the queue rather than sleeping in its slot.
  */
 export interface RequestQueueOptions {
   /** Starts per second; fractions allowed (0.5 = one start every 2 s). */

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 /**
- * Per-key write ordering (PRODUCT.md §4 "Per-user ordering"): at most one write per key in flight,
+ * Per-key write ordering: at most one write per key (a user) in flight,
  * a newer value replaces a queued older one, and no older value is ever written after a newer one.
  * It orders only; the request budget is the RequestQueue's job, below the client.
  */

@@ -26,7 +26,7 @@ function decode(seg: string): string | undefined {
 }
 
 /**
- * The test and demo back door (PRODUCT.md §7): no auth, plain JSON (not the Parchment envelope),
+ * The test and demo back door (README.md, "The simulator"): no auth, plain JSON (not the Parchment envelope),
  * never rate limited, faulted, delayed or recorded.
  */
 export function handleControl(

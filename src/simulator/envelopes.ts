@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-/** One field-level complaint in a 422 body (API-NOTES §3.2). */
+/** One field-level complaint in a 422 body (`error.validation[]`). */
 export interface ValidationItem {
   field: string;
   message: string;
@@ -23,7 +23,7 @@ export type Outcome =
       status: number;
       message: string;
       data: unknown;
-      /** The RS list shape puts pagination beside `data` (API-NOTES §3.1). */
+      /** The response-standards list shape puts pagination beside `data`. */
       pagination?: Record<string, unknown>;
     }
   | { ok: false; status: number; problem: Problem; headers?: Record<string, string> };
@@ -47,7 +47,7 @@ export function newRequestId(now: Date): string {
 export interface EnvelopeContext {
   requestId: string;
   now: Date;
-  /** `/v1/token` answers carry `meta` (API-NOTES §2.2); `responseTime` only on success. */
+  /** `/v1/token` answers carry `meta`; `responseTime` only on success. */
   meta?: { apiVersion: '1.0'; responseTime?: number };
 }
 
@@ -76,7 +76,7 @@ export function renderEnvelope(outcome: Outcome, ctx: EnvelopeContext): Record<s
   };
 }
 
-// Problems as the docs show them. Where pages disagree on a slug (API-NOTES §12.23-24), the RS list wins.
+// Problems as the docs show them. Where pages disagree on a slug, the response-standards page's list wins.
 
 export const problems = {
   unauthorized: (detail: string): Problem => ({

@@ -1,8 +1,8 @@
 /**
- * A stateful local stand-in for the Parchment API (PRODUCT.md §7): `role-sync simulate`, the demo,
+ * A stateful local stand-in for the Parchment API: `role-sync simulate`, the demo,
  * and every integration test. It serves under `/external` like the real API.
  *
- * Choices where the docs are silent or disagree (API-NOTES §12, §13):
+ * Choices where the docs are silent or disagree (docs/parchment-api.md):
  * - PUT roles: unknown, non-assignable (owner/support/member) or no roles → 400 invalid-request
  *   "access_roles must be a non-empty array of valid roles" (nothing is filtered); `rx_reader`
  *   without `receptionist` → 400 "rx_reader must be combined with receptionist"; duplicates are
@@ -10,7 +10,7 @@
  * - Disabled users are listed and readable, with roles [member]; they cannot act as `x-user-id`.
  * - A missing scope is 403 insufficient-scope (not the 401 of the LIST/GET examples); a token for
  *   another organization is 403 access-denied; a bad token scope request is 422.
- * - List: ordered by user id; `lastKey` is standard base64, so clients must URL-encode it (API-NOTES §7);
+ * - List: ordered by user id; `lastKey` is standard base64, so clients must URL-encode it;
  *   `oas` items are exactly the vendor's example (`user_id`, `external_user_id` = `SIM#<id>`, `full_name`,
  *   `access_roles`; no email); `rs` items carry `user_id`, `email`, `full_name`, `access_roles`;
  *   the `bare` shape ignores limit and lastKey.

@@ -49,7 +49,7 @@ export interface Route {
   /** The documented path template, relative to `/external`. */
   template: string;
   handler: Handler;
-  /** Token answers carry `meta` (API-NOTES §2.2). */
+  /** Token answers carry `meta` (`apiVersion`, `responseTime`), as the token page shows. */
   withMeta?: boolean;
 }
 
@@ -112,7 +112,7 @@ const mintToken: Handler = (req, deps) => {
   }
   const userId = header(req, 'x-user-id') ?? '';
   const user = deps.state.user(orgId, userId);
-  // A disabled user cannot sign in (API-NOTES §5.6), so it cannot act through a token either.
+  // A disabled user cannot sign in, so it cannot act through a token either.
   if (!user || user.disabled === true)
     return failure(401, problems.unauthorized('Invalid user for this organization.'));
   const ttl = deps.config().tokenTtlSeconds;
@@ -130,7 +130,7 @@ const mintToken: Handler = (req, deps) => {
 };
 
 // ---------------------------------------------------------------------------
-// Checks shared by every call that needs a bearer token (API-NOTES §2.4)
+// Checks shared by every call that needs a bearer token and the organization secret
 
 function authorize(req: ApiRequest, deps: RouteDeps, scope: string): TokenGrant | Outcome {
   const auth = header(req, 'authorization');
@@ -230,7 +230,7 @@ function digits(seed: string, count: number): string {
   return out;
 }
 
-/** The current GET page's shape (API-NOTES §5.2); provider-only fields are stable placeholders. */
+/** The read-user page's current shape (with `details`); provider-only fields are stable placeholders. */
 function userDetails(u: SimUser): Record<string, unknown> {
   const { title, given, family } = nameParts(u);
   const isProvider = u.roles.includes('provider') || u.roles.includes('rx_queue_manager');

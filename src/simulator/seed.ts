@@ -91,7 +91,7 @@ function crossCheck(seed: SimSeed): string[] {
       }
       ids.add(u.id);
       emails.add(u.email);
-      // Disabling downgrades every role to member (API-NOTES §5.6); a seed must not describe another state.
+      // Disabling downgrades every role to member; a seed must not describe another state.
       if (u.disabled === true && !(u.roles.length === 1 && u.roles[0] === 'member')) {
         problems.push(`${at}.roles: a disabled user holds exactly [member], not [${u.roles.join(', ')}]`);
       }

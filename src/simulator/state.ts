@@ -100,7 +100,7 @@ export class SimState {
     return true;
   }
 
-  /** Disabling downgrades every role to member (API-NOTES §5.6). */
+  /** Disabling downgrades every role to member. */
   disable(orgId: string, userId: string): ToggleResult {
     const u = this.find(orgId, userId);
     if (!u) return 'no-such-user';
@@ -110,7 +110,7 @@ export class SimState {
     return 'changed';
   }
 
-  /** Enabling leaves the user with member only; roles are re-assigned separately (API-NOTES §5.7). */
+  /** Enabling leaves the user with member only; roles are re-assigned separately. */
   enable(orgId: string, userId: string): ToggleResult {
     const u = this.find(orgId, userId);
     if (!u) return 'no-such-user';

@@ -14,7 +14,7 @@ export type TokenCheck = { ok: true; grant: TokenGrant } | { ok: false; reason: 
 
 /**
  * Bearer tokens are opaque random strings bound to an organization, user, scopes and expiry.
- * The real API issues RS256 JWTs (API-NOTES §2.2); a client must not look inside either.
+ * The real API issues RS256 JWTs; a client must not look inside either.
  */
 export class TokenStore {
   private readonly grants = new Map<string, TokenGrant & { revoked: boolean }>();

@@ -26,7 +26,7 @@ export interface SimSeed {
 }
 
 /**
- * The three documented shapes of the list-users response (API-NOTES §5.1):
+ * The three documented shapes of the list-users response (docs/parchment-api.md, "Listing users"):
  * `oas` — the vendor's example: `data.users[]` of `{user_id, external_user_id, full_name, access_roles}`
  * (no email) with `data.pagination {total, limit, lastKey}`;
  * `bare` — `data[]` of `{user_id, email}` only, every user at once, no pagination;

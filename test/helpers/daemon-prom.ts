@@ -98,7 +98,7 @@ export function sampleValue(
   return undefined;
 }
 
-/** Every metric role-sync's daemon must expose (PRODUCT.md §5). */
+/** Every metric role-sync's daemon must expose (README.md, "The daemon"). */
 export const DAEMON_METRIC_NAMES = [
   'role_sync_config_valid',
   'role_sync_pending_changes',

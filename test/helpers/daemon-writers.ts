@@ -2,7 +2,8 @@ import { mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path';
 
 /**
- * The ways the desired-state file gets replaced in practice (STACK-NOTES §1), done with real
+ * The ways the desired-state file gets replaced in practice (an in-place write, an editor's
+ * rename-over-file, a Kubernetes ConfigMap's `..data` symlink swap, git-sync's link flip), done with real
  * file-system calls in the same order as the real writers.
  */
 
