@@ -43,4 +43,9 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
   },
   prettier,
+  {
+    // After eslint-config-prettier, which turns max-len off: Prettier does not break strings or comments.
+    files: ['src/**/*.ts', 'test/**/*.ts'],
+    rules: { 'max-len': ['error', { code: 120, ignoreUrls: true }] },
+  },
 );

@@ -30,7 +30,7 @@ afterEach(async () => {
 });
 
 describe('apply with faults', () => {
-  it('converges through 10% of requests answered 500/503 or dropped, and a second apply (faults still on) sends no PUT', async () => {
+  it('converges through 10% of requests answered 500/503 or dropped; a second apply sends no PUT', async () => {
     const world = buildWorld({ users: 70, changes: 50 });
     const watched = await watchedSimulator({ seed: world.seed, faultRate: 0.1, random: seededRandom(20240611) });
     sim = watched.sim;

@@ -54,7 +54,7 @@ describe('apply reports', () => {
     expect(run.stderr).not.toContain('\r');
   });
 
-  it('fails the users answered 404 and 422 with their requestId, applies every other user, exits 1; --out equals stdout', async () => {
+  it('fails users answered 404 and 422 with their requestId, applies the others, exits 1; --out = stdout', async () => {
     const world = buildWorld({ users: 30, changes: 20 });
     const [gone, invalid] = world.changing as [string, string];
     const watched = await watchedSimulator({ seed: world.seed });
@@ -186,7 +186,7 @@ describe('two organizations with a credentials file', () => {
     expect(again.code, again.stdout + again.stderr).toBe(0);
   });
 
-  it("refuses a plan that takes admin away from one organization's acting user (from the credentials file)", async () => {
+  it("refuses a plan taking admin from one organization's acting user (from the credentials file)", async () => {
     sim = await startSimulator();
     ws = await workspace();
     const env = await credentialsEnv(sim, ws);

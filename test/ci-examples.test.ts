@@ -220,7 +220,7 @@ describe('the GitLab pipeline', () => {
     ci = await loadYaml('examples/gitlab/.gitlab-ci.yml');
   });
 
-  it('plans merge requests: ci-commands.sh pr against the target branch, the plan as an artifact and a note', async () => {
+  it('plans merge requests: ci-commands.sh pr against the target branch, the plan as artifact and note', async () => {
     const job = ci['role-sync plan'] as Obj;
     expect(ci['stages']).toEqual(['plan', 'apply']);
     expect(job['rules'][0]['if']).toContain('merge_request_event');
@@ -255,7 +255,7 @@ describe('the GitLab pipeline', () => {
 // The script, for real.
 
 describe('ci-commands.sh pr (no network, no secrets)', () => {
-  it('plans the pull request against origin/main: grants and revocations in markdown, exit 2 taken as success', async () => {
+  it('plans the pull request against origin/main: markdown grants and revocations, exit 2 as success', async () => {
     const repo = await pullRequestRepo(join(tmp, 'pr-change'), example, changed);
     const summary = join(tmp, 'pr-change', 'summary.md');
     const output = join(tmp, 'pr-change', 'output');

@@ -1,5 +1,6 @@
 /**
- * Read-only runs and safety guards through the real CLI (exit codes, dry-run and guards): `plan` and `apply --dry-run` never write; a guard refusal writes nothing and exits 3.
+ * Read-only runs and safety guards through the real CLI (exit codes, dry-run and guards): `plan`
+ * and `apply --dry-run` never write; a guard refusal writes nothing and exits 3.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../src/simulator/index.js';
@@ -25,7 +26,7 @@ async function setUp(world: LiveWorld): Promise<{ s: RunningSimulator; config: s
 }
 
 describe('read-only runs', () => {
-  it('apply --dry-run and plan never PUT; --detailed-exitcode says 2 while changes are pending, 0 once applied', async () => {
+  it('apply --dry-run and plan never PUT; --detailed-exitcode: 2 while changes pend, 0 once applied', async () => {
     const world = buildWorld({ users: 40, changes: 8 });
     const { s, config, env } = await setUp(world);
 
@@ -58,14 +59,15 @@ describe('read-only runs', () => {
 });
 
 describe('safety guards', () => {
-  it('refuses more changes than 25% of the managed users (and more than 10): no PUT, exit 3, says why; --force proceeds', async () => {
+  it('refuses more changes than 25% of managed users (and than 10): no PUT, exit 3; --force goes', async () => {
     const world = buildWorld({ users: 59, changes: 20 });
     const { s, config, env } = await setUp(world);
 
     const refused = await runCli(['apply', '-c', config, '--format', 'json'], env);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toContain(
-      `role-sync: refused: organization ${ORG}: 20 changes exceed --max-changes 15 (25% of 60 managed users, at least 10); review the plan and re-run with --force or a higher --max-changes`,
+      `role-sync: refused: organization ${ORG}: 20 changes exceed --max-changes 15 ` +
+        '(25% of 60 managed users, at least 10); review the plan and re-run with --force or a higher --max-changes',
     );
     expect(puts(s.requests())).toEqual([]);
     const report = jsonReport(refused);
@@ -81,7 +83,8 @@ describe('safety guards', () => {
     const planned = jsonReport(plan);
     expect(planned.organizations[0]!.changes.every((c) => c.result.state === 'planned')).toBe(true);
     expect(planned.warnings.map((w) => w.message)).toContain(
-      `an apply would be refused by a safety guard: organization ${ORG}: 20 changes exceed --max-changes 15 (25% of 60 managed users, at least 10); review the plan and re-run with --force or a higher --max-changes`,
+      `an apply would be refused by a safety guard: organization ${ORG}: 20 changes exceed --max-changes 15 ` +
+        '(25% of 60 managed users, at least 10); review the plan and re-run with --force or a higher --max-changes',
     );
     expect(puts(s.requests())).toEqual([]);
 

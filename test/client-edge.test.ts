@@ -70,7 +70,7 @@ function apiRequests(server: ScriptedServer): ScriptedRequest[] {
 const user = (id: string, extra: Record<string, unknown> = {}) => ({ user_id: id, email: `${id}@x.example`, ...extra });
 
 describe('the token call', () => {
-  it('sends the five x- headers, JSON body, User-Agent and Accept; later calls send bearer and org secret', async () => {
+  it('sends the five x- headers, JSON body, User-Agent and Accept; later calls: bearer and org secret', async () => {
     const server = await serve((_q, res) =>
       sendJson(res, 200, { success: true, data: user(CAMERON, { access_roles: ['admin'] }) }),
     );
@@ -179,13 +179,16 @@ describe('non-envelope error bodies', () => {
     expect(err).toBeInstanceOf(ParchmentApiError);
     expect([err.status, err.detail, err.requestId, err.code]).toEqual([403, 'Forbidden', 'gw-123', undefined]);
     expect(err.message).toBe(
-      'GET /v1/organizations/{organization_id}/users/{user_id} (org 7fa84d2b…, user 3266a9fd…) failed: 403 — Forbidden; requestId gw-123',
+      'GET /v1/organizations/{organization_id}/users/{user_id} (org 7fa84d2b…, user 3266a9fd…) ' +
+        'failed: 403 — Forbidden; requestId gw-123',
     );
     expect(apiRequests(server)).toHaveLength(1);
   });
 
   it('an HTML page is stripped, truncated and retried as a 5xx', async () => {
-    const html = `<html><head><title>502 Bad Gateway</title><style>body{}</style></head><body><h1>502 Bad Gateway</h1><p>${'x'.repeat(500)}</p></body></html>`;
+    const html =
+      '<html><head><title>502 Bad Gateway</title><style>body{}</style></head>' +
+      `<body><h1>502 Bad Gateway</h1><p>${'x'.repeat(500)}</p></body></html>`;
     const server = await serve((_q, res) => {
       res.writeHead(502, { 'content-type': 'text/html' });
       res.end(html);
@@ -242,7 +245,9 @@ describe('non-envelope error bodies', () => {
       rateLimited: false,
     });
     expect(err.message).toBe(
-      'PUT /v1/organizations/{organization_id}/users/{user_id}/roles (org 7fa84d2b…, user 3266a9fd…) failed: 422 Validation failed — access_roles is invalid; access_roles: Invalid enum value; requestId 1-68d1b225-2a98752c7b2da3fa489267fc',
+      'PUT /v1/organizations/{organization_id}/users/{user_id}/roles (org 7fa84d2b…, user 3266a9fd…) ' +
+        'failed: 422 Validation failed — access_roles is invalid; access_roles: Invalid enum value; ' +
+        'requestId 1-68d1b225-2a98752c7b2da3fa489267fc',
     );
   });
 
@@ -315,7 +320,8 @@ describe('paging and encoding', () => {
     const err = await rejection(client.listUsers(COLLINS));
     expect(err).toBeInstanceOf(ParchmentResponseError);
     expect((err as Error).message).toBe(
-      'GET /v1/organizations/{organization_id}/users (org 7fa84d2b…): page 3 returned a lastKey already used; stopping rather than looping forever; requestId rq-2',
+      'GET /v1/organizations/{organization_id}/users (org 7fa84d2b…): page 3 returned a lastKey already used; ' +
+        'stopping rather than looping forever; requestId rq-2',
     );
     expect(apiRequests(server)).toHaveLength(3);
   });

@@ -177,7 +177,8 @@ describe('reading and writing one user', () => {
     expect(e.detail).toBe('User not found');
     expect(e.requestId).toMatch(/^1-/);
     expect(e.message).toBe(
-      `GET /v1/organizations/{organization_id}/users/{user_id} (org 7fa84d2b…, user 11111111…) failed: 404 ${e.title} — User not found; requestId ${e.requestId}`,
+      'GET /v1/organizations/{organization_id}/users/{user_id} (org 7fa84d2b…, user 11111111…) ' +
+        `failed: 404 ${e.title} — User not found; requestId ${e.requestId}`,
     );
     expect(count(s, 'GET /v1/organizations/{organization_id}/users/{user_id}')).toBe(1);
   });
@@ -206,7 +207,7 @@ describe('headers and logs', () => {
     expect(USER_AGENT).toMatch(/^role-sync\/\d+\.\d+\.\d+/);
   });
 
-  it('logs one info line per attempt with method, route, organization, user, status, attempt, duration and requestId', async () => {
+  it('logs one info line per attempt: method, route, organization, user, status, attempt, requestId…', async () => {
     const s = await start();
     const { client: c, log } = await client(s);
     await c.getUser(COLLINS, CAMERON);

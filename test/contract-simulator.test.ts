@@ -146,7 +146,7 @@ describe('GET .../users', () => {
     expect(res.body.data.pagination.lastKey).toEqual(expect.any(String));
   });
 
-  it('rs shape: the RS list example (the document types `data` as an object, so ExternalApiResponse cannot hold it)', async () => {
+  it('rs shape: the RS list example (`data` is typed as an object: ExternalApiResponse cannot hold it)', async () => {
     sim.configure({ listShape: 'rs' });
     try {
       const res = await call(sim, 'GET', `${usersPath()}?limit=5`, { headers: authHeaders(token) });
@@ -285,7 +285,7 @@ describe('PUT .../users/{user_id}/roles', () => {
     expect(validateResponse('PUT', ROLES, status, res.body)).toEqual([]);
   });
 
-  it('403, 409, 422 and 429 (documented in prose, not for this operation in the document) are error envelopes', async () => {
+  it('403, 409, 422 and 429 (in prose, not for this operation in the document) are error envelopes', async () => {
     const readOnly = await mintToken(sim, { scopes: ['read:users'] });
     const forbidden = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.nguyen, 'roles'), {
       headers: authHeaders(readOnly),

@@ -132,7 +132,8 @@ describe('role-sync run: organizations', () => {
     const fitzroy = '3b1f9c2e-8d4a-4e6b-9f1a-2c5d7e8f9a0b';
     await writeInPlace(
       path,
-      `${collinsFile({ smith: ['admin'] })}  ${fitzroy}:\n    users:\n      dr.okafor@fitzroy.example: [admin, provider]\n`,
+      `${collinsFile({ smith: ['admin'] })}  ${fitzroy}:\n` +
+        '    users:\n      dr.okafor@fitzroy.example: [admin, provider]\n',
     );
     const cycle = await finished(d, after, 5000);
     expect(cycle['cycle']).toMatchObject({ result: 'failure', applied: 1 });
@@ -202,7 +203,7 @@ describe('role-sync run: readiness and start', () => {
 });
 
 describe('role-sync run: shutdown', () => {
-  it('on SIGTERM with writes in flight lets them finish, writes a consistent snapshot and exits 0 within 10 s', async () => {
+  it('on SIGTERM with writes in flight lets them finish, saves a consistent snapshot, exits 0 in 10 s', async () => {
     const seed: SimSeed = demoSeed();
     const collins = seed.organizations.find((o) => o.id === COLLINS)!;
     const staff = Array.from({ length: 40 }, (_, i) => `5eed0000-0000-4000-8000-${String(i).padStart(12, '0')}`);
@@ -255,7 +256,7 @@ describe('role-sync run: shutdown', () => {
 });
 
 describe('role-sync run: secrets', () => {
-  it('never prints a secret or a token: logs at debug, /status and /metrics, through faults, a 401 and drift', async () => {
+  it('never prints a secret or token: debug logs, /status and /metrics, through faults, a 401 and drift', async () => {
     const { sim, path, stateDir } = await world();
     await writeFile(path, collinsFile({ patel: ['admin'] }));
     sim.configure({ faultRate: 0.2 });

@@ -124,7 +124,7 @@ describe('role-sync run: file edits', () => {
     ]);
   });
 
-  it('refuses an invalid edit (line:col logged, config_valid 0, not ready, nothing written), then applies the fix', async () => {
+  it('refuses an invalid edit (line:col logged, config_valid 0, not ready, no write), applies the fix', async () => {
     const path = join(await tempDir(), 'roles.yaml');
     await writeFile(path, collinsFile());
     const d = await daemonOn(path);

@@ -438,7 +438,7 @@ describe('the Kubernetes manifests', () => {
     }
   });
 
-  it('form valid settings: the Deployment’s environment, the Secret template’s files and the ConfigMap’s roles file', async () => {
+  it('form valid settings: the Deployment’s environment, the Secret template, the ConfigMap’s file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rs-k8s-secret-'));
     try {
       const data = secretTemplate['stringData'] as Record<string, string>;

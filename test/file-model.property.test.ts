@@ -19,7 +19,7 @@ interface Style {
   readonly upperOrgIds: boolean;
 }
 
-/** Writes a state as YAML in a given style and returns the state a correct parser must give back, positions included. */
+/** Writes a state as YAML in a given style; returns the state a correct parser must give back, positions included. */
 function emit(state: DesiredState, style: Style): { text: string; expected: DesiredState } {
   const out: string[] = ['# generated', 'version: 1', 'organizations:'];
   const key = (k: string): string => (style.quoteKeys ? JSON.stringify(k) : k);
@@ -95,7 +95,7 @@ describe('file model properties', () => {
     );
   });
 
-  it('on mangled input it never throws, places every problem inside the file, and gives a state only without errors', () => {
+  it('on mangled input never throws, places every problem inside the file, gives a state only without errors', () => {
     const alphabet = [
       ':',
       '-',

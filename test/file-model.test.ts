@@ -62,7 +62,9 @@ describe('valid files', () => {
   });
 
   it('canonicalises role order and accepts an empty users map', () => {
-    const text = `version: 1\norganizations:\n  ${ORG}:\n    users: {a@b.example: [provider, admin]}\n  ${ORG2}:\n    users: {}\n`;
+    const text =
+      `version: 1\norganizations:\n  ${ORG}:\n    users: {a@b.example: [provider, admin]}\n` +
+      `  ${ORG2}:\n    users: {}\n`;
     const { state, problems } = parseDesiredState(text);
     expect(problems).toEqual([]);
     expect(state!.organizations[0]!.users[0]!.roles).toEqual(['admin', 'provider']);
@@ -70,7 +72,9 @@ describe('valid files', () => {
   });
 
   it('accepts a users map shared between organizations through an alias', () => {
-    const text = `version: 1\norganizations:\n  ${ORG}:\n    users: &all\n      a@b.example: [admin]\n  ${ORG2}:\n    users: *all\n`;
+    const text =
+      `version: 1\norganizations:\n  ${ORG}:\n    users: &all\n      a@b.example: [admin]\n` +
+      `  ${ORG2}:\n    users: *all\n`;
     const { state, problems } = parseDesiredState(text);
     expect(problems).toEqual([]);
     expect(state!.organizations.map((o) => o.users.map((u) => u.key))).toEqual([['a@b.example'], ['a@b.example']]);
@@ -94,7 +98,8 @@ describe('role rules', () => {
   it('refuses an unknown role, listing the valid ones and suggesting a close one', () => {
     const [admin, provider, nothing] = parseDesiredState(withUsers('a@b.example: [Admin, provder, banana]')).problems;
     expect(admin!.message).toBe(
-      'unknown role "Admin"; did you mean "admin"? (valid roles: admin, provider, receptionist, rx_reader, rx_queue_manager)',
+      'unknown role "Admin"; did you mean "admin"? ' +
+        '(valid roles: admin, provider, receptionist, rx_reader, rx_queue_manager)',
     );
     expect(provider!.message).toContain('did you mean "provider"?');
     expect(provider!.pos).toEqual({ line: 5, col: 28 });
@@ -320,7 +325,9 @@ describe('YAML-level problems', () => {
   });
 
   it('reports every problem at once, sorted by position', () => {
-    const text = `version: 3\norganizations:\n  ${ORG}:\n    users:\n      a@b.example: [owner]\n      nobody here: [admin]\n      c@b.example: []\n`;
+    const text =
+      `version: 3\norganizations:\n  ${ORG}:\n    users:\n` +
+      '      a@b.example: [owner]\n      nobody here: [admin]\n      c@b.example: []\n';
     const found = parseDesiredState(text).problems;
     expect(found.map((p) => p.pos.line)).toEqual([1, 5, 6, 7]);
   });

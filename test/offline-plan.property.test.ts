@@ -17,7 +17,7 @@ function labelKey(user: UserLabel): string {
 
 type Normal = Map<string, { name: string | undefined; users: Map<string, readonly string[]> }>;
 
-/** A state as sets: organization id -> (name, user identity -> roles). Order and positions do not matter to Parchment. */
+/** A state as sets: organization id -> (name, user identity -> roles). Order and positions do not matter. */
 function normalize(state: DesiredState): Normal {
   return new Map(
     state.organizations.map((o) => [

@@ -212,7 +212,8 @@ describe('text', () => {
   it('ends with the summary line, then warnings', () => {
     const text = renderText(livePlan(), { colour: false });
     const summary =
-      'Plan: 2 to change (1 grant, 1 revocation), 5 unchanged, 1 skipped, 3 unmanaged, 1 no longer managed (access NOT revoked); 1 failed.';
+      'Plan: 2 to change (1 grant, 1 revocation), 5 unchanged, 1 skipped, 3 unmanaged, ' +
+      '1 no longer managed (access NOT revoked); 1 failed.';
     expect(text).toContain(`\n${summary}\n`);
     expect(text.indexOf('Warnings:')).toBeGreaterThan(text.indexOf(summary));
     expect(text.trimEnd().endsWith('  ! owner@collins.example holds owner: never written')).toBe(true);
@@ -259,11 +260,13 @@ describe('text', () => {
     expect(text.split('\n')[0]).toBe('role-sync apply: roles.yaml');
     expect(text).toContain('~ dr.cameron@collins.example (a7748dfd…): admin, provider -> provider  (- admin)  applied');
     expect(text).toContain(
-      '+ front.desk@collins.example: receptionist -> receptionist, rx_reader  (+ rx_reader)  FAILED (rejected, HTTP 422)',
+      '+ front.desk@collins.example: receptionist -> receptionist, rx_reader  (+ rx_reader)  ' +
+        'FAILED (rejected, HTTP 422)',
     );
     expect(text).toContain("not attempted: the organization's authentication failed");
     expect(text).toContain(
-      'x front.desk@collins.example: failed, rejected HTTP 422 ROLE_INVALID: rx_reader requires receptionist — PUT roles failed (requestId req-8f2c)',
+      'x front.desk@collins.example: failed, rejected HTTP 422 ROLE_INVALID: rx_reader requires receptionist ' +
+        '— PUT roles failed (requestId req-8f2c)',
     );
     expect(text).toContain('x organization: failed, observe HTTP 503 — listing users failed (requestId req-1)');
     expect(text).toContain(
@@ -380,7 +383,8 @@ describe('markdown', () => {
     expect(shown).toBeGreaterThan(100);
     const omitted = 50_000 - shown;
     expect(md).toContain(
-      `… ${omitted.toLocaleString('en-US')} more changes not shown; run \`role-sync plan -c roles.yaml --against base.yaml --format json\` for the full list.`,
+      `… ${omitted.toLocaleString('en-US')} more changes not shown; ` +
+        'run `role-sync plan -c roles.yaml --against base.yaml --format json` for the full list.',
     );
     expect(md.indexOf('Cut to stay under')).toBeLessThan(md.indexOf('### Warnings'));
   });
@@ -397,7 +401,9 @@ describe('markdown', () => {
     expect(md.length).toBeLessThan(MARKDOWN_LIMIT);
     const shown = md.split('\n').filter((l) => l.startsWith('| user')).length;
     expect(md).toContain(
-      `… ${(40_000 - shown).toLocaleString('en-US')} more entries (${(20_000 - shown).toLocaleString('en-US')} changes, 20,000 users no longer managed) not shown; run \`role-sync plan -c roles.yaml --format json\` for the full list.`,
+      `… ${(40_000 - shown).toLocaleString('en-US')} more entries ` +
+        `(${(20_000 - shown).toLocaleString('en-US')} changes, 20,000 users no longer managed) not shown; ` +
+        'run `role-sync plan -c roles.yaml --format json` for the full list.',
     );
   });
 

@@ -59,7 +59,7 @@ describe('RequestQueue properties', () => {
     );
   });
 
-  it('with 429s injected, every task completes exactly once, no start falls inside a pause, and concurrency holds', async () => {
+  it('with 429s injected, every task completes once, no start falls in a pause, concurrency holds', async () => {
     const taskArb = fc.record({
       duration: durationArb,
       rateLimits: fc.array(fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }), { maxLength: 2 }),

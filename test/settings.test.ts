@@ -199,7 +199,8 @@ describe('loadSettings: PARCHMENT_CREDENTIALS_FILE', () => {
   it('reads organizations and partner credentials from YAML', async () => {
     const path = await file(
       'creds.yaml',
-      `partnerId: acme\npartnerSecret: file-partner-secret-Cc93\nuserId: ${USER}\norganizations:\n  ${ORG_A}:\n    secret: file-org-secret-Bb71\n  ${ORG_B.toUpperCase()}:\n    secret: b-secret\n`,
+      `partnerId: acme\npartnerSecret: file-partner-secret-Cc93\nuserId: ${USER}\norganizations:\n` +
+        `  ${ORG_A}:\n    secret: file-org-secret-Bb71\n  ${ORG_B.toUpperCase()}:\n    secret: b-secret\n`,
     );
     const s = await loadSettings({ PARCHMENT_CREDENTIALS_FILE: path }, [ORG_A, ORG_B]);
     expect(s.auth).toEqual({
@@ -216,7 +217,8 @@ describe('loadSettings: PARCHMENT_CREDENTIALS_FILE', () => {
     const OTHER = 'c0ffee00-1111-4222-8333-444455556666';
     const path = await file(
       'creds.yaml',
-      `partnerId: acme\npartnerSecret: p\norganizations:\n  ${ORG_A}:\n    secret: a\n  ${ORG_B}:\n    secret: b\n    userId: ${OTHER}\n`,
+      `partnerId: acme\npartnerSecret: p\norganizations:\n  ${ORG_A}:\n    secret: a\n` +
+        `  ${ORG_B}:\n    secret: b\n    userId: ${OTHER}\n`,
     );
     const e = await settingsError({ PARCHMENT_CREDENTIALS_FILE: path }, [ORG_A, ORG_B]);
     expect(e.variable).toBe('PARCHMENT_USER_ID');

@@ -98,7 +98,7 @@ afterEach(() => {
 });
 
 describe('role-sync simulate', () => {
-  it('prints the listening line with working credentials, serves the demo, and stops on SIGTERM with exit 0', async () => {
+  it('prints the listening line with working credentials, serves the demo, stops on SIGTERM with exit 0', async () => {
     const { child, listening, stdout, stderr } = await startCli([]);
     expect(listening.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/external$/);
     expect(listening.env.PARCHMENT_BASE_URL).toBe(listening.baseUrl);
@@ -127,7 +127,8 @@ describe('role-sync simulate', () => {
     expect(err).toContain(`export PARCHMENT_BASE_URL=${listening.baseUrl}`);
     expect(err).toContain('export PARCHMENT_PARTNER_ID=role-sync-demo');
     expect(err).toContain(
-      'export PARCHMENT_ORGANIZATION_SECRET=sim-org-secret-collins PARCHMENT_USER_ID=a7748dfd-ceb2-4b17-8380-425c304f5ae7',
+      'export PARCHMENT_ORGANIZATION_SECRET=sim-org-secret-collins ' +
+        'PARCHMENT_USER_ID=a7748dfd-ceb2-4b17-8380-425c304f5ae7',
     );
 
     child.kill('SIGTERM');

@@ -32,7 +32,7 @@ describe('snapshot', () => {
     if (loaded.kind === 'loaded') expect(loaded.snapshot).toEqual(snapshot);
   });
 
-  it('reports a missing snapshot as absent and a corrupt one as unreadable, never as an empty snapshot silently', async () => {
+  it('reports a missing snapshot as absent and a corrupt one as unreadable, never silently as empty', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rs-snap-'));
     expect((await loadSnapshot(dir)).kind).toBe('absent');
     await writeFile(join(dir, SNAPSHOT_FILE), '{"snapshotVersion": 1, "organiz');

@@ -63,7 +63,7 @@ class Ledger {
 }
 
 describe('WriteCoordinator ordering properties', () => {
-  it('for any interleaving of submissions and completions, writes per key are ordered, coalesced and exclusive', async () => {
+  it('for any interleaving of submits and completions, writes per key are ordered, coalesced, exclusive', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 60 }), async (ops) => {
         const c = new WriteCoordinator<number>();

@@ -41,9 +41,9 @@ export function register(program: Command): void {
           config: o.config,
           mode: o.dryRun === true ? 'dry-run' : 'apply',
           format: o.format,
-          ...(o.out !== undefined ? { out: o.out } : {}),
+          out: o.out,
           detailedExitcode: o.detailedExitcode === true,
-          ...(o.maxChanges ? { maxChanges: o.maxChanges } : {}),
+          maxChanges: o.maxChanges,
           force: o.force === true,
           ...(o.org !== undefined ? { orgs: o.org } : {}),
         });

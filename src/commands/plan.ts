@@ -36,8 +36,8 @@ export function register(program: Command): void {
   const cmd = program
     .command('plan')
     .description(
-      'Show the grants and revocations the file makes: against another revision of the file with --against (no network), ' +
-        'or against the live roles in Parchment.',
+      'Show the grants and revocations the file makes: against another revision of the file ' +
+        'with --against (no network), or against the live roles in Parchment.',
     )
     .addHelpText(
       'after',
@@ -60,7 +60,7 @@ export function register(program: Command): void {
         config: flags.config,
         mode: 'plan',
         format: flags.format,
-        ...(flags.out !== undefined ? { out: flags.out } : {}),
+        out: flags.out,
         detailedExitcode: flags.detailedExitcode === true,
         force: false,
         ...(flags.org !== undefined ? { orgs: flags.org } : {}),

@@ -52,7 +52,8 @@ export function register(program: Command): void {
   const cmd = program
     .command('run')
     .description(
-      'The daemon: watch the file, apply changes, re-check the live roles on a timer, heal or report drift, serve health and metrics.',
+      'The daemon: watch the file, apply changes, re-check the live roles on a timer, heal or report drift, ' +
+        'serve health and metrics.',
     );
   orgOption(configOption(cmd), 'reconcile')
     .option('--dry-run', 'observe and report (drift, pending changes) but never write; the HTTP layer refuses writes')
@@ -147,7 +148,8 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
   const coordinator = new WriteCoordinator<readonly AssignableRole[]>();
   let initial: ParchmentSettings | undefined = settings;
   const reconnect = async (orgs: readonly OrgId[]): Promise<Connection> => {
-    // Credentials are read again for a new set of organizations, or after Parchment rejected them: a mounted secret may have changed.
+    // Credentials are read again for a new set of organizations, or after Parchment rejected them:
+    // a mounted secret may have changed.
     const s = initial ?? (await loadSettings(process.env, orgs));
     initial = undefined;
     return connect(s, { logger, scheduler: queue, coordinator, onRequest: metrics.recordApiRequest });

@@ -17,6 +17,7 @@ import {
   type SimOrg,
   type SimSeed,
 } from '../simulator/index.js';
+import { defined } from '../core/objects.js';
 import { messageOf } from '../core/wording.js';
 
 interface SimulateOptions {
@@ -96,7 +97,10 @@ run time. The oas list shape is the vendor's example: user_id,
 external_user_id, full_name, access_roles, and no email.
 `;
 
-/** The user whose id goes in `x-user-id`: the demo's fixed one, else the first enabled admin, else the first enabled user. */
+/**
+ * The user whose id goes in `x-user-id`: the demo's fixed one, else the first enabled admin, else
+ * the first enabled user.
+ */
 function actingUser(org: SimOrg): string | undefined {
   const demo = DEMO_ACTING_USER[org.id];
   if (demo !== undefined && org.users.some((u) => u.id === demo)) return demo;
@@ -139,21 +143,23 @@ async function simulate(opts: SimulateOptions): Promise<void> {
 
   let sim: RunningSimulator;
   try {
-    sim = await startSimulator({
-      host: opts.host,
-      port: opts.port,
-      seed,
-      listShape: opts.listShape,
-      logger,
-      ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
-      ...(opts.rateLimit !== undefined ? { rateLimit: { perSecond: opts.rateLimit } } : {}),
-      ...(opts.faultRate !== undefined ? { faultRate: opts.faultRate } : {}),
-      ...(opts.faults !== undefined ? { faults: opts.faults } : {}),
-      ...(opts.latency !== undefined ? { latencyMs: opts.latency } : {}),
-      ...(opts.tokenTtl !== undefined ? { tokenTtlSeconds: Math.round(opts.tokenTtl / 1000) } : {}),
-      ...(opts.wrongUser !== undefined ? { wrongUser: opts.wrongUser } : {}),
-      ...(opts.overlapPages === true ? { overlapPages: true } : {}),
-    });
+    sim = await startSimulator(
+      defined({
+        host: opts.host,
+        port: opts.port,
+        seed,
+        listShape: opts.listShape,
+        logger,
+        pageSize: opts.pageSize,
+        rateLimit: opts.rateLimit !== undefined ? { perSecond: opts.rateLimit } : undefined,
+        faultRate: opts.faultRate,
+        faults: opts.faults,
+        latencyMs: opts.latency,
+        tokenTtlSeconds: opts.tokenTtl !== undefined ? Math.round(opts.tokenTtl / 1000) : undefined,
+        wrongUser: opts.wrongUser,
+        overlapPages: opts.overlapPages === true ? true : undefined,
+      }),
+    );
   } catch (err) {
     if (!(err instanceof ConfigError || err instanceof SeedError || (err as NodeJS.ErrnoException).code !== undefined))
       throw err;
@@ -231,7 +237,8 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--faults <kinds>',
-        `which faults --fault-rate picks from: ${FAULT_KINDS.join(', ')} (lost-reply: handled, then the connection is closed)`,
+        `which faults --fault-rate picks from: ${FAULT_KINDS.join(', ')} ` +
+          '(lost-reply: handled, then the connection is closed)',
       )
         .default([...DEFAULT_FAULTS], DEFAULT_FAULTS.join(','))
         .argParser(faultsArg),

@@ -1,6 +1,7 @@
 import { sameRoles, type Email, type LiveRole, type OrgId, type UserId } from './domain.js';
 import type { PlanEntry } from './live-plan.js';
 import type { Snapshot } from './observed-state.js';
+import { defined } from './objects.js';
 import { isPlanned, type OrgOutcome } from './outcome.js';
 
 /**
@@ -62,15 +63,15 @@ export function analyzeDrift(input: DriftInput): DriftAnalysis {
       const base = applied?.get(id);
       if (base && entry.kind !== 'unchanged' && !sameRoles(base, live)) {
         const seen = previousByKey.get(driftKey(plan.id, id, live));
-        const drift: DriftEntry = {
+        const drift: DriftEntry = defined({
           organization: plan.id,
           user: entry.user.key,
           userId: id,
-          ...(entry.user.email ? { email: entry.user.email } : {}),
+          email: entry.user.email,
           from: base,
           to: live,
           firstSeen: seen?.firstSeen ?? now.toISOString(),
-        };
+        });
         detected.push(drift);
         if (!healed) open.push(drift);
       } else if (user.kind === 'write' && !healed) {

@@ -57,7 +57,10 @@ function roleMessage(input: unknown): string {
   }
   if (isNonAssignableRole(input.toLowerCase())) {
     const refused = NON_ASSIGNABLE_ROLES.join(', ');
-    return `role "${input}" cannot be assigned: the Parchment API cannot assign ${refused} (assignable roles: ${ROLE_LIST_TEXT})`;
+    return (
+      `role "${input}" cannot be assigned: the Parchment API cannot assign ${refused} ` +
+      `(assignable roles: ${ROLE_LIST_TEXT})`
+    );
   }
   const suggestion = closestMatch(input, ASSIGNABLE_ROLES);
   const hint = suggestion === undefined ? '' : `; did you mean "${suggestion}"?`;

@@ -57,7 +57,9 @@ export function checkGuards(plans: readonly OrgPlan[], opts: GuardOptions): Guar
         changes: changes.length,
         managed,
         limit,
-        message: `organization ${plan.id}: ${changes.length} changes exceed --max-changes ${budget}; review the plan and re-run with --force or a higher --max-changes`,
+        message:
+          `organization ${plan.id}: ${changes.length} changes exceed --max-changes ${budget}; ` +
+          'review the plan and re-run with --force or a higher --max-changes',
       });
     }
     const acting = opts.actingUsers?.get(plan.id);
@@ -68,7 +70,10 @@ export function checkGuards(plans: readonly OrgPlan[], opts: GuardOptions): Guar
           kind: 'self-admin',
           organization: plan.id,
           user: self.id,
-          message: `organization ${plan.id}: the plan takes admin away from the acting user ${self.user.key} (the acting user role-sync calls the API as); role-sync would lock itself out. Re-run with --force if this is intended`,
+          message:
+            `organization ${plan.id}: the plan takes admin away from the acting user ${self.user.key} ` +
+            '(the acting user role-sync calls the API as); role-sync would lock itself out. ' +
+            'Re-run with --force if this is intended',
         });
       }
     }

@@ -1,4 +1,5 @@
 import { isProtectedRole } from './domain.js';
+import { defined } from './objects.js';
 import { failuresOf, type OrgOutcome, type PlannedOutcome } from './outcome.js';
 import {
   REPORT_VERSION,
@@ -84,28 +85,24 @@ function orgReport(outcome: PlannedOutcome, warnings: ReportWarning[]): OrgRepor
     warnings.push({
       organization: plan.id,
       message:
-        `${plan.noLongerManaged.length} user(s) left the file and are no longer managed: their access is NOT revoked; ` +
-        'remove their roles in Parchment if that was the intent',
+        `${plan.noLongerManaged.length} user(s) left the file and are no longer managed: ` +
+        'their access is NOT revoked; remove their roles in Parchment if that was the intent',
     });
   }
   return {
     ...emptyOrgReport(plan),
     changes,
-    noLongerManaged: plan.noLongerManaged.map((u) => ({
-      user: { key: u.key, id: u.id, ...(u.email ? { email: u.email } : {}) },
-      ...(u.roles ? { roles: u.roles } : {}),
-    })),
+    noLongerManaged: plan.noLongerManaged.map((u) =>
+      defined({ user: defined({ key: u.key, id: u.id, email: u.email }), roles: u.roles }),
+    ),
     skipped,
     failures: failuresOf(outcome),
-    unmanaged: plan.unmanaged.map((u) => ({
-      user: {
-        key: u.email ?? u.id,
-        id: u.id,
-        ...(u.email ? { email: u.email } : {}),
-        ...(u.fullName ? { fullName: u.fullName } : {}),
-      },
-      ...(u.roles ? { roles: u.roles } : {}),
-    })),
+    unmanaged: plan.unmanaged.map((u) =>
+      defined({
+        user: defined({ key: u.email ?? u.id, id: u.id, email: u.email, fullName: u.fullName }),
+        roles: u.roles,
+      }),
+    ),
     unchanged,
   };
 }

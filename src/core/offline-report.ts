@@ -107,7 +107,8 @@ function orgWarnings(org: OrgReport): ReportWarning[] {
     warnings.push({
       organization: org.id,
       message:
-        `organization ${where} is removed from the file: role-sync stops managing its ${plural(leaving.length, 'user')}, ` +
+        `organization ${where} is removed from the file: ` +
+        `role-sync stops managing its ${plural(leaving.length, 'user')}, ` +
         `but their access is NOT revoked; they keep their current roles in Parchment.`,
     });
   } else if (leaving.length === 1 && only !== undefined) {
@@ -130,8 +131,9 @@ function orgWarnings(org: OrgReport): ReportWarning[] {
     warnings.push({
       organization: org.id,
       message:
-        `in ${where}, some users entering the file are keyed by id and some leaving it by email, or the other way round: ` +
-        `a user re-keyed between id and email cannot be matched without the network, so shows as both entering and leaving. ` +
+        `in ${where}, some users entering the file are keyed by id and some leaving it by email, ` +
+        'or the other way round: a user re-keyed between id and email cannot be matched without the network, ' +
+        'so shows as both entering and leaving. ' +
         `The live plan (role-sync plan without --against) resolves them.`,
     });
   }

@@ -1,4 +1,5 @@
 import type { AssignableRole, Email, LiveRole, OrgId, UserId } from './domain.js';
+import { defined } from './objects.js';
 
 /**
  * The one report model behind every rendering (text, json, markdown).
@@ -84,9 +85,9 @@ export function emptyOrgReport(
   org: { readonly id: OrgId; readonly name?: string | undefined },
   orgChange: OrgChange = 'kept',
 ): OrgReport {
-  return {
+  return defined({
     id: org.id,
-    ...(org.name !== undefined ? { name: org.name } : {}),
+    name: org.name,
     orgChange,
     changes: [],
     startsManaged: [],
@@ -95,7 +96,7 @@ export function emptyOrgReport(
     failures: [],
     unmanaged: [],
     unchanged: 0,
-  };
+  });
 }
 
 export interface ManagedUser {

@@ -453,7 +453,8 @@ export class Daemon {
             outcome,
           },
         },
-        `drift: ${d.user} in organization ${d.organization} has [${d.to.join(', ')}], role-sync last applied [${d.from.join(', ')}]; ${outcome}`,
+        `drift: ${d.user} in organization ${d.organization} has [${d.to.join(', ')}], ` +
+          `role-sync last applied [${d.from.join(', ')}]; ${outcome}`,
       );
     }
   }

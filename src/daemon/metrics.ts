@@ -58,7 +58,9 @@ export class DaemonMetrics {
     });
     this.#pending = new Gauge({
       name: 'role_sync_pending_changes',
-      help: 'Managed users whose live roles differ from the file and that role-sync has not applied yet (drift excluded)',
+      help:
+        'Managed users whose live roles differ from the file and that role-sync has not applied yet ' +
+        '(drift excluded)',
       labelNames: ['organization'],
       registers,
     });

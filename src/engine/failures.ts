@@ -1,4 +1,5 @@
 import type { FailureDetail, FailureReason } from '../core/report.js';
+import { defined } from '../core/objects.js';
 import {
   AuthFailedError,
   ParchmentApiError,
@@ -23,12 +24,12 @@ export function failureOf(err: unknown, fallback: FailureReason, context: string
     };
   }
   if (err instanceof ParchmentResponseError) {
-    return {
+    return defined({
       reason: fallback,
       message: `${context}: ${err.message}`,
       status: err.status,
-      ...(err.requestId !== undefined ? { requestId: err.requestId } : {}),
-    };
+      requestId: err.requestId,
+    });
   }
   if (err instanceof WrongUserAnswerError) {
     return {
@@ -48,9 +49,5 @@ export function failureOf(err: unknown, fallback: FailureReason, context: string
 }
 
 function apiFields(err: ParchmentApiError): Pick<FailureDetail, 'code' | 'detail' | 'requestId'> {
-  return {
-    ...(err.code !== undefined ? { code: err.code } : {}),
-    ...(err.detail !== undefined ? { detail: err.detail } : {}),
-    ...(err.requestId !== undefined ? { requestId: err.requestId } : {}),
-  };
+  return defined({ code: err.code, detail: err.detail, requestId: err.requestId });
 }

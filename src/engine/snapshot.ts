@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as z from 'zod';
 import { asLiveRole, parseEmail, parseOrgId, parseUserId, type OrgId, type UserId } from '../core/domain.js';
 import { EMPTY_SNAPSHOT, type Snapshot, type OrgSnapshot, type RememberedUser } from '../core/observed-state.js';
+import { defined } from '../core/objects.js';
 
 /**
  * The observed-state snapshot in ROLE_SYNC_STATE_DIR. Written atomically (temp file, fsync, rename,
@@ -54,8 +55,7 @@ export async function loadSnapshot(stateDir: string): Promise<SnapshotLoad> {
     if (!orgId) continue;
     organizations.set(orgId, {
       managed: idMap(org.managed, (r): RememberedUser => {
-        const email = r.email !== undefined ? parseEmail(r.email) : undefined;
-        return { key: r.key, ...(email ? { email } : {}) };
+        return defined({ key: r.key, email: r.email !== undefined ? parseEmail(r.email) : undefined });
       }),
       observed: idMap(org.observed, (roles) => roles.map(asLiveRole)),
       applied: idMap(org.applied, (roles) => roles.map(asLiveRole)),

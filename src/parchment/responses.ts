@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { asLiveRole, parseEmail, parseUserId, type LiveRole, type UserId } from '../core/domain.js';
 import type { ObservedUser } from '../core/observed-state.js';
+import { defined } from '../core/objects.js';
 import type { ValidationItem } from './errors.js';
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
@@ -59,12 +60,14 @@ function parseUserItem(item: unknown, where: string): Parsed<ObservedUser> {
   const rawId = u.user_id ?? u.parchment_user_id;
   if (rawId === undefined) return fail(`${where}: no user_id or parchment_user_id`);
   const email = typeof u.email === 'string' ? parseEmail(u.email.trim()) : undefined;
-  return ok({
-    id: liveUserId(rawId),
-    ...(email === undefined ? {} : { email }),
-    ...(typeof u.full_name === 'string' && u.full_name !== '' ? { fullName: u.full_name } : {}),
-    ...(Array.isArray(u.access_roles) ? { roles: u.access_roles.map(asLiveRole) } : {}),
-  });
+  return ok(
+    defined({
+      id: liveUserId(rawId),
+      email,
+      fullName: typeof u.full_name === 'string' && u.full_name !== '' ? u.full_name : undefined,
+      roles: Array.isArray(u.access_roles) ? u.access_roles.map(asLiveRole) : undefined,
+    }),
+  );
 }
 
 /** `GET …/users/{user_id}`: `data` is the user object. */
@@ -179,11 +182,7 @@ export function parseTokenBody(body: unknown): Parsed<TokenGrant> {
   if (accessToken === undefined) return fail('no data.accessToken or access_token in the token response');
   const expiresIn = firstPositive(data['expiresIn'], data['expires_in'], body['expires_in'], body['expiresIn']);
   const scope = scopeList(data['scope'] ?? body['scope']);
-  return ok({
-    accessToken,
-    ...(expiresIn === undefined ? {} : { expiresIn }),
-    ...(scope === undefined ? {} : { scope }),
-  });
+  return ok(defined({ accessToken, expiresIn, scope }));
 }
 
 function firstString(...values: unknown[]): string | undefined {
@@ -247,16 +246,14 @@ export function parseErrorBody(body: unknown, text: string): ErrorBodyFields {
   const parsed = ErrorEnvelopeSchema.safeParse(body);
   if (parsed.success) {
     const e = parsed.data;
-    const fields = withoutUndefined({
+    const fields = defined({
       bodyStatusCode: e.statusCode,
       code: e.code,
       requestId: e.requestId === '' ? undefined : e.requestId,
       type: e.error?.type,
       title: e.error?.title,
       detail: e.error?.detail,
-      validation: e.error?.validation?.map((v) =>
-        withoutUndefined({ field: v.field, message: v.message, code: v.code }),
-      ),
+      validation: e.error?.validation?.map((v) => defined({ field: v.field, message: v.message, code: v.code })),
     });
     if (e.error !== undefined) return fields;
     if (e.message !== undefined && e.message !== '') return { ...fields, bodySummary: truncate(e.message) };
@@ -274,12 +271,6 @@ function summarizeText(text: string): string {
 
 function truncate(text: string): string {
   return text.length > SUMMARY_LIMIT ? `${text.slice(0, SUMMARY_LIMIT)}…` : text;
-}
-
-function withoutUndefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
-    [K in keyof T]?: Exclude<T[K], undefined>;
-  };
 }
 
 /** `Retry-After` as delta-seconds or an HTTP date; anything else is undefined. */

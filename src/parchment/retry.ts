@@ -1,9 +1,10 @@
 /**
  * Retries for failures that repeating can fix: no response at all (reset, refused, timeout,
  * dropped) and 5xx. Every request role-sync makes is safe to repeat (GET, the replacing roles PUT,
- * the token POST), so one policy serves them all (docs/parchment-api.md, "Idempotency"). Each attempt is one run through
- * the request scheduler; the back-off sleep happens outside it, so a waiting retry holds no slot.
- * 429 is not retried here: the scheduler owns it.
+ * enable, disable, the token POST), so one policy serves them all (docs/parchment-api.md,
+ * "Idempotency"). Each attempt is one run through the request scheduler; the back-off sleep
+ * happens outside it, so a waiting retry holds no slot. 429 is not retried here: the scheduler
+ * owns it.
  */
 import { backoffDelay } from '../queue/backoff.js';
 import type { RequestScheduler } from '../queue/contract.js';

@@ -269,7 +269,8 @@ function resolveAuth({ partnerId, partnerSecret, userId, everyOrgHasUser, access
   ].filter((v) => v !== undefined);
   throw new SettingsError(
     missing[0] ?? V.partnerId,
-    `missing; minting tokens needs ${V.partnerId}, ${V.partnerSecret} and ${V.userId} (or set ${V.accessToken} instead). Missing: ${missing.join(', ')}`,
+    `missing; minting tokens needs ${V.partnerId}, ${V.partnerSecret} and ${V.userId} ` +
+      `(or set ${V.accessToken} instead). Missing: ${missing.join(', ')}`,
   );
 }
 
@@ -284,7 +285,8 @@ function resolveOrganizations(
   if (envSecret !== undefined && unique.length !== 1) {
     throw new SettingsError(
       V.orgSecret,
-      `only usable when exactly one organization is requested (${unique.length} are); use ${V.credentialsFile} for several`,
+      `only usable when exactly one organization is requested (${unique.length} are); ` +
+        `use ${V.credentialsFile} for several`,
     );
   }
   const fileEntries = new Map<OrgId, { secret: string; userId: UserId | undefined }>();
@@ -306,7 +308,8 @@ function resolveOrganizations(
     if (secret === undefined) {
       throw new SettingsError(
         unique.length === 1 ? V.orgSecret : V.credentialsFile,
-        `no secret for organization ${org}; set ${V.orgSecret} (one organization) or organizations.${org}.secret in ${V.credentialsFile}`,
+        `no secret for organization ${org}; set ${V.orgSecret} (one organization) ` +
+          `or organizations.${org}.secret in ${V.credentialsFile}`,
       );
     }
     const actingUser = fileEntries.get(org)?.userId ?? defaultUser;

@@ -35,9 +35,8 @@ export class ConfigError extends Error {
 export function parseConfigPatch(input: unknown): ConfigPatch {
   const parsed = configPatchSchema.safeParse(input);
   if (!parsed.success) {
-    throw new ConfigError(
-      `invalid simulator configuration: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`,
-    );
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new ConfigError(`invalid simulator configuration: ${issues.join('; ')}`);
   }
   const { rateLimit, ...rest } = parsed.data;
   // `null` and `undefined` both mean "unlimited"; only an absent key leaves the setting alone.

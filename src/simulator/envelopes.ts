@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { defined } from '../core/objects.js';
 
 /** One field-level complaint in a 422 body (`error.validation[]`). */
 export interface ValidationItem {
@@ -29,11 +30,11 @@ export type Outcome =
   | { ok: false; status: number; problem: Problem; headers?: Record<string, string> };
 
 export function success(message: string, data: unknown, pagination?: Record<string, unknown>): Outcome {
-  return { ok: true, status: 200, message, data, ...(pagination ? { pagination } : {}) };
+  return defined({ ok: true, status: 200, message, data, pagination });
 }
 
 export function failure(status: number, problem: Problem, headers?: Record<string, string>): Outcome {
-  return { ok: false, status, problem, ...(headers ? { headers } : {}) };
+  return defined({ ok: false, status, problem, headers });
 }
 
 /** The captured-looking form (AWS X-Ray trace id): `1-<8 hex epoch seconds>-<24 hex>`. */
@@ -54,26 +55,26 @@ export interface EnvelopeContext {
 export function renderEnvelope(outcome: Outcome, ctx: EnvelopeContext): Record<string, unknown> {
   const common = { timestamp: ctx.now.toISOString(), requestId: ctx.requestId };
   if (outcome.ok) {
-    return {
+    return defined({
       success: true,
       statusCode: outcome.status,
       message: outcome.message,
       data: outcome.data,
       ...common,
-      ...(outcome.pagination ? { pagination: outcome.pagination } : {}),
-      ...(ctx.meta ? { meta: ctx.meta } : {}),
-    };
+      pagination: outcome.pagination,
+      meta: ctx.meta,
+    });
   }
   const { slug, title, detail, code, validation } = outcome.problem;
   const meta = ctx.meta ? { apiVersion: ctx.meta.apiVersion } : undefined;
-  return {
+  return defined({
     success: false,
     statusCode: outcome.status,
-    ...(code !== undefined ? { code } : {}),
-    error: { type: `https://parchment.health/errors/${slug}`, title, detail, ...(validation ? { validation } : {}) },
+    code,
+    error: defined({ type: `https://parchment.health/errors/${slug}`, title, detail, validation }),
     ...common,
-    ...(meta ? { meta } : {}),
-  };
+    meta,
+  });
 }
 
 // Problems as the docs show them. Where pages disagree on a slug, the response-standards page's list wins.

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { EMAIL_PATTERN, UUID_PATTERN } from '../core/domain.js';
+import { defined } from '../core/objects.js';
 import type { SimOrg, SimSeed, SimUser } from './types.js';
 import { messageOf } from '../core/wording.js';
 
@@ -59,13 +60,13 @@ function pathText(path: readonly PropertyKey[]): string {
 
 /** Parchment stores emails lower-case; accounts of a `legacyEmails` organization keep the case they were given. */
 function normalizeUser(u: SimUser, legacyEmails: boolean): SimUser {
-  return {
+  return defined({
     id: normalizeUserId(u.id),
     email: legacyEmails ? u.email : u.email.toLowerCase(),
-    ...(u.fullName !== undefined ? { fullName: u.fullName } : {}),
+    fullName: u.fullName,
     roles: [...u.roles],
-    ...(u.disabled === true ? { disabled: true } : {}),
-  };
+    disabled: u.disabled === true ? true : undefined,
+  });
 }
 
 function crossCheck(seed: SimSeed): string[] {
@@ -114,13 +115,15 @@ export function validateSeed(input: unknown, source = 'seed'): SimSeed {
   }
   const seed: SimSeed = {
     partners: parsed.data.partners.map((p) => ({ ...p })),
-    organizations: parsed.data.organizations.map((o) => ({
-      id: normalizeOrgId(o.id),
-      ...(o.name !== undefined ? { name: o.name } : {}),
-      secret: o.secret,
-      ...(o.legacyEmails === true ? { legacyEmails: true } : {}),
-      users: o.users.map((u) => normalizeUser(u, o.legacyEmails === true)),
-    })),
+    organizations: parsed.data.organizations.map((o) =>
+      defined({
+        id: normalizeOrgId(o.id),
+        name: o.name,
+        secret: o.secret,
+        legacyEmails: o.legacyEmails === true ? true : undefined,
+        users: o.users.map((u) => normalizeUser(u, o.legacyEmails === true)),
+      }),
+    ),
   };
   const problems = crossCheck(seed);
   if (problems.length > 0) throw new SeedError(source, problems);

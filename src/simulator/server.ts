@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { silentLogger, type Logger } from '../log.js';
+import { defined } from '../core/objects.js';
 import { applyPatch, initialConfig, parseConfigPatch } from './config.js';
 import { handleControl, type SimControl } from './control.js';
 import { failure, newRequestId, problems, renderEnvelope, type Outcome } from './envelopes.js';
@@ -229,9 +230,9 @@ class Simulator implements RunningSimulator, SimControl {
     const now = new Date();
     const requestId = newRequestId(now);
     const meta = match?.route.withMeta
-      ? { apiVersion: '1.0' as const, ...(outcome.ok ? { responseTime: now.getTime() - started } : {}) }
+      ? defined({ apiVersion: '1.0' as const, responseTime: outcome.ok ? now.getTime() - started : undefined })
       : undefined;
-    const envelope = renderEnvelope(outcome, { requestId, now, ...(meta ? { meta } : {}) });
+    const envelope = renderEnvelope(outcome, defined({ requestId, now, meta }));
     res.writeHead(outcome.status, {
       'content-type': 'application/json; charset=utf-8',
       ...(outcome.ok ? {} : (outcome.headers ?? {})),
@@ -314,18 +315,18 @@ function recordOf(
     : undefined;
   const userId = match?.params['user_id'];
   const userAgent = firstHeader(req.headers['user-agent']);
-  return {
+  return defined({
     seq,
     time: new Date(started).toISOString(),
     method,
     path: url.pathname,
     route: match ? `${method} ${match.route.template}` : `${method} (no route)`,
-    ...(Object.keys(query).length > 0 ? { query } : {}),
-    ...(organizationId !== undefined ? { organizationId } : {}),
-    ...(userId !== undefined ? { userId } : {}),
-    ...(body !== undefined ? { body } : {}),
+    query: Object.keys(query).length > 0 ? query : undefined,
+    organizationId,
+    userId,
+    body,
     headers: userAgent !== undefined ? { userAgent } : {},
-  };
+  });
 }
 
 export async function startSimulator(seed: SimSeed, opts: SimOptions): Promise<RunningSimulator> {

@@ -1,3 +1,4 @@
+import { defined } from '../core/objects.js';
 import { normalizeOrgId, normalizeUserId } from './seed.js';
 import type { SimSeed, SimUser } from './types.js';
 
@@ -67,13 +68,7 @@ export class SimState {
       this.seed.organizations.map((o) => {
         const users = new Map(o.users.map((u) => [u.id, copyUser(u)]));
         const order = [...users.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-        const org: OrgState = {
-          id: o.id,
-          secret: o.secret,
-          users,
-          order,
-          ...(o.name !== undefined ? { name: o.name } : {}),
-        };
+        const org: OrgState = defined({ id: o.id, secret: o.secret, users, order, name: o.name });
         return [o.id, org];
       }),
     );
@@ -147,24 +142,21 @@ export class SimState {
     const ids = org.order.slice(start, start + size);
     const end = start + ids.length;
     const last = ids[ids.length - 1];
-    return {
+    return defined({
       users: ids.map((id) => copyUser(org.users.get(id) as SimUser)),
       offset: start,
       total: org.order.length,
-      ...(end < org.order.length && last !== undefined ? { nextKey: encodeCursor(org.id, last) } : {}),
-    };
+      nextKey: end < org.order.length && last !== undefined ? encodeCursor(org.id, last) : undefined,
+    });
   }
 
   /** The current world, shaped like a seed (for `GET /_sim/state`). */
   snapshot(): SimSeed {
     return {
       partners: this.seed.partners.map((p) => ({ ...p })),
-      organizations: [...this.orgs.values()].map((o) => ({
-        id: o.id,
-        ...(o.name !== undefined ? { name: o.name } : {}),
-        secret: o.secret,
-        users: this.allUsers(o.id),
-      })),
+      organizations: [...this.orgs.values()].map((o) =>
+        defined({ id: o.id, name: o.name, secret: o.secret, users: this.allUsers(o.id) }),
+      ),
     };
   }
 

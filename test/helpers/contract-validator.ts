@@ -82,9 +82,13 @@ function run(cacheKey: string, schema: unknown, value: unknown, where: string): 
   const v = validatorFor(cacheKey, schema);
   if (v(value)) return [];
   return (v.errors ?? []).map(
-    (e) =>
-      `${where}${e.instancePath || ''}: ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` ${JSON.stringify(e.params['allowedValues'])}` : ''}`,
+    (e) => `${where}${e.instancePath || ''}: ${e.message ?? 'is invalid'}${allowedValues(e.params)}`,
   );
+}
+
+/** Ajv's `allowedValues`, when the error has them, appended to its message. */
+function allowedValues(params: Record<string, unknown> | undefined): string {
+  return params && 'allowedValues' in params ? ` ${JSON.stringify(params['allowedValues'])}` : '';
 }
 
 function stripBase(pathTemplate: string): string {
@@ -114,7 +118,7 @@ export interface RequestParts {
   body?: unknown;
 }
 
-/** Problems with a request to `pathTemplate` (e.g. `/v1/organizations/{organization_id}/users`); empty when it conforms. */
+/** Problems with a request to `pathTemplate` (e.g. `/v1/organizations/{organization_id}/users`); empty if none. */
 export function validateRequest(method: string, pathTemplate: string, parts: RequestParts): string[] {
   const found = operation(method, pathTemplate);
   if (!found) return [`${method.toUpperCase()} ${stripBase(pathTemplate)} is not in the OpenAPI document`];

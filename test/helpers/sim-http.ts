@@ -91,7 +91,8 @@ export function authHeaders(token: string, orgSecret = COLLINS_SECRET): Record<s
 }
 
 export function usersPath(orgId = COLLINS, userId?: string, action?: 'roles' | 'disable' | 'enable'): string {
-  return `/v1/organizations/${orgId}/users${userId !== undefined ? `/${encodeURIComponent(userId)}` : ''}${action ? `/${action}` : ''}`;
+  const user = userId !== undefined ? `/${encodeURIComponent(userId)}` : '';
+  return `/v1/organizations/${orgId}/users${user}${action ? `/${action}` : ''}`;
 }
 
 /** The demo partner and one organization of `count` users: the acting user, then `u0000`… (opaque ids). */

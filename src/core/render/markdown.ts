@@ -178,7 +178,8 @@ function managedItem(u: ManagedUser): string {
 }
 
 function skippedItem(s: SkippedUser): string {
-  return `${who(s.user)}: ${esc(`${skipReasonText(s.reason)} (live: ${roleList(s.liveRoles)}; file: ${roleList(s.desired)})`)}`;
+  const text = `${skipReasonText(s.reason)} (live: ${roleList(s.liveRoles)}; file: ${roleList(s.desired)})`;
+  return `${who(s.user)}: ${esc(text)}`;
 }
 
 function failureItem(f: Failure): string {
@@ -229,18 +230,22 @@ function cutNote(omitted: ReadonlyMap<ItemKind, number>, hint: string): string {
   const entries = [...omitted];
   const total = entries.reduce((sum, [, n]) => sum + n, 0);
   const [first] = entries;
+  const kinds = entries.map(([k, n]) => plural(n, ...ITEM_NOUNS[k])).join(', ');
   const what =
     entries.length === 1 && first !== undefined
       ? `${total.toLocaleString('en-US')} more ${total === 1 ? ITEM_NOUNS[first[0]][0] : ITEM_NOUNS[first[0]][1]}`
-      : `${total.toLocaleString('en-US')} more entries (${entries.map(([k, n]) => plural(n, ...ITEM_NOUNS[k])).join(', ')})`;
-  return `> **Cut to stay under ${MARKDOWN_LIMIT.toLocaleString('en-US')} characters:** … ${what} not shown; ${hint} for the full list.`;
+      : `${total.toLocaleString('en-US')} more entries (${kinds})`;
+  const limit = MARKDOWN_LIMIT.toLocaleString('en-US');
+  return `> **Cut to stay under ${limit} characters:** … ${what} not shown; ${hint} for the full list.`;
 }
 
 function fullReportHint(report: Report): string {
   const file = report.source.file;
   switch (report.kind) {
-    case 'offline-plan':
-      return `run ${code(`role-sync plan -c ${file} --against ${report.source.base?.file ?? 'BASE.yaml'} --format json`)}`;
+    case 'offline-plan': {
+      const base = report.source.base?.file ?? 'BASE.yaml';
+      return `run ${code(`role-sync plan -c ${file} --against ${base} --format json`)}`;
+    }
     case 'plan':
       return `run ${code(`role-sync plan -c ${file} --format json`)}`;
     case 'apply':

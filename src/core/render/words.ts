@@ -118,7 +118,8 @@ export function leftOutSentence(report: Report): string | undefined {
  */
 export function summarySentence(report: Report): string {
   const s = report.summary;
-  const toChange = `${s.changes.toLocaleString('en-US')} to change (${plural(s.grants, 'grant')}, ${plural(s.revocations, 'revocation')})`;
+  const delta = `${plural(s.grants, 'grant')}, ${plural(s.revocations, 'revocation')}`;
+  const toChange = `${s.changes.toLocaleString('en-US')} to change (${delta})`;
   const failed = `${s.failed.toLocaleString('en-US')} failed`;
   if (report.kind === 'offline-plan') {
     const parts = [
