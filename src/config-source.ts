@@ -40,7 +40,10 @@ export type ConfigLoadResult =
     }
   | { readonly ok: false; readonly file: string; readonly problems: Problem[] };
 
-/** A directory entry that is a part: a regular file, or a link to one (a ConfigMap mount's `a.yaml -> ..data/a.yaml`). */
+/**
+ * A directory entry that is a part: a regular file, or a link to one (a ConfigMap mount's
+ * `a.yaml -> ..data/a.yaml`).
+ */
 export interface PartEntry {
   readonly name: string;
   readonly file: string;
@@ -101,7 +104,8 @@ export async function listParts(dir: string): Promise<PartListing> {
       if (target.isDirectory()) continue;
       parts.push(target.isFile() ? { name: entry.name, file } : { name: entry.name, file, problem: notRegular(file) });
     } catch (err) {
-      // A link left dangling for a moment while a ConfigMap's `..data` is swapped: an error, so the last good state stays.
+      // A link left dangling for a moment while a ConfigMap's `..data` is swapped: an error, so the
+      // last good state stays.
       parts.push({ name: entry.name, file, problem: `cannot read ${file}: ${errorText(err)}` });
     }
   }

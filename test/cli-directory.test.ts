@@ -116,7 +116,8 @@ describe('a directory of three parts', () => {
     expect(run.code).toBe(1);
     const lines = run.stderr.trim().split('\n');
     expect(lines).toContain(
-      `${dir}/2-fitzroy.yaml:3:3: error: organization ${B.id} is also defined in ${dir}/4-copy.yaml:4:3; define it in one part only`,
+      `${dir}/2-fitzroy.yaml:3:3: error: organization ${B.id} is also defined in ${dir}/4-copy.yaml:4:3; ` +
+        'define it in one part only',
     );
     expect(lines).toContain(
       `${dir}/4-copy.yaml:4:3: error: organization ${B.id} is already defined in ${dir}/2-fitzroy.yaml:3:3`,

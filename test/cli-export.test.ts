@@ -96,7 +96,7 @@ function readOnly(s: RunningSimulator): boolean {
 
 describe('export → validate → plan shows no change', () => {
   for (const shape of ['oas', 'bare', 'rs'] as const) {
-    it(`with the ${shape} list shape (a disabled user, an owner, support and an unknown role in the organization)`, async () => {
+    it(`with the ${shape} list shape (a disabled user, an owner, support and an unknown role)`, async () => {
       const { s, w, env } = await setUp(shape);
       const exported = await runCli(['export', '--org', ORG], env);
       expect(exported.code, exported.stderr).toBe(0);

@@ -1,5 +1,5 @@
 /**
- * Identity is never guessed (PRODUCT.md §4), through the real CLI against the simulator's hostile
+ * Identity is never guessed, through the real CLI against the simulator's hostile
  * cases: one email on two accounts, one id on two list pages, two keys for one user, a read or a
  * write answered for another user, the vendor's list shape without emails, live roles role-sync
  * cannot give back, and the guards that stand in when the acting user is unknown.

@@ -97,7 +97,7 @@ describe('a directory of files', () => {
     ]);
   });
 
-  it('reads parts through links (a ConfigMap mount), and refuses a dangling link or a FIFO without blocking', async () => {
+  it('reads parts through links (a ConfigMap mount); refuses a dangling link or a FIFO without blocking', async () => {
     const data = join(dir, '..2026_01_01_00_00_00.000000001');
     await mkdir(data);
     await writeFile(join(data, 'a.yaml'), part(A));

@@ -139,7 +139,7 @@ describe('role-sync run on a directory of parts', () => {
     ]);
   });
 
-  it('with --org, reconciles only that organization of the directory, and refuses an edit that removes it', async () => {
+  it('with --org, reconciles only that organization of the directory; refuses an edit that removes it', async () => {
     const dir = await tempDir('rs-roles-d-');
     await writeFile(join(dir, 'collins.yaml'), collinsFile());
     await writeFile(join(dir, 'fitzroy.yaml'), fitzroyFile(['admin', 'provider']));

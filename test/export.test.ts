@@ -24,7 +24,7 @@ function user(id: string, roles: readonly string[] | undefined, email?: string, 
 }
 
 describe('renderExport', () => {
-  it('writes each user under its email with its roles, names as comments, and users it must not manage as comments', () => {
+  it('writes each user under its email with roles, names as comments, users it must not manage as comments', () => {
     const { text, counts } = renderExport(
       [
         {
@@ -53,7 +53,8 @@ describe('renderExport', () => {
       '      # Not managed by role-sync:',
       '      # boss@clinic.example: owner, admin (The Owner, id u3) — holds owner: role-sync never writes such a user' +
         ' (a replacing PUT could strip a role the API cannot give back)',
-      '      # odd@clinic.example: super_admin (id u4) — holds super_admin, which role-sync cannot assign: never written',
+      '      # odd@clinic.example: super_admin (id u4) — ' +
+        'holds super_admin, which role-sync cannot assign: never written',
       '      # u6: support (keyed by id: Parchment gave no email) — holds support: role-sync never writes such a user' +
         ' (a replacing PUT could strip a role the API cannot give back)',
       '      # u7: no roles (keyed by id: Parchment gave no email) — holds no role at all',

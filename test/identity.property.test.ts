@@ -1,5 +1,5 @@
 /**
- * The safety rules of planning against live users (PRODUCT.md §4), over arbitrary small worlds in
+ * The safety rules of planning against live users (docs/architecture.md), over arbitrary small worlds in
  * which ids repeat, one email sits on several accounts, roles are unknown or unassignable, and
  * reads fail or answer for another user.
  */

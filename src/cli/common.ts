@@ -44,7 +44,7 @@ export async function emitReport(report: Report, format: ReportFormat, out: stri
   }
 }
 
-/** `--org ID`, repeatable: the organizations a run is limited to (PRODUCT.md §2, "Scoping"). */
+/** `--org ID`, repeatable: the organizations a run is limited to (README.md, "Commands and exit codes"). */
 export function orgOption(cmd: Command, what: string): Command {
   return cmd.option(
     '--org <id>',

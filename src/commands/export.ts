@@ -70,7 +70,8 @@ export async function runExport(opts: ExportCommand): Promise<ExitCode> {
     const orgs = opts.orgs ?? (await credentialedOrganizations(process.env));
     if (orgs.length === 0) {
       process.stderr.write(
-        'role-sync: export: no organization to export; give --org ID, or list organizations in PARCHMENT_CREDENTIALS_FILE\n',
+        'role-sync: export: no organization to export; ' +
+          'give --org ID, or list organizations in PARCHMENT_CREDENTIALS_FILE\n',
       );
       return ExitCode.error;
     }

@@ -32,7 +32,8 @@ export function register(program: Command): void {
   const cmd = program
     .command('validate')
     .description(
-      'Check the desired-state file (or every part of a directory) and print every problem as FILE:LINE:COL (no network).',
+      'Check the desired-state file (or every part of a directory) and print every problem ' +
+        'as FILE:LINE:COL (no network).',
     )
     .addHelpText('after', '\nExit codes: 0 valid (warnings allowed), 1 any error.');
   configOption(cmd);

@@ -181,7 +181,10 @@ function safeComment(text: string): string {
 function reasonText(reason: CommentReason): string {
   switch (reason.kind) {
     case 'protected':
-      return `holds ${reason.roles.join(' and ')}: role-sync never writes such a user (a replacing PUT could strip a role the API cannot give back)`;
+      return (
+        `holds ${reason.roles.join(' and ')}: role-sync never writes such a user ` +
+        '(a replacing PUT could strip a role the API cannot give back)'
+      );
     case 'unknown-role':
       return `holds ${reason.roles.join(', ')}, which role-sync cannot assign: never written`;
     case 'no-role':
@@ -264,8 +267,10 @@ function errorsIn(text: string): Problem[] {
 }
 
 /** YAML 1.2 core-schema scalars a plain key would be read as (a number, a boolean, null). */
-const CORE_SPECIAL =
-  /^(?:null|Null|NULL|true|True|TRUE|false|False|FALSE|0o[0-7]+|0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)$/;
+const CORE_SPECIAL = new RegExp(
+  String.raw`^(?:null|Null|NULL|true|True|TRUE|false|False|FALSE|` +
+    String.raw`0o[0-7]+|0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)$`,
+);
 const PLAIN_SAFE = /^[A-Za-z0-9_][A-Za-z0-9._%+@-]*$/;
 
 /** A key written plain when YAML reads it back as the same string, else double-quoted (JSON is valid YAML). */

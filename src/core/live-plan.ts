@@ -14,7 +14,7 @@ import {
 import type { ObservedOrg, ObservedUser, OrgSnapshot } from './observed-state.js';
 import type { FailureDetail, UserLabel } from './report.js';
 
-/** Why a key cannot be tied to one Parchment user: role-sync refuses to guess (PRODUCT.md §4). */
+/** Why a key cannot be tied to one Parchment user: role-sync refuses to guess. */
 export type AmbiguityCause =
   /** One email on several accounts, in the same or another case (accounts from before Parchment lower-cased emails). */
   | { readonly kind: 'shared-email'; readonly ids: readonly UserId[] }

@@ -1,5 +1,5 @@
 /**
- * The hostile cases the simulator can play (PRODUCT.md §7), so tests and users can watch role-sync
+ * The hostile cases the simulator can play (README.md, "The simulator"), so tests and users can watch role-sync
  * refuse them. Each is off unless configured:
  * - `wrongUser` (`--wrong-user ASKED=OTHER`): read-user for ASKED answers with OTHER's record, and
  *   `PUT .../roles` for ASKED writes ASKED but answers with `user_id` OTHER.
