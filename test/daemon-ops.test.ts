@@ -4,6 +4,7 @@ import { plannedOutcome } from '../src/core/outcome.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
 import { parseListenAddress, startOpsServer, type OpsServer, type Readiness } from '../src/daemon/ops-server.js';
 import { silentLogger } from '../src/log.js';
+import { VERSION } from '../src/version.js';
 import { DAEMON_METRIC_NAMES, parsePrometheusText, sampleValue } from './helpers/daemon-prom.js';
 
 const ORG = parseOrgId('7fa84d2b-26d7-4c71-9b5b-e591eff97e7d')!;
@@ -68,6 +69,34 @@ describe('DaemonMetrics', () => {
     expect(sampleValue(parsePrometheusText((await m.render()).body), 'role_sync_last_success_timestamp_seconds')).toBe(
       9,
     );
+  });
+
+  it('counts each drift once, in the cycle that first sees it', async () => {
+    const m = new DaemonMetrics({ queueDepth: () => 0 });
+    m.declareOrganizations([ORG]);
+    const t1 = new Date('2026-11-27T01:00:00Z');
+    const t2 = new Date('2026-11-27T01:05:00Z');
+    const drift = { organization: ORG, firstSeen: t1.toISOString() };
+    const count = async () =>
+      sampleValue(parsePrometheusText((await m.render()).body), 'role_sync_drift_detected_total', {
+        organization: ORG,
+      });
+    expect(await count()).toBe(0);
+    m.recordDrift([drift], t1);
+    expect(await count()).toBe(1);
+    // The same drift, still there a cycle later, and a new one beside it.
+    m.recordDrift([drift, { organization: ORG, firstSeen: t2.toISOString() }], t2);
+    expect(await count()).toBe(2);
+  });
+
+  it('names the running version in role_sync_build_info', async () => {
+    const families = parsePrometheusText((await new DaemonMetrics({ queueDepth: () => 0 }).render()).body);
+    expect(families.get('role_sync_build_info')!.samples).toEqual([
+      { name: 'role_sync_build_info', labels: { version: VERSION }, value: 1 },
+    ]);
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      expect(families.has(name), `${name}: a gauge named like a counter`).toBe(false);
+    expect(families.get('nodejs_active_handles')?.type).toBe('gauge');
   });
 
   it('drops gauges of organizations that left the file', async () => {

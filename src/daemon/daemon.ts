@@ -345,6 +345,7 @@ export class Daemon {
       if (!refused && writes(mode)) await this.#saveSnapshot();
 
       const drift = analyzeDrift({ outcomes, snapshot: before, previous: this.#drift, now: started });
+      metrics.recordDrift(drift.detected, started);
       this.#drift = drift.open;
       this.#logDrift(drift.detected, drift.open, mode);
       this.#updateGauges(desired, outcomes, drift.pending);

@@ -3,6 +3,7 @@ import type { OrgId } from '../core/domain.js';
 import { appliedCount, failuresOf, orgIdOf, type OrgOutcome } from '../core/outcome.js';
 import type { FailureReason } from '../core/report.js';
 import type { AttemptRecord } from '../parchment/http.js';
+import { VERSION } from '../version.js';
 
 /**
  * The daemon's Prometheus metrics (README.md lists them), on a registry of their own rather than
@@ -20,6 +21,16 @@ const FAILURE_REASONS: readonly FailureReason[] = [
   'auth',
   'network',
   'observe',
+];
+/**
+ * prom-client's defaults that are gauges named like counters, which `promtool check metrics` rejects.
+ * Dropped rather than renamed: `sum(nodejs_active_handles)` (and requests, resources), kept per type,
+ * gives the same totals.
+ */
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
 ];
 
 /** Per-organization figures of one cycle, for the gauges that describe "now". */
@@ -47,10 +58,12 @@ export class DaemonMetrics {
   readonly #apiDuration: Histogram<'method' | 'route'>;
   readonly #rateLimited: Counter;
   readonly #lastSuccess: Gauge;
+  readonly #driftDetected: Counter<'organization'>;
 
   constructor(opts: DaemonMetricsOptions) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
+    for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
     this.#configValid = new Gauge({
       name: 'role_sync_config_valid',
       help: '1 when the desired-state file last read is valid, else 0',
@@ -125,6 +138,18 @@ export class DaemonMetrics {
       help: 'Unix time the last fully successful reconcile cycle ended',
       registers,
     });
+    this.#driftDetected = new Counter({
+      name: 'role_sync_drift_detected_total',
+      help: 'Drift found: a managed user whose live roles left what role-sync applied, counted once per drift, healed or not',
+      labelNames: ['organization'],
+      registers,
+    });
+    new Gauge({
+      name: 'role_sync_build_info',
+      help: 'Always 1; the version of role-sync running, as a label',
+      labelNames: ['version'],
+      registers,
+    }).set({ version: VERSION }, 1);
     // Series exist from the start, so dashboards and alerts see 0 rather than "no data".
     for (const result of CYCLE_RESULTS) this.#runs.inc({ result }, 0);
     this.#rateLimited.inc(0);
@@ -147,6 +172,7 @@ export class DaemonMetrics {
   declareOrganizations(orgs: readonly OrgId[]): void {
     for (const organization of orgs) {
       this.#applied.inc({ organization }, 0);
+      this.#driftDetected.inc({ organization }, 0);
       for (const reason of FAILURE_REASONS) this.#failures.inc({ organization, reason }, 0);
     }
   }
@@ -173,6 +199,18 @@ export class DaemonMetrics {
       this.#drifted.set({ organization }, g.driftedUsers);
       this.#unmanaged.set({ organization }, g.unmanagedUsers);
     }
+  }
+
+  /**
+   * Drift entries of one cycle. Only the ones first seen now count: a drift left in place (dry-run,
+   * a guard, a failing write) is seen again every cycle but happened once.
+   */
+  recordDrift(
+    detected: readonly { readonly organization: OrgId; readonly firstSeen: string }[],
+    cycleStart: Date,
+  ): void {
+    const now = cycleStart.toISOString();
+    for (const d of detected) if (d.firstSeen === now) this.#driftDetected.inc({ organization: d.organization });
   }
 
   async render(): Promise<{ readonly contentType: string; readonly body: string }> {

@@ -112,4 +112,6 @@ export const DAEMON_METRIC_NAMES = [
   'role_sync_rate_limited_total',
   'role_sync_queue_depth',
   'role_sync_last_success_timestamp_seconds',
+  'role_sync_drift_detected_total',
+  'role_sync_build_info',
 ] as const;
