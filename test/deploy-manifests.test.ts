@@ -11,11 +11,13 @@ import { tmpdir } from 'node:os';
 import { basename, join, posix, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Ajv } from 'ajv';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LISTEN, parseListenAddress } from '../src/daemon/ops-server.js';
 import { loadDesiredFile } from '../src/desired-file.js';
 import { loadSettings } from '../src/parchment/settings.js';
+import { kubeSchemaProblems } from './helpers/kube-schema.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const K8S = join(ROOT, 'deploy', 'kubernetes');
@@ -313,8 +315,12 @@ describe('the Kubernetes manifests', () => {
   it('parse, and every resource has apiVersion, kind and a name', () => {
     expect(manifests.map((m) => `${m.file}:${m.doc['kind']}`).sort()).toEqual([
       'deployment.yaml:Deployment',
+      'networkpolicy.yaml:NetworkPolicy',
+      'prometheusrule.yaml:PrometheusRule',
       'secret.example.yaml:Secret',
       'service.yaml:Service',
+      'serviceaccount.yaml:ServiceAccount',
+      'servicemonitor.yaml:ServiceMonitor',
     ]);
     for (const { doc } of manifests) {
       expect(doc['apiVersion']).toEqual(expect.any(String));
@@ -505,6 +511,156 @@ describe('the Kubernetes manifests', () => {
   });
 });
 
+describe('the Kubernetes manifests, around the Deployment', () => {
+  it('give the daemon a ServiceAccount of its own that mounts no token', () => {
+    const account = ofKind('ServiceAccount');
+    expect(pod['serviceAccountName']).toBe(account['metadata']['name']);
+    expect(account['automountServiceAccountToken']).toBe(false);
+    expect(pod['automountServiceAccountToken']).toBe(false);
+  });
+
+  it('admit only Prometheus’ namespace to the pod, on the metrics port alone', () => {
+    const policy = ofKind('NetworkPolicy');
+    const labels = deployment['spec']['template']['metadata']['labels'] as Obj;
+    expect(labels).toMatchObject(policy['spec']['podSelector']['matchLabels'] as Obj);
+    // Ingress only: egress (DNS, HTTPS to Parchment) stays open.
+    expect(policy['spec']['policyTypes']).toEqual(['Ingress']);
+    expect(policy['spec']['ingress']).toEqual([
+      {
+        from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+        ports: [{ port: 'metrics', protocol: 'TCP' }],
+      },
+    ]);
+    expect(portNumber('metrics')).toBe(Number(only(runtime, 'EXPOSE').args));
+    // The probes use that same port, which the kubelet reaches from the node (README "Kubernetes").
+    for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe'])
+      expect(container[probe]['httpGet']['port'], probe).toBe('metrics');
+  });
+
+  it('scrape the metrics Service with a ServiceMonitor', () => {
+    const monitor = ofKind('ServiceMonitor');
+    expect(service['metadata']['labels']).toMatchObject(monitor['spec']['selector']['matchLabels'] as Obj);
+    const ports = (service['spec']['ports'] as Obj[]).map((p) => p['name']);
+    expect(monitor['spec']['endpoints']).toEqual([expect.objectContaining({ port: 'metrics', path: '/metrics' })]);
+    expect(ports).toContain('metrics');
+  });
+
+  it('hold every resource in the kustomization, the Prometheus Operator ones included', () => {
+    expect(kustomization['resources']).toEqual(
+      expect.arrayContaining([
+        'serviceaccount.yaml',
+        'networkpolicy.yaml',
+        'servicemonitor.yaml',
+        'prometheusrule.yaml',
+      ]),
+    );
+  });
+});
+
+describe('the Kubernetes schemas (kubernetes-models; unknown fields are errors)', () => {
+  it('accept every manifest', async () => {
+    const docs = manifests.map((m, i) => ({
+      where: manifests.filter((x) => x.file === m.file).length > 1 ? `${m.file}#${i}` : m.file,
+      doc: m.doc,
+    }));
+    // The ConfigMap the kustomization generates, as kubectl would send it.
+    docs.push({
+      where: 'the generated ConfigMap',
+      doc: {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'role-sync-roles' },
+        data: { 'roles.yaml': await readFile(join(K8S, 'roles.yaml'), 'utf8') },
+      },
+    });
+    expect(await kubeSchemaProblems(docs, ROOT)).toEqual([]);
+  });
+
+  it('reject unknown fields at any depth, wrong types, missing required fields and unknown kinds', async () => {
+    const pod = (extra: Obj) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'x' },
+      spec: {
+        selector: { matchLabels: { a: 'b' } },
+        template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'x', image: 'i', ...extra }] } },
+      },
+    });
+    const problems = await kubeSchemaProblems(
+      [
+        { where: 'ok', doc: pod({}) },
+        { where: 'typo', doc: pod({ livenessprobe: { httpGet: { port: 1 } } }) },
+        { where: 'deep', doc: pod({ securityContext: { readOnlyRootFS: true } }) },
+        { where: 'type', doc: pod({ ports: [{ containerPort: '9464' }] }) },
+        {
+          where: 'required',
+          doc: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: { ports: [{ name: 'metrics' }] } },
+        },
+        {
+          where: 'crd',
+          doc: {
+            apiVersion: 'monitoring.coreos.com/v1',
+            kind: 'ServiceMonitor',
+            metadata: { name: 'x' },
+            spec: { selector: {}, endpoints: [{ port: 'metrics', intervall: '30s' }] },
+          },
+        },
+        { where: 'kind', doc: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' } } },
+      ],
+      ROOT,
+    );
+    const about = (where: string) => problems.filter((p) => p.startsWith(`${where}: `));
+    expect(about('ok')).toEqual([]);
+    expect(about('typo')).toEqual([expect.stringMatching(/"livenessprobe".*does not exist in type 'IContainer'/)]);
+    expect(about('deep')).toEqual([
+      expect.stringMatching(/"readOnlyRootFS".*does not exist in type 'ISecurityContext'/),
+    ]);
+    expect(about('type').length).toBeGreaterThan(0);
+    expect(about('type').join('\n')).toMatch(/containerPort/);
+    expect(about('required').join('\n')).toMatch(/port/);
+    expect(about('crd')).toEqual([expect.stringMatching(/"intervall".*does not exist in type 'IEndpoint'/)]);
+    expect(about('kind')).toEqual(['kind: no schema known for v1/Pod']);
+  });
+
+  it('accept the kustomization’s own fields only', () => {
+    const strings = { type: 'array', items: { type: 'string' } };
+    const validate = new Ajv({ allErrors: true }).compile({
+      type: 'object',
+      additionalProperties: false,
+      required: ['apiVersion', 'kind', 'resources'],
+      properties: {
+        apiVersion: { const: 'kustomize.config.k8s.io/v1beta1' },
+        kind: { const: 'Kustomization' },
+        resources: strings,
+        configMapGenerator: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            properties: { name: { type: 'string' }, files: strings, literals: strings },
+          },
+        },
+        generatorOptions: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { disableNameSuffixHash: { type: 'boolean' }, labels: { type: 'object' } },
+        },
+        images: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            properties: { name: { type: 'string' }, newName: { type: 'string' }, newTag: { type: 'string' } },
+          },
+        },
+      },
+    });
+    expect(validate(kustomization), JSON.stringify(validate.errors)).toBe(true);
+  });
+});
+
 describe('kubectl kustomize (when kubectl is installed)', () => {
   const exec = promisify(execFile);
   let kubectl: string | undefined;
@@ -517,7 +673,7 @@ describe('kubectl kustomize (when kubectl is installed)', () => {
     if (kubectl) out = (await exec(kubectl, ['kustomize', relative(ROOT, K8S)], { cwd: ROOT })).stdout;
   });
 
-  it('renders the ConfigMap, the Deployment that mounts it, and the Service', (ctx) => {
+  it('renders the ConfigMap, the Deployment that mounts it, and the other resources', (ctx) => {
     if (!kubectl || out === undefined) {
       ctx.skip();
       return;
@@ -525,7 +681,15 @@ describe('kubectl kustomize (when kubectl is installed)', () => {
     const docs = parseAllDocuments(out);
     if (!Array.isArray(docs)) throw new Error('kubectl kustomize printed no YAML documents');
     const rendered = docs.map((d) => d.toJS() as Obj);
-    expect(rendered.map((d) => d['kind']).sort()).toEqual(['ConfigMap', 'Deployment', 'Service']);
+    expect(rendered.map((d) => d['kind']).sort()).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'NetworkPolicy',
+      'PrometheusRule',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
     const cm = rendered.find((d) => d['kind'] === 'ConfigMap')!;
     const dep = rendered.find((d) => d['kind'] === 'Deployment')!;
     const vols = dep['spec']['template']['spec']['volumes'] as Obj[];
