@@ -74,13 +74,16 @@ async function pullRequestNumber() {
 async function main() {
   const file = env.ROLE_SYNC_COMMENT_FILE;
   const markdown = file ? await readFile(file, 'utf8').catch(() => undefined) : undefined;
-  if (!markdown) return notice('warning', `role-sync: no report to comment (${file || 'ROLE_SYNC_COMMENT_FILE unset'})`);
+  if (!markdown)
+    return notice('warning', `role-sync: no report to comment (${file || 'ROLE_SYNC_COMMENT_FILE unset'})`);
   const number = await pullRequestNumber();
   if (number === undefined) return notice('notice', 'role-sync: not a pull request event, so no comment');
   const repo = env.GITHUB_REPOSITORY;
   if (!repo || !env.GITHUB_TOKEN) return notice('warning', 'role-sync: GITHUB_REPOSITORY or the token is missing');
   const runUrl =
-    env.GITHUB_SERVER_URL && env.GITHUB_RUN_ID ? `${env.GITHUB_SERVER_URL}/${repo}/actions/runs/${env.GITHUB_RUN_ID}` : '';
+    env.GITHUB_SERVER_URL && env.GITHUB_RUN_ID
+      ? `${env.GITHUB_SERVER_URL}/${repo}/actions/runs/${env.GITHUB_RUN_ID}`
+      : '';
   const body = commentBody(markdown, runUrl);
 
   const previous = await findComment(repo, number, await isOurs());
@@ -91,7 +94,11 @@ async function main() {
     const why = res.status === 403 || res.status === 404 ? ' (a fork pull request, or no pull-requests: write)' : '';
     return notice('warning', `role-sync: cannot comment on #${number}: HTTP ${res.status}${why}; see the job summary`);
   }
-  process.stdout.write(`role-sync: ${previous ? 'updated' : 'posted'} the comment on #${number}: ${res.data?.html_url ?? ''}\n`);
+  process.stdout.write(
+    `role-sync: ${previous ? 'updated' : 'posted'} the comment on #${number}: ${res.data?.html_url ?? ''}\n`,
+  );
 }
 
-main().catch((err) => notice('warning', `role-sync: commenting failed: ${err instanceof Error ? err.message : String(err)}`));
+main().catch((err) =>
+  notice('warning', `role-sync: commenting failed: ${err instanceof Error ? err.message : String(err)}`),
+);
