@@ -4,7 +4,7 @@
  * and a stand-in for GitHub's comments API on 127.0.0.1. The install step is the one thing not run
  * here (it would `npm ci` this checkout); test/package.test.ts runs it on a fresh clone.
  */
-import { mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,6 +111,17 @@ describe('command: validate', () => {
     expect(run.outputs).toEqual({ result: 'valid', changes: 'false', 'exit-code': '0', report: 'validate.md' });
     expect(stepOutcome(run, 'Comment on the pull request')).toBe('skipped');
     expect(github.requests).toEqual([]);
+  });
+
+  it('takes a directory of files (config: roles.d) as well', async () => {
+    const repo = await pullRequestRepo(join(tmp, 'validate-dir'), example, changed);
+    await mkdir(join(repo, 'roles.d'));
+    for (const part of ['collins-street.yaml', 'fitzroy-telehealth.yaml'])
+      await writeFile(join(repo, 'roles.d', part), await readFile(join(ROOT, 'examples', 'roles.d', part), 'utf8'));
+    const run = await action_(repo, { command: 'validate', config: 'roles.d' });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.outputs).toMatchObject({ result: 'valid', 'exit-code': '0' });
+    expect(await readFile(join(repo, 'validate.md'), 'utf8')).toContain('## role-sync: roles.d is valid');
   });
 
   it('fails an invalid file with FILE:LINE:COL annotations, and comments the problems', async () => {
