@@ -76,7 +76,7 @@ describe('the alerting rules', () => {
     }
   });
 
-  it('link each alert to its own section of docs/runbook.md, and the runbook has no section without an alert', async () => {
+  it('link each alert to its own runbook section, and the runbook has no section without an alert', async () => {
     const runbook = await readFile(RUNBOOK, 'utf8');
     const sections = [...runbook.matchAll(/^## (.+)$/gm)].map((m) => m[1]!);
     expect(sections).toEqual(alerts.map((a) => a.alert));

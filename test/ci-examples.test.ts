@@ -370,7 +370,7 @@ describe('ci-commands.sh pr (no network, no secrets)', () => {
     expect(plan).toMatch(/roles\.yaml:\d+:\d+: error: unknown role "provder"/);
   });
 
-  it('validate checks the file alone: valid, or invalid with annotations and the problems in the markdown', async () => {
+  it('validate checks the file alone: valid, or invalid with annotations and the problems in markdown', async () => {
     const repo = await pullRequestRepo(join(tmp, 'validate'), example, changed);
     const output = join(tmp, 'validate', 'output');
     const ok = await ciCommands(['validate'], repo, { GITHUB_OUTPUT: output });

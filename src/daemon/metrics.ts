@@ -140,7 +140,9 @@ export class DaemonMetrics {
     });
     this.#driftDetected = new Counter({
       name: 'role_sync_drift_detected_total',
-      help: 'Drift found: a managed user whose live roles left what role-sync applied, counted once per drift, healed or not',
+      help:
+        'Drift found: a managed user whose live roles left what role-sync applied, ' +
+        'counted once per drift, healed or not',
       labelNames: ['organization'],
       registers,
     });

@@ -6,7 +6,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 
 export const PROMTOOL_MISSING =
-  'promtool is not installed: run scripts/install-test-tools.sh (needs root), or set ROLE_SYNC_PROMTOOL_REQUIRED=1 to fail instead';
+  'promtool is not installed: run scripts/install-test-tools.sh (needs root), ' +
+  'or set ROLE_SYNC_PROMTOOL_REQUIRED=1 to fail instead';
 
 /** `promtool` when it runs here, undefined otherwise; throws when it is required and missing. */
 export function findPromtool(): string | undefined {
