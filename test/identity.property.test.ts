@@ -157,7 +157,9 @@ describe('the no-admin guard', () => {
   function adminsAfter(plan: OrgPlan, observed: ObservedOrg): UserId[] {
     const to = new Map<UserId, readonly LiveRole[]>();
     for (const e of plan.entries) if (e.kind === 'change') to.set(e.id, e.to);
-    const ids = [...new Set(observed.users.map((u) => u.id))];
+    // A user whose read failed (e.g. answered for another account) is not trusted to hold anything.
+    const unreadable = new Set(plan.entries.flatMap((e) => (e.kind === 'unreadable' ? [e.id] : [])));
+    const ids = [...new Set(observed.users.map((u) => u.id))].filter((id) => !unreadable.has(id));
     return ids.filter((id) =>
       observed.users.filter((u) => u.id === id).every((u) => (to.get(id) ?? u.roles)?.includes('admin') === true),
     );
