@@ -12,6 +12,7 @@ import {
   SeedError,
   startSimulator,
   type FaultKind,
+  type HugeBody,
   type ListShape,
   type RunningSimulator,
   type SimOrg,
@@ -33,6 +34,8 @@ interface SimulateOptions {
   tokenTtl?: number;
   wrongUser?: Record<string, string>;
   overlapPages?: boolean;
+  echoSecrets?: boolean;
+  hugeListBody?: HugeBody;
 }
 
 function portArg(value: string): number {
@@ -59,6 +62,18 @@ function fractionArg(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !(n >= 0 && n <= 1))
     throw new InvalidArgumentError(`"${value}" is not a fraction between 0 and 1`);
+  return n;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** `endless`, or a size: `200000000`, `64MiB`, `1GiB`. */
+function hugeBodyArg(value: string): HugeBody {
+  if (value.trim() === 'endless') return 'endless';
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(value.trim());
+  const unit = SIZE_UNITS[m?.[2]?.toLowerCase() ?? ''];
+  const n = m && unit !== undefined ? Number(m[1]) * unit : NaN;
+  if (!(n >= 1)) throw new InvalidArgumentError(`"${value}" is not a size (e.g. 64MiB, 200000000) or "endless"`);
   return n;
 }
 
@@ -92,8 +107,13 @@ Hostile cases, to watch role-sync refuse them:
                              PUT /_sim/organizations/{org}/users/{user}/roles
   one id on two pages        --overlap-pages (with a small --page-size): each
                              page repeats the last user of the page before
-PATCH /_sim/config {"wrongUser": {...}, "overlapPages": true} switches them at
-run time. The oas list shape is the vendor's example: user_id,
+  secrets echoed back        --echo-secrets: error answers quote the request's
+                             bearer token, organization and partner secrets;
+                             failUser 502 answers a gateway's HTML page
+  a body too large to hold   --huge-list-body 64MiB|endless: list-users streams
+                             an empty list padded with blanks
+PATCH /_sim/config {"wrongUser": {...}, "overlapPages": true, "echoSecrets":
+true, "hugeListBody": "endless"} switches them at run time. The oas list shape is the vendor's example: user_id,
 external_user_id, full_name, access_roles, and no email.
 `;
 
@@ -158,6 +178,8 @@ async function simulate(opts: SimulateOptions): Promise<void> {
         tokenTtlSeconds: opts.tokenTtl !== undefined ? Math.round(opts.tokenTtl / 1000) : undefined,
         wrongUser: opts.wrongUser,
         overlapPages: opts.overlapPages === true ? true : undefined,
+        echoSecrets: opts.echoSecrets === true ? true : undefined,
+        hugeListBody: opts.hugeListBody,
       }),
     );
   } catch (err) {
@@ -252,6 +274,18 @@ export function register(program: Command): void {
       ).argParser(wrongUserArg),
     )
     .addOption(new Option('--overlap-pages', 'hostile: each list page repeats the last user of the page before'))
+    .addOption(
+      new Option(
+        '--echo-secrets',
+        'hostile: error answers quote the request credentials and the partner secret (a 502 as an HTML page)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--huge-list-body <size>',
+        'hostile: list-users answers an empty list padded to <size> (e.g. 64MiB), or "endless"; streamed',
+      ).argParser(hugeBodyArg),
+    )
     .addHelpText('after', HOSTILE_HELP)
     .action(async (opts: SimulateOptions) => {
       await simulate(opts);

@@ -1,6 +1,7 @@
 import type { FailureDetail, FailureReason } from '../core/report.js';
 import { defined } from '../core/objects.js';
 import {
+  apiFailureSummary,
   AuthFailedError,
   ParchmentApiError,
   ParchmentNetworkError,
@@ -10,15 +11,18 @@ import {
 } from '../parchment/errors.js';
 import { messageOf } from '../core/wording.js';
 
-/** Turn whatever a call threw into the report's failure value, keeping status, code, detail and requestId. */
+/**
+ * Turn whatever a call threw into the report's failure value, keeping status, code, detail and
+ * requestId as fields: the message never repeats them, so each appears once in every rendering.
+ */
 export function failureOf(err: unknown, fallback: FailureReason, context: string): FailureDetail {
   if (err instanceof AuthFailedError) {
-    return { reason: 'auth', message: `${context}: ${err.message}`, status: err.status, ...apiFields(err) };
+    return { reason: 'auth', message: `${context}: ${apiFailureSummary(err)}`, status: err.status, ...apiFields(err) };
   }
   if (err instanceof ParchmentApiError) {
     return {
       reason: fallback === 'observe' ? 'observe' : 'rejected',
-      message: `${context}: ${err.message}`,
+      message: `${context}: ${apiFailureSummary(err)}`,
       status: err.status,
       ...apiFields(err),
     };
@@ -26,7 +30,7 @@ export function failureOf(err: unknown, fallback: FailureReason, context: string
   if (err instanceof ParchmentResponseError) {
     return defined({
       reason: fallback,
-      message: `${context}: ${err.message}`,
+      message: `${context}: ${err.summary}`,
       status: err.status,
       requestId: err.requestId,
     });

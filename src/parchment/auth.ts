@@ -17,13 +17,19 @@ export interface TokenLease {
   readonly token: string;
   /** Increases with every mint for the organization; tells a stale token from a renewed one. */
   readonly generation: number;
+  /**
+   * Epoch ms from which the token is due for renewal (Infinity for a static token). A request
+   * sent after this point that is answered 401 says nothing about the credentials: its token
+   * simply outlived its lifetime while the request waited.
+   */
+  readonly renewAt: number;
 }
 
 export interface TokenSource {
   current(org: OrgCredentials, signal?: AbortSignal): Promise<TokenLease>;
   /** The newest token held for the organization, without minting. */
   peek(org: OrgCredentials): TokenLease | undefined;
-  /** After `stale` was answered 401: a newer token, or undefined when tokens cannot be renewed. */
+  /** After `stale` was answered 401: a newer token not yet due for renewal, or undefined when tokens cannot be renewed. */
   renew(org: OrgCredentials, stale: TokenLease, signal?: AbortSignal): Promise<TokenLease | undefined>;
 }
 
@@ -40,23 +46,21 @@ export interface TokenSourceDeps {
   readonly send: Send;
   readonly logger: Logger;
   readonly now: () => number;
+  /** Every token as soon as it is minted, before any request carries it. */
+  readonly onMinted?: (token: string) => void;
 }
 
 export function createTokenSource(auth: AuthSettings, deps: TokenSourceDeps): TokenSource {
   if (auth.kind === 'token') {
-    const lease: TokenLease = { token: auth.accessToken, generation: 1 };
+    const lease: TokenLease = { token: auth.accessToken, generation: 1, renewAt: Infinity };
     return { current: async () => lease, peek: () => lease, renew: async () => undefined };
   }
   return new MintedTokens(auth, deps);
 }
 
-interface Held extends TokenLease {
-  readonly renewAt: number;
-}
-
 interface OrgTokens {
-  held?: Held | undefined;
-  minting?: Promise<Held> | undefined;
+  held?: TokenLease | undefined;
+  minting?: Promise<TokenLease> | undefined;
 }
 
 class MintedTokens implements TokenSource {
@@ -82,7 +86,9 @@ class MintedTokens implements TokenSource {
 
   async renew(org: OrgCredentials, stale: TokenLease, signal?: AbortSignal): Promise<TokenLease> {
     const state = this.#state(org.organizationId);
-    if (state.held !== undefined && state.held.generation > stale.generation) return state.held;
+    const held = state.held;
+    // A newer token another request had minted is shared, unless it too is already due for renewal.
+    if (held !== undefined && held.generation > stale.generation && this.#deps.now() < held.renewAt) return held;
     if (state.minting === undefined) state.held = undefined;
     return abortable(state.minting ?? this.#mint(org, state), signal);
   }
@@ -97,7 +103,7 @@ class MintedTokens implements TokenSource {
   }
 
   /** Shared by every waiter, so it takes no caller's signal; the request timeout bounds it. */
-  #mint(org: OrgCredentials, state: OrgTokens): Promise<Held> {
+  #mint(org: OrgCredentials, state: OrgTokens): Promise<TokenLease> {
     const minting = this.#requestToken(org).then((held) => {
       state.held = held;
       return held;
@@ -110,7 +116,7 @@ class MintedTokens implements TokenSource {
     return minting;
   }
 
-  async #requestToken(org: OrgCredentials): Promise<Held> {
+  async #requestToken(org: OrgCredentials): Promise<TokenLease> {
     const req: HttpRequest = {
       method: 'POST',
       route: ROUTES.token,
@@ -125,6 +131,7 @@ class MintedTokens implements TokenSource {
         'x-user-id': org.actingUser ?? this.#auth.userId ?? '',
       },
       json: { grantType: 'client_credentials', scope: [...REQUESTED_SCOPES] },
+      credentialResponse: true,
     };
     let res;
     try {
@@ -139,6 +146,7 @@ class MintedTokens implements TokenSource {
       throw new ParchmentResponseError({ ...req, status: res.status, requestId: res.requestId }, grant.problem);
     }
     const { accessToken, expiresIn = DEFAULT_TOKEN_LIFETIME_S, scope } = grant.value;
+    this.#deps.onMinted?.(accessToken);
     const missing = scope === undefined ? [] : REQUESTED_SCOPES.filter((s) => !scope.includes(s));
     if (missing.length > 0) {
       this.#deps.logger.warn(

@@ -12,6 +12,7 @@ import { unscheduled, type RequestScheduler } from '../queue/contract.js';
 import { createTokenSource, type TokenLease, type TokenSource } from './auth.js';
 import { AuthFailedError, ParchmentApiError, ParchmentResponseError, WrongUserAnswerError } from './errors.js';
 import { HttpTransport, type AttemptRecord, type HttpRequest, type HttpResponse } from './http.js';
+import { SecretRedactor } from './redact.js';
 import { parseRolesBody, parseUserBody, parseUserIdBody, parseUserListBody } from './responses.js';
 import { retryingSender, type Send } from './retry.js';
 import { ROUTES, paths } from './routes.js';
@@ -38,6 +39,11 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_RETRY = { attempts: 4, baseMs: 500, capMs: 10_000 } as const;
 /** The documented maximum page size. */
 const PAGE_SIZE = 100;
+/**
+ * Renewals one request may need because its token ran out while it waited: each is a full trip
+ * through the queue, so needing more means tokens live shorter than the queue takes to drain.
+ */
+const MAX_RENEWALS = 5;
 /** 100,000 users: far beyond any clinic, so hitting it means the cursor is broken. */
 const MAX_PAGES = 1_000;
 
@@ -47,12 +53,19 @@ export class ParchmentClient {
   readonly #transport: HttpTransport;
   readonly #send: Send;
   readonly #tokens: TokenSource;
+  readonly #now: () => number;
+  readonly #redactor: SecretRedactor;
 
-  /** `tokens` is given only by `sibling`, so siblings share one token per organization. */
-  constructor(opts: ClientOptions, tokens?: TokenSource) {
+  /**
+   * `shared` is given only by `sibling`, so siblings share one token per organization and redact
+   * every token either of them minted.
+   */
+  constructor(opts: ClientOptions, shared?: { readonly tokens: TokenSource; readonly redactor: SecretRedactor }) {
     const now = opts.now ?? Date.now;
     this.#opts = opts;
+    this.#now = now;
     this.#settings = opts.settings;
+    const redactor = shared?.redactor ?? new SecretRedactor(configuredSecrets(opts.settings));
     this.#transport = new HttpTransport({
       baseUrl: opts.settings.baseUrl,
       logger: opts.logger,
@@ -61,6 +74,7 @@ export class ParchmentClient {
       maxSockets: Math.max(1, opts.settings.concurrency),
       now,
       onAttempt: opts.onRequest,
+      redactor,
     });
     this.#send = retryingSender(this.#transport, opts.scheduler ?? unscheduled, {
       attempts: Math.max(1, opts.retry?.attempts ?? DEFAULT_RETRY.attempts),
@@ -69,7 +83,15 @@ export class ParchmentClient {
       random: Math.random,
       sleep: opts.sleep ?? ((ms, signal) => delay(ms, undefined, signal === undefined ? {} : { signal })),
     });
-    this.#tokens = tokens ?? createTokenSource(opts.settings.auth, { send: this.#send, logger: opts.logger, now });
+    this.#redactor = redactor;
+    this.#tokens =
+      shared?.tokens ??
+      createTokenSource(opts.settings.auth, {
+        send: this.#send,
+        logger: opts.logger,
+        now,
+        onMinted: (token) => redactor.addMinted(token),
+      });
   }
 
   /**
@@ -78,7 +100,10 @@ export class ParchmentClient {
    * layer always lets the token call through; close both when done.
    */
   sibling(opts: { readonly readOnly: boolean }): ParchmentClient {
-    return new ParchmentClient({ ...this.#opts, readOnly: opts.readOnly }, this.#tokens);
+    return new ParchmentClient(
+      { ...this.#opts, readOnly: opts.readOnly },
+      { tokens: this.#tokens, redactor: this.#redactor },
+    );
   }
 
   /** Every user of the organization, following `lastKey` across pages. */
@@ -199,30 +224,39 @@ export class ParchmentClient {
   }
 
   /**
-   * Sends with the organization's newest token; on a 401, renews the token once and tries again.
-   * The token is chosen when the attempt starts, not when it was queued, so requests waiting
-   * behind a renewal use the new token instead of each collecting a 401 of their own.
+   * Sends with the organization's newest token, renewing it on a 401. The token is chosen when the
+   * attempt starts, not when it was queued, so requests waiting behind a renewal use the new token
+   * instead of each collecting a 401 of their own. A 401 on a token that was already due for
+   * renewal when the attempt went out (it outlived its lifetime while the request waited) is
+   * renewed again; only a token minted after this request's own 401, refused while still fresh,
+   * means the credentials are refused.
    */
   async #authorized(req: Omit<HttpRequest, 'headers'>, signal: AbortSignal | undefined): Promise<HttpResponse> {
     const org = this.#credentials(req.organizationId);
     let used = await this.#tokens.current(org, signal);
+    let sentAt = 0;
     const prepare = (): HttpRequest => {
       const newest = this.#tokens.peek(org);
       if (newest !== undefined && newest.generation > used.generation) used = newest;
+      sentAt = this.#now();
       return { ...req, headers: authHeaders(used, org) };
     };
-    try {
-      return await this.#send(prepare(), { signal, prepare });
-    } catch (err) {
-      if (!isUnauthorized(err)) throw err;
-      const fresh = await this.#tokens.renew(org, used, signal);
-      if (fresh === undefined) throw new AuthFailedError(err, 'static-token-rejected');
-      used = fresh;
+    /** The first generation minted after this request was answered 401. */
+    let mintedForThis: number | undefined;
+    for (let renewals = 0; ; renewals++) {
       try {
         return await this.#send(prepare(), { signal, prepare });
-      } catch (again) {
-        if (isUnauthorized(again)) throw new AuthFailedError(again, 'token-rejected-after-renewal');
-        throw again;
+      } catch (err) {
+        if (!isUnauthorized(err)) throw err;
+        const outlived = sentAt >= used.renewAt;
+        if (!outlived && mintedForThis !== undefined && used.generation >= mintedForThis) {
+          throw new AuthFailedError(err, 'token-rejected-after-renewal');
+        }
+        if (renewals >= MAX_RENEWALS) throw new AuthFailedError(err, 'tokens-outlived');
+        const fresh = await this.#tokens.renew(org, used, signal);
+        if (fresh === undefined) throw new AuthFailedError(err, 'static-token-rejected');
+        used = fresh;
+        mintedForThis ??= fresh.generation;
       }
     }
   }
@@ -233,6 +267,15 @@ export class ParchmentClient {
       throw new Error(`organization ${org ?? '(none)'} has no credentials in the loaded settings`);
     return creds;
   }
+}
+
+function configuredSecrets(settings: ParchmentSettings): string[] {
+  const auth = settings.auth;
+  return [
+    ...(auth.kind === 'token' ? [auth.accessToken] : []),
+    ...(auth.partnerSecret === undefined ? [] : [auth.partnerSecret]),
+    ...[...settings.organizations.values()].map((o) => o.secret),
+  ];
 }
 
 function authHeaders(lease: TokenLease, org: OrgCredentials): Record<string, string> {

@@ -38,6 +38,8 @@ export interface ApiErrorFields extends RequestContext {
   readonly retryAfterMs?: number | undefined;
   /** A short, safe description of a body that is not Parchment's error envelope (gateway, HTML, empty). */
   readonly bodySummary?: string | undefined;
+  /** What the operator should check, when the status alone points at a likely cause. */
+  readonly hint?: string | undefined;
 }
 
 /** `GET /v1/…/users (org 7fa84d2b…, user a7748dfd…)` */
@@ -51,12 +53,18 @@ export function describeRequest(ctx: RequestContext): string {
 
 function apiErrorMessage(f: ApiErrorFields): string {
   const headline = [String(f.status), f.title].filter((s) => s !== undefined && s !== '').join(' ');
-  const validation = (f.validation ?? [])
+  const explanation = [f.detail ?? f.bodySummary, ...validationTexts(f.validation)]
+    .filter((s) => s !== undefined && s !== '')
+    .join('; ');
+  const requestId = f.requestId === undefined ? '' : `; requestId ${f.requestId}`;
+  const hint = f.hint === undefined ? '' : ` (${f.hint})`;
+  return `${describeRequest(f)} failed: ${headline}${explanation === '' ? '' : ` — ${explanation}`}${requestId}${hint}`;
+}
+
+function validationTexts(items: readonly ValidationItem[] | undefined): string[] {
+  return (items ?? [])
     .map((v) => [v.field, v.message].filter((s) => s !== undefined && s !== '').join(': '))
     .filter((s) => s !== '');
-  const explanation = [f.detail ?? f.bodySummary, ...validation].filter((s) => s !== undefined && s !== '').join('; ');
-  const requestId = f.requestId === undefined ? '' : `; requestId ${f.requestId}`;
-  return `${describeRequest(f)} failed: ${headline}${explanation === '' ? '' : ` — ${explanation}`}${requestId}`;
 }
 
 export class ParchmentApiError extends Error {
@@ -70,6 +78,7 @@ export class ParchmentApiError extends Error {
   declare readonly validation?: readonly ValidationItem[];
   declare readonly requestId?: string;
   declare readonly retryAfterMs?: number;
+  declare readonly hint?: string;
   readonly method: HttpMethod;
   readonly route: string;
   declare readonly organizationId?: OrgId;
@@ -92,6 +101,7 @@ export class ParchmentApiError extends Error {
       validation: fields.validation,
       requestId: fields.requestId,
       retryAfterMs: fields.retryAfterMs,
+      hint: fields.hint,
       organizationId: fields.organizationId,
       userId: fields.userId,
     });
@@ -104,7 +114,9 @@ export type AuthFailureReason =
   /** A freshly minted token was refused again: more minting will not help. */
   | 'token-rejected-after-renewal'
   /** PARCHMENT_ACCESS_TOKEN was refused; it cannot be renewed. */
-  | 'static-token-rejected';
+  | 'static-token-rejected'
+  /** Renewed token after renewed token ran out before its request reached Parchment. */
+  | 'tokens-outlived';
 
 /** A 401 that renewing the token cannot fix. The caller stops writing to the organization. */
 export class AuthFailedError extends ParchmentApiError {
@@ -121,7 +133,22 @@ const AUTH_REASON_TEXT: Record<AuthFailureReason, string> = {
   'credentials-rejected': 'the token endpoint refused the partner/organization credentials',
   'token-rejected-after-renewal': 'a freshly minted token was refused too',
   'static-token-rejected': 'PARCHMENT_ACCESS_TOKEN was refused and cannot be renewed',
+  'tokens-outlived':
+    'every renewed token ran out before the request reached Parchment: tokens live shorter than the request queue takes',
 };
+
+/**
+ * The error as a failure line's prose: which request failed, the title, validation items, the
+ * hint and (for a 401 that stops writes) why. Status, detail, code and requestId are left out:
+ * the failure carries each as a field, and every rendering shows each once.
+ */
+export function apiFailureSummary(err: ParchmentApiError): string {
+  const explanation = [err.title, ...validationTexts(err.validation), err.hint]
+    .filter((s) => s !== undefined && s !== '')
+    .join('; ');
+  const reason = err instanceof AuthFailedError ? ` (${AUTH_REASON_TEXT[err.reason]})` : '';
+  return `${describeRequest(err)} failed${explanation === '' ? '' : `: ${explanation}`}${reason}`;
+}
 
 /** No HTTP response: reset, refused, timed out, dropped. */
 export class ParchmentNetworkError extends Error {
@@ -150,12 +177,16 @@ export class ParchmentResponseError extends Error {
   declare readonly organizationId?: OrgId;
   declare readonly userId?: UserId;
   declare readonly requestId?: string;
+  /** The message without the requestId, which the failure it becomes carries as a field of its own. */
+  readonly summary: string;
 
   constructor(
     ctx: RequestContext & { readonly status: number; readonly requestId?: string | undefined },
     problem: string,
   ) {
-    super(`${describeRequest(ctx)}: ${problem}${ctx.requestId === undefined ? '' : `; requestId ${ctx.requestId}`}`);
+    const summary = `${describeRequest(ctx)}: ${problem}`;
+    super(`${summary}${ctx.requestId === undefined ? '' : `; requestId ${ctx.requestId}`}`);
+    this.summary = summary;
     this.status = ctx.status;
     this.method = ctx.method;
     this.route = ctx.route;

@@ -16,12 +16,20 @@ import { USER_AGENT } from '../version.js';
 import {
   ParchmentApiError,
   ParchmentNetworkError,
+  ParchmentResponseError,
   ReadOnlyViolation,
   type HttpMethod,
   type RequestContext,
 } from './errors.js';
+import type { SecretRedactor } from './redact.js';
 import { parseErrorBody, parseRetryAfter, requestIdOf } from './responses.js';
 import { ROUTES, type Route } from './routes.js';
+
+/**
+ * Far above any page of 100 users, far below what would strain the heap. Counted on the
+ * decompressed bytes while they stream in, so neither a huge nor a gzip-bombed body is ever held.
+ */
+export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 export interface HttpRequest extends RequestContext {
   readonly route: Route;
@@ -31,6 +39,11 @@ export interface HttpRequest extends RequestContext {
   /** Per-request headers (credentials). User-Agent and Accept are added here for every request. */
   readonly headers: Readonly<Record<string, string>>;
   readonly json?: unknown;
+  /**
+   * The body of a successful answer is itself a credential (the token grant): it is handed over
+   * unredacted, since redacting a token the server hands out again would break the next request.
+   */
+  readonly credentialResponse?: boolean;
 }
 
 export interface HttpResponse {
@@ -61,6 +74,8 @@ export interface HttpTransportOptions {
   readonly now: () => number;
   /** Called once per attempt that reached the network. */
   readonly onAttempt?: ((record: AttemptRecord) => void) | undefined;
+  /** Applied to every response before anything in it is parsed, logged or kept. */
+  readonly redactor: SecretRedactor;
 }
 
 interface AttemptContext {
@@ -75,6 +90,7 @@ export class HttpTransport {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #onAttempt: ((record: AttemptRecord) => void) | undefined;
+  readonly #redactor: SecretRedactor;
 
   constructor(opts: HttpTransportOptions) {
     this.#baseUrl = opts.baseUrl;
@@ -82,6 +98,7 @@ export class HttpTransport {
     this.#logger = opts.logger;
     this.#now = opts.now;
     this.#onAttempt = opts.onAttempt;
+    this.#redactor = opts.redactor;
     // Mirrors Node's global agent (keep-alive, 5 s idle), but ours, so close() can end the sockets.
     const agentOptions = { keepAlive: true, timeout: 5_000, maxSockets: opts.maxSockets };
     this.#agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
@@ -111,17 +128,41 @@ export class HttpTransport {
     const url = new URL(this.#baseUrl.href);
     url.pathname = `${this.#basePath}${req.path}`;
     const started = performance.now();
+    const tooLarge = new AbortController();
     let response;
     try {
-      response = await this.#got(url, {
+      const pending = this.#got(url, {
         method: req.method,
         headers: { ...req.headers },
-        signal,
+        signal: AbortSignal.any([signal, tooLarge.signal]),
         context: { route: req.route } satisfies AttemptContext,
         ...(req.searchParams === undefined ? {} : { searchParams: { ...req.searchParams } }),
         ...(req.json === undefined ? {} : { json: req.json }),
       });
+      // The promise's own `response` event comes only once the whole body is read: too late here.
+      let status = 0;
+      void pending.on('request', (request: http.ClientRequest) => {
+        request.once('response', (res) => (status = res.statusCode ?? 0));
+      });
+      // The first progress event comes with the headers (`total` is the Content-Length), then one per chunk.
+      void pending.on('downloadProgress', (progress: { transferred: number; total?: number | undefined }) => {
+        if (progress.transferred > MAX_RESPONSE_BYTES || (progress.total ?? 0) > MAX_RESPONSE_BYTES) tooLarge.abort();
+      });
+      response = await pending.catch((err: unknown) => {
+        if (!tooLarge.signal.aborted || signal.aborted) throw err;
+        const durationMs = Math.round(performance.now() - started);
+        this.#logger.warn(
+          logFields(req, { status, attempt, durationMs, maxBytes: MAX_RESPONSE_BYTES }),
+          'parchment response body too large; stopped reading it',
+        );
+        this.#onAttempt?.({ method: req.method, route: req.route, status, durationSeconds: durationMs / 1000 });
+        throw new ParchmentResponseError(
+          { ...req, status },
+          `response body exceeds ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB; stopped reading it`,
+        );
+      });
     } catch (err) {
+      if (err instanceof ParchmentResponseError) throw err;
       const durationMs = Math.round(performance.now() - started);
       const cause = (err as { cause?: unknown }).cause;
       if (cause instanceof ReadOnlyViolation) {
@@ -143,15 +184,19 @@ export class HttpTransport {
 
     const durationMs = Math.round(performance.now() - started);
     const status = response.statusCode;
-    const text = response.body;
-    const body = parseJson(text);
-    const requestId = requestIdOf(body) ?? headerRequestId(response.headers);
     const ok = status >= 200 && status < 300;
+    const trusted = ok && req.credentialResponse === true;
+    const text = trusted ? response.body : this.#redactor.text(response.body);
+    const parsed = parseJson(response.body);
+    const body = trusted ? parsed : this.#redactor.json(parsed, response.body);
+    const header = headerRequestId(response.headers);
+    const requestId = requestIdOf(body) ?? (header === undefined ? undefined : this.#redactor.text(header));
     this.#logger[ok ? 'info' : 'warn'](logFields(req, { status, attempt, durationMs, requestId }), 'parchment request');
     this.#onAttempt?.({ method: req.method, route: req.route, status, durationSeconds: durationMs / 1000 });
     if (ok) return requestId === undefined ? { status, body } : { status, body, requestId };
 
     const fields = parseErrorBody(body, text);
+    const summary = fields.bodySummary === undefined ? undefined : this.#redactor.text(fields.bodySummary);
     throw new ParchmentApiError({
       method: req.method,
       route: req.route,
@@ -159,9 +204,24 @@ export class HttpTransport {
       userId: req.userId,
       status,
       ...fields,
+      ...(summary === undefined ? {} : { bodySummary: summary }),
       requestId: fields.requestId ?? requestId,
+      hint: status === 404 ? this.#notFoundHint(req) : undefined,
       retryAfterMs: parseRetryAfter(headerValue(response.headers['retry-after']), this.#now()),
     });
+  }
+
+  /**
+   * A 404 on a route that names no user means the route itself was not found: almost always a
+   * PARCHMENT_BASE_URL without its `/external` suffix (or another service altogether).
+   */
+  #notFoundHint(req: HttpRequest): string | undefined {
+    if (req.userId !== undefined) return undefined;
+    const where = `PARCHMENT_BASE_URL ${this.#baseUrl.href}`;
+    const hint = this.#basePath.endsWith('/external')
+      ? `no such route under ${where}: check that it is the Parchment API (it ends in /external)`
+      : `${where} does not end in /external: check it`;
+    return req.route === ROUTES.token ? hint : `${hint}, and the organization id`;
   }
 
   close(): void {

@@ -23,7 +23,13 @@ export interface OrgCredentials {
 
 export type AuthSettings =
   | { readonly kind: 'partner'; readonly partnerId: string; readonly partnerSecret: string; readonly userId?: UserId }
-  | { readonly kind: 'token'; readonly accessToken: string; readonly userId?: UserId };
+  | {
+      readonly kind: 'token';
+      readonly accessToken: string;
+      readonly userId?: UserId;
+      /** Set beside the token but unused: kept only so that an echo of it from Parchment is redacted. */
+      readonly partnerSecret?: string;
+    };
 
 export interface ParchmentSettings {
   readonly baseUrl: URL;
@@ -255,7 +261,12 @@ interface AuthInputs {
 
 function resolveAuth({ partnerId, partnerSecret, userId, everyOrgHasUser, accessToken }: AuthInputs): AuthSettings {
   if (accessToken !== undefined) {
-    return userId === undefined ? { kind: 'token', accessToken } : { kind: 'token', accessToken, userId };
+    return {
+      kind: 'token',
+      accessToken,
+      ...(userId === undefined ? {} : { userId }),
+      ...(partnerSecret === undefined ? {} : { partnerSecret }),
+    };
   }
   if (partnerId !== undefined && partnerSecret !== undefined && everyOrgHasUser) {
     return userId === undefined

@@ -26,6 +26,11 @@ export const configPatchSchema = z.strictObject({
   failUser: z.record(z.string(), z.number().int().min(400).max(599)).optional(),
   wrongUser: z.record(z.string().min(1), z.string().min(1)).optional(),
   overlapPages: z.boolean().optional(),
+  echoSecrets: z.boolean().optional(),
+  hugeListBody: z
+    .union([z.number().int().min(1), z.literal('endless')])
+    .nullable()
+    .optional(),
 });
 
 export class ConfigError extends Error {
@@ -38,9 +43,13 @@ export function parseConfigPatch(input: unknown): ConfigPatch {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
     throw new ConfigError(`invalid simulator configuration: ${issues.join('; ')}`);
   }
-  const { rateLimit, ...rest } = parsed.data;
-  // `null` and `undefined` both mean "unlimited"; only an absent key leaves the setting alone.
-  return { ...rest, ...('rateLimit' in parsed.data ? { rateLimit: rateLimit ?? undefined } : {}) };
+  const { rateLimit, hugeListBody, ...rest } = parsed.data;
+  // `null` and `undefined` both mean "off"; only an absent key leaves the setting alone.
+  return {
+    ...rest,
+    ...('rateLimit' in parsed.data ? { rateLimit: rateLimit ?? undefined } : {}),
+    ...('hugeListBody' in parsed.data ? { hugeListBody: hugeListBody ?? undefined } : {}),
+  };
 }
 
 export function initialConfig(opts: SimOptions): SimConfig {
@@ -55,9 +64,22 @@ export function initialConfig(opts: SimOptions): SimConfig {
     failUser: {},
     wrongUser: {},
     overlapPages: false,
+    echoSecrets: false,
+    hugeListBody: undefined,
   };
-  const { listShape, pageSize, rateLimit, faultRate, faults, latencyMs, tokenTtlSeconds, wrongUser, overlapPages } =
-    opts;
+  const {
+    listShape,
+    pageSize,
+    rateLimit,
+    faultRate,
+    faults,
+    latencyMs,
+    tokenTtlSeconds,
+    wrongUser,
+    overlapPages,
+    echoSecrets,
+    hugeListBody,
+  } = opts;
   return applyPatch(
     base,
     parseConfigPatch(
@@ -71,6 +93,8 @@ export function initialConfig(opts: SimOptions): SimConfig {
         tokenTtlSeconds,
         wrongUser,
         overlapPages,
+        echoSecrets,
+        hugeListBody,
       }),
     ),
   );
@@ -90,6 +114,8 @@ export function applyPatch(config: SimConfig, patch: ConfigPatch): SimConfig {
   if (patch.faults !== undefined) next.faults = [...patch.faults];
   if (patch.latencyMs !== undefined) next.latencyMs = patch.latencyMs;
   if (patch.tokenTtlSeconds !== undefined) next.tokenTtlSeconds = patch.tokenTtlSeconds;
+  if (patch.echoSecrets !== undefined) next.echoSecrets = patch.echoSecrets;
+  if ('hugeListBody' in patch) next.hugeListBody = patch.hugeListBody;
   if (patch.failUser !== undefined) {
     next.failUser = Object.fromEntries(
       Object.entries(patch.failUser).map(([id, status]) => [normalizeUserId(id), status]),

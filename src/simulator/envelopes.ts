@@ -130,6 +130,11 @@ export const problems = {
     title: 'Service unavailable',
     detail: 'External service temporarily unavailable',
   }),
+  badGateway: (): Problem => ({
+    slug: 'bad-gateway',
+    title: 'Bad Gateway',
+    detail: 'The upstream server returned an invalid response',
+  }),
   payloadTooLarge: (): Problem => ({
     slug: 'invalid-request',
     title: 'Invalid request',
@@ -154,9 +159,30 @@ export function problemForStatus(status: number): Problem {
       return problems.validation([{ field: 'access_roles', message: 'Invalid roles', code: 'VALIDATION_ERROR' }]);
     case 429:
       return problems.rateLimited();
+    case 502:
+      return problems.badGateway();
     case 503:
       return problems.unavailable();
     default:
       return problems.internal();
   }
+}
+
+/** A load balancer's error page: what a 502 looks like in front of the real API. */
+export function gatewayPage(status: number, problem: Problem): string {
+  const title = `${status} ${problem.title}`;
+  return [
+    `<html><head><title>${title}</title><style>body{font-family:sans-serif}</style></head>`,
+    `<body><h1>${title}</h1><p>${problem.detail}</p><hr><address>simulator gateway</address></body></html>`,
+  ].join('\n');
+}
+
+/**
+ * The hostile `echoSecrets` mode: the problem quotes every credential the request carried and the
+ * partner secrets the simulator knows, the way a debugging handler dumps the request.
+ */
+export function echoCredentials(problem: Problem, credentials: readonly string[]): Problem {
+  if (credentials.length === 0) return problem;
+  const quoted = credentials.join('; ');
+  return { ...problem, title: `${problem.title} [${quoted}]`, detail: `${problem.detail} (request was: ${quoted})` };
 }

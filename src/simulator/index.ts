@@ -27,6 +27,7 @@ import type { RunningSimulator, SimOptions } from './types.js';
 export type {
   ConfigPatch,
   FaultKind,
+  HugeBody,
   ListShape,
   RateLimitOptions,
   RecordedRequest,

@@ -326,9 +326,11 @@ function toggle(kind: 'disable' | 'enable'): Handler {
   };
 }
 
+export const LIST_USERS_TEMPLATE = '/v1/organizations/{organization_id}/users';
+
 export const ROUTES: readonly Route[] = [
   { method: 'POST', template: '/v1/token', handler: mintToken, withMeta: true },
-  { method: 'GET', template: '/v1/organizations/{organization_id}/users', handler: listUsers },
+  { method: 'GET', template: LIST_USERS_TEMPLATE, handler: listUsers },
   { method: 'GET', template: '/v1/organizations/{organization_id}/users/{user_id}', handler: readUser },
   { method: 'PUT', template: '/v1/organizations/{organization_id}/users/{user_id}/roles', handler: updateRoles },
   {

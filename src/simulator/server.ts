@@ -4,15 +4,24 @@ import { silentLogger, type Logger } from '../log.js';
 import { defined } from '../core/objects.js';
 import { applyPatch, initialConfig, parseConfigPatch } from './config.js';
 import { handleControl, type SimControl } from './control.js';
-import { failure, newRequestId, problems, renderEnvelope, type Outcome } from './envelopes.js';
+import {
+  echoCredentials,
+  failure,
+  gatewayPage,
+  newRequestId,
+  problems,
+  renderEnvelope,
+  type Outcome,
+} from './envelopes.js';
 import { pickFault } from './faults.js';
 import { TokenBucket, type TakeResult } from './rate-limit.js';
 import { RequestLog } from './request-log.js';
-import { matchRoute, type ApiRequest, type RouteDeps, type RouteMatch } from './routes.js';
+import { LIST_USERS_TEMPLATE, matchRoute, type ApiRequest, type RouteDeps, type RouteMatch } from './routes.js';
 import { SimState } from './state.js';
 import { TokenStore } from './tokens.js';
 import type {
   ConfigPatch,
+  HugeBody,
   RecordedRequest,
   RunningSimulator,
   SimConfig,
@@ -24,6 +33,8 @@ import { messageOf } from '../core/wording.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const API_PREFIX = '/external';
+/** One shared chunk of padding for `hugeListBody`: a body of any size costs this much memory. */
+const PADDING = Buffer.alloc(64 * 1024, ' ');
 
 type BodyRead = { kind: 'ok'; text: string } | { kind: 'too-large' };
 
@@ -51,6 +62,19 @@ function parseJson(text: string): { body: unknown; invalid: boolean } {
   } catch {
     return { body: text.length > 2048 ? `${text.slice(0, 2048)}…` : text, invalid: true };
   }
+}
+
+/** Resolves once the response can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
@@ -217,28 +241,72 @@ class Simulator implements RunningSimulator, SimControl {
     if (this.closed) return;
 
     const entry = recordOf(seq, started, method, url, match, req, body);
-    const outcome = this.decide(limited, read.kind === 'too-large', method, url, match, {
+    const decided = this.decide(limited, read.kind === 'too-large', method, url, match, {
       headers: req.headers,
       body,
       invalid,
     });
-    if (outcome === 'drop') {
+    if (decided === 'drop') {
       req.socket.destroy();
       this.finish(entry, 'dropped', started);
       return;
     }
+    const outcome =
+      !decided.ok && this.config.echoSecrets
+        ? { ...decided, problem: echoCredentials(decided.problem, this.credentialsOf(req.headers)) }
+        : decided;
     const now = new Date();
     const requestId = newRequestId(now);
     const meta = match?.route.withMeta
       ? defined({ apiVersion: '1.0' as const, responseTime: outcome.ok ? now.getTime() - started : undefined })
       : undefined;
     const envelope = renderEnvelope(outcome, defined({ requestId, now, meta }));
-    res.writeHead(outcome.status, {
-      'content-type': 'application/json; charset=utf-8',
-      ...(outcome.ok ? {} : (outcome.headers ?? {})),
-    });
-    res.end(JSON.stringify(envelope));
+    const huge = this.config.hugeListBody;
+    if (outcome.ok && huge !== undefined && match?.route.template === LIST_USERS_TEMPLATE) {
+      await this.flood(res, envelope, huge);
+    } else if (!outcome.ok && outcome.status === 502) {
+      res.writeHead(502, { 'content-type': 'text/html; charset=utf-8', ...(outcome.headers ?? {}) });
+      res.end(gatewayPage(502, outcome.problem));
+    } else {
+      res.writeHead(outcome.status, {
+        'content-type': 'application/json; charset=utf-8',
+        ...(outcome.ok ? {} : (outcome.headers ?? {})),
+      });
+      res.end(JSON.stringify(envelope));
+    }
     this.finish(entry, outcome.status, started, requestId);
+  }
+
+  /** What `echoSecrets` quotes: the request's credential headers, then every partner secret the simulator knows. */
+  private credentialsOf(headers: IncomingMessage['headers']): string[] {
+    const quoted = ['authorization', 'x-organization-secret', 'x-partner-secret'].flatMap((name) => {
+      const value = firstHeader(headers[name]);
+      return value === undefined ? [] : [`${name}: ${value}`];
+    });
+    return [...quoted, ...this.seed.partners.map((p) => `partner ${p.partnerId} secret ${p.partnerSecret}`)];
+  }
+
+  /**
+   * The `hugeListBody` answer: an empty list (valid JSON, so a client that buffers it all reads
+   * "no users") padded with whitespace, written chunk by chunk as the socket drains.
+   */
+  private async flood(res: ServerResponse, envelope: Record<string, unknown>, size: HugeBody): Promise<void> {
+    const text = JSON.stringify(envelope);
+    const head = Buffer.from(text.slice(0, -1));
+    const tail = Buffer.from('}');
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      ...(size === 'endless' ? {} : { 'content-length': String(Math.max(size, head.length + 1)) }),
+    });
+    res.write(head);
+    let left = size === 'endless' ? Infinity : size - head.length - tail.length;
+    while (left > 0) {
+      if (res.destroyed || this.closed) return;
+      const chunk = left >= PADDING.length ? PADDING : PADDING.subarray(0, left);
+      left -= chunk.length;
+      if (!res.write(chunk)) await drained(res);
+    }
+    res.end(tail);
   }
 
   /** Rate limit first, then an oversized body, then an injected fault, then the route itself. */

@@ -67,6 +67,10 @@ export interface SimOptions {
   wrongUser?: Record<string, string>;
   /** Hostile case: every list page after the first repeats the previous page's last user. */
   overlapPages?: boolean;
+  /** Hostile: every error answer quotes the request's credentials and the partner secret (see SimConfig). */
+  echoSecrets?: boolean;
+  /** Hostile: list-users answers with a body of this many bytes, or one that never ends (see SimConfig). */
+  hugeListBody?: HugeBody;
   random?: () => number;
   logger?: Logger;
 }
@@ -80,13 +84,27 @@ export interface SimConfig {
   faults: FaultKind[];
   latencyMs: number;
   tokenTtlSeconds: number;
-  /** userId -> HTTP status that `PUT .../roles` for that user answers. */
+  /** userId -> HTTP status that `PUT .../roles` for that user answers; 502 is a gateway's HTML page. */
   failUser: Record<string, number>;
   /** Hostile case: asked userId -> the userId that read-user and `PUT .../roles` answer for instead. */
   wrongUser: Record<string, string>;
   /** Hostile case: every list page after the first repeats the previous page's last user. */
   overlapPages: boolean;
+  /**
+   * Every error answer quotes the credentials the request carried (bearer token, organization
+   * secret, partner secret) and the partner secret, in `error.title` and `error.detail`, or in the
+   * HTML page of a 502: what a debugging gateway or a careless error handler does.
+   */
+  echoSecrets: boolean;
+  /**
+   * List-users answers 200 with an empty user list padded with whitespace to this many bytes (sent
+   * with its Content-Length), or padded for ever (`endless`, chunked); streamed, never held in memory.
+   */
+  hugeListBody: HugeBody | undefined;
 }
+
+/** Bytes, or a body that never ends. */
+export type HugeBody = number | 'endless';
 
 export type ConfigPatch = Partial<
   Pick<
@@ -100,8 +118,9 @@ export type ConfigPatch = Partial<
     | 'tokenTtlSeconds'
     | 'wrongUser'
     | 'overlapPages'
+    | 'echoSecrets'
   >
-> & { failUser?: Record<string, number> };
+> & { failUser?: Record<string, number>; hugeListBody?: HugeBody | undefined };
 
 export interface RecordedRequest {
   seq: number;
