@@ -11,6 +11,7 @@ import {
   newRequestId,
   problems,
   renderEnvelope,
+  success,
   type Outcome,
 } from './envelopes.js';
 import { pickFault } from './faults.js';
@@ -263,7 +264,11 @@ class Simulator implements RunningSimulator, SimControl {
     const envelope = renderEnvelope(outcome, defined({ requestId, now, meta }));
     const huge = this.config.hugeListBody;
     if (outcome.ok && huge !== undefined && match?.route.template === LIST_USERS_TEMPLATE) {
-      await this.flood(res, envelope, huge);
+      const empty = success('Users retrieved successfully', {
+        users: [],
+        pagination: { total: 0, limit: this.config.pageSize, lastKey: null },
+      });
+      await this.flood(res, renderEnvelope(empty, { requestId, now }), huge);
     } else if (!outcome.ok && outcome.status === 502) {
       res.writeHead(502, { 'content-type': 'text/html; charset=utf-8', ...(outcome.headers ?? {}) });
       res.end(gatewayPage(502, outcome.problem));
