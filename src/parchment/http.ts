@@ -128,13 +128,19 @@ export class HttpTransport {
     const url = new URL(this.#baseUrl.href);
     url.pathname = `${this.#basePath}${req.path}`;
     const started = performance.now();
-    const tooLarge = new AbortController();
+    // One controller for both reasons to stop: AbortSignal.any would tie every attempt to a
+    // long-lived caller signal, which Node releases late.
+    const stop = new AbortController();
+    let tooLarge = false;
+    const forward = (): void => stop.abort(signal.reason);
+    if (signal.aborted) forward();
+    else signal.addEventListener('abort', forward, { once: true });
     let response;
     try {
       const pending = this.#got(url, {
         method: req.method,
         headers: { ...req.headers },
-        signal: AbortSignal.any([signal, tooLarge.signal]),
+        signal: stop.signal,
         context: { route: req.route } satisfies AttemptContext,
         ...(req.searchParams === undefined ? {} : { searchParams: { ...req.searchParams } }),
         ...(req.json === undefined ? {} : { json: req.json }),
@@ -146,10 +152,12 @@ export class HttpTransport {
       });
       // The first progress event comes with the headers (`total` is the Content-Length), then one per chunk.
       void pending.on('downloadProgress', (progress: { transferred: number; total?: number | undefined }) => {
-        if (progress.transferred > MAX_RESPONSE_BYTES || (progress.total ?? 0) > MAX_RESPONSE_BYTES) tooLarge.abort();
+        if (progress.transferred <= MAX_RESPONSE_BYTES && (progress.total ?? 0) <= MAX_RESPONSE_BYTES) return;
+        tooLarge = true;
+        stop.abort();
       });
       response = await pending.catch((err: unknown) => {
-        if (!tooLarge.signal.aborted || signal.aborted) throw err;
+        if (!tooLarge || signal.aborted) throw err;
         const durationMs = Math.round(performance.now() - started);
         this.#logger.warn(
           logFields(req, { status, attempt, durationMs, maxBytes: MAX_RESPONSE_BYTES }),
@@ -180,6 +188,8 @@ export class HttpTransport {
       this.#onAttempt?.({ method: req.method, route: req.route, status: 'error', durationSeconds: durationMs / 1000 });
       if (signal.aborted) throw abortReason(signal);
       throw new ParchmentNetworkError(req, code, attempt);
+    } finally {
+      signal.removeEventListener('abort', forward);
     }
 
     const durationMs = Math.round(performance.now() - started);
