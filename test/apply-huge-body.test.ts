@@ -1,5 +1,5 @@
 /**
- * Every response body is capped at 16 MiB while it streams in (PRODUCT.md §4 "Requests"): a list
+ * Every response body is capped at 16 MiB while it streams in (README "Security model"): a list
  * answer that never ends, or one of 200 MiB, is a failure of the organization with a clear
  * message, read no further, never taken as a (padded) empty list, and the process stays small.
  */
@@ -65,6 +65,6 @@ it('an endless list body is cut off at 16 MiB: an observe failure, exit 1, nothi
   expectCapped(await applyAgainst('endless'));
 }, 30_000);
 
-it('a 200 MiB list body (an empty list padded with blanks) is refused by its length, not read as "no users"', async () => {
+it('a 200 MiB list body (an empty list padded with blanks) is refused by its length, not read as empty', async () => {
   expectCapped(await applyAgainst(200 * 1024 * 1024));
 }, 30_000);

@@ -1,5 +1,5 @@
 /**
- * Text from Parchment is untrusted (PRODUCT.md §4): a server that echoes the request's credentials
+ * Text from Parchment is untrusted (README "Security model"): a server that echoes the request's credentials
  * in its error bodies, and a gateway whose HTML 502 page quotes the bearer token, must not get a
  * secret into any report format, any log line or the daemon's /status.
  */

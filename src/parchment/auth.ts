@@ -29,7 +29,10 @@ export interface TokenSource {
   current(org: OrgCredentials, signal?: AbortSignal): Promise<TokenLease>;
   /** The newest token held for the organization, without minting. */
   peek(org: OrgCredentials): TokenLease | undefined;
-  /** After `stale` was answered 401: a newer token not yet due for renewal, or undefined when tokens cannot be renewed. */
+  /**
+   * After `stale` was answered 401: a newer token not yet due for renewal, or undefined when
+   * tokens cannot be renewed.
+   */
   renew(org: OrgCredentials, stale: TokenLease, signal?: AbortSignal): Promise<TokenLease | undefined>;
 }
 

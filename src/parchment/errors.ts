@@ -134,7 +134,8 @@ const AUTH_REASON_TEXT: Record<AuthFailureReason, string> = {
   'token-rejected-after-renewal': 'a freshly minted token was refused too',
   'static-token-rejected': 'PARCHMENT_ACCESS_TOKEN was refused and cannot be renewed',
   'tokens-outlived':
-    'every renewed token ran out before the request reached Parchment: tokens live shorter than the request queue takes',
+    'every renewed token ran out before the request reached Parchment: ' +
+    'tokens live shorter than the request queue takes',
 };
 
 /**
