@@ -78,7 +78,8 @@ async function readCapped(path: string): Promise<Buffer | 'too-large'> {
   }
 }
 
-export async function loadDesiredFile(file: string): Promise<LoadResult> {
+/** `now` is the clock the expired-grant warning is judged by (the time of the call unless given). */
+export async function loadDesiredFile(file: string, opts: { readonly now?: number } = {}): Promise<LoadResult> {
   try {
     const info = await stat(file);
     if (info.isDirectory()) return failure(file, `cannot read ${file}: it is a directory`);
@@ -105,7 +106,7 @@ export async function loadDesiredFile(file: string): Promise<LoadResult> {
   }
 
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const { state, problems } = parseDesiredState(text);
+  const { state, problems } = parseDesiredState(text, { now: opts.now ?? Date.now() });
   if (state === undefined) return { ok: false, file, problems };
   return { ok: true, file, state, warnings: problems, sha256, text };
 }

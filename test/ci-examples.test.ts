@@ -438,7 +438,7 @@ describe('a directory of files, one part per clinic', () => {
     ]);
     if (!dir.ok || !file.ok) throw new Error('both examples must be valid');
     const strip = (orgs: typeof dir.state.organizations): unknown =>
-      orgs.map((o) => ({ id: o.id, name: o.name, users: o.users.map((u) => [u.key, u.roles]) }));
+      orgs.map((o) => ({ id: o.id, name: o.name, users: o.users.map((u) => [u.key, u.entry]) }));
     expect(strip(dir.state.organizations)).toEqual(strip(file.state.organizations));
   });
 

@@ -76,6 +76,26 @@ describe('a directory of files', () => {
     ]);
   });
 
+  it('refuses parts that disagree on timezone, at the timezone, naming the first part', async () => {
+    await writeFile(join(dir, 'a.yaml'), `timezone: Australia/Melbourne\n${part(A)}`);
+    await writeFile(join(dir, 'b.yaml'), `timezone: Australia/Melbourne\n${part(B)}`);
+    await writeFile(join(dir, 'c.yaml'), part(C));
+    await writeFile(
+      join(dir, 'd.yaml'),
+      `# Perth\ntimezone: Australia/Perth\n${part('c0ffee00-1111-4222-8333-444455556666')}`,
+    );
+    expect(await problemsOf(dir)).toEqual([
+      `${dir}/c.yaml:1:1: error: timezone UTC (the default: no timezone given) differs from Australia/Melbourne ` +
+        `in ${dir}/a.yaml; every part must use the same timezone (date-only "until" values are read in it)`,
+      `${dir}/d.yaml:2:11: error: timezone Australia/Perth differs from Australia/Melbourne in ${dir}/a.yaml; ` +
+        'every part must use the same timezone (date-only "until" values are read in it)',
+    ]);
+    await rm(join(dir, 'c.yaml'));
+    await rm(join(dir, 'd.yaml'));
+    const result = await loadDesiredConfig(dir);
+    expect(result.ok && result.state.timezone).toBe('Australia/Melbourne');
+  });
+
   it('names the part for every problem, and still checks the valid parts against each other', async () => {
     await writeFile(join(dir, 'a.yaml'), part(A));
     await writeFile(join(dir, 'b.yaml'), part(B, { 'x@example.test': '[admn]' }));

@@ -25,10 +25,12 @@ function desiredOrg(users: Record<string, AssignableRole[]>): DesiredOrg {
   return {
     id: ORG,
     pos: { line: 1, col: 1 },
+    unlisted: 'keep',
+    keep: [],
     users: Object.entries(users).map(([key, r]) => ({
       ref: parseUserRef(key)!,
       key,
-      roles: r,
+      entry: { kind: 'roles', roles: r, enable: false },
       pos: { line: 1, col: 1 },
     })),
   };

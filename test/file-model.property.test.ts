@@ -5,11 +5,17 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ASSIGNABLE_ROLES, parseUserRef, userRefKey } from '../src/core/domain.js';
-import type { DesiredOrg, DesiredState, DesiredUser } from '../src/core/desired-state.js';
+import {
+  entryRoles,
+  type DesiredEntry,
+  type DesiredOrg,
+  type DesiredState,
+  type DesiredUser,
+} from '../src/core/desired-state.js';
 import { parseDesiredState } from '../src/core/file-model.js';
 import { desiredFileJsonSchema, desiredFileSchema } from '../src/core/file-schema.js';
 import { hasErrors } from '../src/core/problems.js';
-import { desiredStateArb } from './helpers/desired-arbitraries.js';
+import { desiredStateArb, lifecycleStateArb } from './helpers/desired-arbitraries.js';
 
 const EXAMPLE = readFileSync(fileURLToPath(new URL('../roles.example.yaml', import.meta.url)), 'utf8');
 
@@ -17,33 +23,97 @@ interface Style {
   readonly quoteKeys: boolean;
   readonly blockLists: boolean;
   readonly upperOrgIds: boolean;
+  /** Long forms as block maps rather than `{...}`; also quotes `until` values. */
+  readonly blockMaps?: boolean;
+  /** Writes `then: disabled` where it is the default, and a plain role list as `{roles: [...]}`. */
+  readonly explicit?: boolean;
+  /** Puts `timezone` after `organizations` (it must still govern every `until`). */
+  readonly zoneLast?: boolean;
 }
 
 /** Writes a state as YAML in a given style; returns the state a correct parser must give back, positions included. */
 function emit(state: DesiredState, style: Style): { text: string; expected: DesiredState } {
-  const out: string[] = ['# generated', 'version: 1', 'organizations:'];
+  const out: string[] = ['# generated', 'version: 1'];
+  const zone = state.timezone !== 'UTC' || style.explicit === true;
+  if (zone && style.zoneLast !== true) out.push(`timezone: ${state.timezone}`);
+  out.push('organizations:');
   const key = (k: string): string => (style.quoteKeys ? JSON.stringify(k) : k);
+  const list = (roles: readonly string[]): string => `[${roles.join(', ')}]`;
   const organizations: DesiredOrg[] = state.organizations.map((org) => {
     out.push(`  ${key(style.upperOrgIds ? org.id.toUpperCase() : org.id)}:`);
     const pos = { line: out.length, col: 3 };
     if (org.name !== undefined) out.push(`    name: ${JSON.stringify(org.name)}`);
+    if (org.unlisted === 'disable' || style.explicit === true) out.push(`    unlisted: ${org.unlisted}`);
+    const keep = org.keep.map((k, i) => {
+      if (i === 0) out.push('    keep:');
+      out.push(`      - ${JSON.stringify(k.key)}`);
+      return { ...k, pos: { line: out.length, col: 9 } };
+    });
     out.push(org.users.length === 0 ? '    users: {}' : '    users:');
     const users: DesiredUser[] = org.users.map((u) => {
       const at = { line: out.length + 1, col: 7 };
-      if (style.blockLists) {
-        out.push(`      ${key(u.key)}:`);
-        for (const r of u.roles) out.push(`        - ${r}`);
-      } else {
-        out.push(`      ${key(u.key)}: [${u.roles.join(', ')}]`);
+      const entry = u.entry;
+      if (entry.kind === 'disabled') {
+        out.push(`      ${key(u.key)}: disabled`);
+        return { ...u, pos: at };
       }
-      return { ...u, pos: at };
+      const long = entry.enable || entry.expiry !== undefined || style.explicit === true;
+      if (!long) {
+        if (style.blockLists) {
+          out.push(`      ${key(u.key)}:`);
+          for (const r of entry.roles) out.push(`        - ${r}`);
+        } else out.push(`      ${key(u.key)}: ${list(entry.roles)}`);
+        return { ...u, pos: at };
+      }
+      const fields: [string, string][] = [['roles', list(entry.roles)]];
+      if (entry.enable) fields.push(['enabled', 'true']);
+      const expiry = entry.expiry;
+      if (expiry !== undefined) {
+        fields.push(['until', style.blockMaps === true ? JSON.stringify(expiry.written) : expiry.written]);
+        if (expiry.then.kind === 'roles') fields.push(['then', list(expiry.then.roles)]);
+        else if (style.explicit === true) fields.push(['then', 'disabled']);
+      }
+      let untilPos = { line: 0, col: 0 };
+      if (style.blockMaps === true) {
+        out.push(`      ${key(u.key)}:`);
+        for (const [k, v] of fields) {
+          out.push(`        ${k}: ${v}`);
+          if (k === 'until') untilPos = { line: out.length, col: 9 + k.length + 2 };
+        }
+      } else {
+        let line = `      ${key(u.key)}: {`;
+        fields.forEach(([k, v], i) => {
+          line += `${i === 0 ? '' : ', '}${k}: `;
+          if (k === 'until') untilPos = { line: out.length + 1, col: line.length + 1 };
+          line += v;
+        });
+        out.push(`${line}}`);
+      }
+      const parsed: DesiredEntry = expiry === undefined ? entry : { ...entry, expiry: { ...expiry, pos: untilPos } };
+      return { ...u, entry: parsed, pos: at };
     });
-    return { ...org, users, pos };
+    return { ...org, users, keep, pos };
   });
-  return { text: `${out.join('\n')}\n`, expected: { version: 1, organizations } };
+  if (zone && style.zoneLast === true) out.push(`timezone: ${state.timezone}`);
+  return { text: `${out.join('\n')}\n`, expected: { version: 1, timezone: state.timezone, organizations } };
+}
+
+/** The role lists of an entry (its `then` too): each list with rx_queue_manager draws one warning. */
+function listsOf(entry: DesiredEntry): (readonly string[])[] {
+  if (entry.kind === 'disabled') return [];
+  const then = entry.expiry?.then;
+  return then?.kind === 'roles' ? [entry.roles, then.roles] : [entry.roles];
 }
 
 const styleArb = fc.record({ quoteKeys: fc.boolean(), blockLists: fc.boolean(), upperOrgIds: fc.boolean() });
+const lifecycleStyleArb = fc.record({
+  quoteKeys: fc.boolean(),
+  blockLists: fc.boolean(),
+  upperOrgIds: fc.boolean(),
+  blockMaps: fc.boolean(),
+  explicit: fc.boolean(),
+  zoneLast: fc.boolean(),
+});
 
 describe('file model properties', () => {
   it('any valid desired state written as YAML parses back to the same state and positions', () => {
@@ -54,13 +124,48 @@ describe('file model properties', () => {
         // The only thing a valid state may draw is the "coming soon" warning, once per list that has the role.
         const comingSoon = expected.organizations
           .flatMap((o) => o.users)
-          .filter((u) => u.roles.includes('rx_queue_manager'));
+          .filter((u) => entryRoles(u.entry)?.includes('rx_queue_manager'));
         expect(result.problems.map((p) => [p.severity, p.message.includes('rx_queue_manager')])).toEqual(
           comingSoon.map(() => ['warning', true]),
         );
         expect(result.state).toEqual(expected);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('every form of a user value (disabled, enabled, until, then), timezone, unlisted and keep parses back', () => {
+    fc.assert(
+      fc.property(lifecycleStateArb(), lifecycleStyleArb, (state, style) => {
+        const { text, expected } = emit(state, style);
+        const result = parseDesiredState(text);
+        const comingSoon = expected.organizations
+          .flatMap((o) => o.users)
+          .flatMap((u) => listsOf(u.entry))
+          .filter((roles) => roles.includes('rx_queue_manager'));
+        expect(result.problems.map((p) => [p.severity, p.message.includes('rx_queue_manager')])).toEqual(
+          comingSoon.map(() => ['warning', true]),
+        );
+        expect(result.state).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('warns exactly about the grants whose until has passed at the injected time, at the until', () => {
+    fc.assert(
+      fc.property(lifecycleStateArb(), lifecycleStyleArb, fc.date({ noInvalidDate: true }), (state, style, now) => {
+        const { text, expected } = emit(state, style);
+        const result = parseDesiredState(text, { now: now.getTime() });
+        const expired = expected.organizations
+          .flatMap((o) => o.users)
+          .flatMap((u) => (u.entry.kind === 'roles' && u.entry.expiry !== undefined ? [u.entry.expiry] : []))
+          .filter((e) => e.at <= now.getTime());
+        const warned = result.problems.filter((p) => p.message.includes('update or remove "until"'));
+        expect(warned.map((p) => p.pos)).toEqual(expired.map((e) => e.pos));
+        expect(result.state).toEqual(expected);
+      }),
+      { numRuns: 150 },
     );
   });
 
@@ -80,7 +185,7 @@ describe('file model properties', () => {
           i === orgIndex ? { ...o, users: [...o.users, copy] } : o,
         );
         const { text, expected } = emit(
-          { version: 1, organizations },
+          { version: 1, timezone: 'UTC', organizations },
           { quoteKeys: false, blockLists: false, upperOrgIds: false },
         );
         const firstLine = expected.organizations[orgIndex]!.users.find((u) => u.key === original.key)!.pos.line;
@@ -175,15 +280,39 @@ describe('the validator, the zod schema and the published JSON Schema agree', ()
       roles.includes('rx_reader') && !roles.includes('receptionist') ? [...roles, 'receptionist'] : roles,
     );
   const rolesArb = sometimes<string[]>(validRolesArb, fc.array(roleArb, { maxLength: 4 }));
-  const usersArb = fc.dictionary(userKeyArb, rolesArb, { maxKeys: 4 });
+  // Calendar validity (2027-02-30) and which zone names exist are beyond JSON Schema: only shapes are varied here.
+  const untilArb = sometimes<unknown>(
+    fc.constantFrom('2027-01-31', '2027-01-31T17:00:00+11:00', '2027-01-31t17:00:00.5Z'),
+    fc.constantFrom('2027-1-31', '2027-01-31T17:00', 'tomorrow', 20270131),
+  );
+  const longFormArb = fc
+    .record({
+      roles: rarely(rolesArb),
+      enabled: rarely(fc.constantFrom<unknown>(true, false, 'yes')),
+      until: fc.option(untilArb, { nil: undefined }),
+      then: fc.option(sometimes<unknown>(fc.oneof(fc.constant('disabled'), validRolesArb), fc.constant('never')), {
+        nil: undefined,
+      }),
+      colour: rarely(fc.constant('red')),
+    })
+    .map((entry) => ({ roles: ['provider'], ...JSON.parse(JSON.stringify(entry)) }) as Record<string, unknown>);
+  const valueArb = fc.oneof(
+    { arbitrary: rolesArb, weight: 6 },
+    { arbitrary: sometimes<unknown>(fc.constant('disabled'), fc.constantFrom('disable', 'Disabled')), weight: 1 },
+    { arbitrary: longFormArb, weight: 3 },
+  );
+  const usersArb = fc.dictionary(userKeyArb, valueArb, { maxKeys: 4 });
   const orgArb = fc.record({
     name: fc.option(sometimes<unknown>(fc.string({ maxLength: 8 }), fc.integer()), { nil: undefined }),
+    unlisted: rarely(sometimes<unknown>(fc.constantFrom('keep', 'disable'), fc.constantFrom('delete', true))),
+    keep: rarely(sometimes<unknown>(fc.array(userKeyArb, { maxLength: 2 }), fc.constant('a@b.example'))),
     users: sometimes<unknown>(usersArb, fc.constant(['a'])),
     extra: rarely(fc.constant(true)),
   });
   const fileArb = fc
     .record({
       version: sometimes<unknown>(fc.constant(1), fc.constantFrom(2, '1', undefined)),
+      timezone: rarely(sometimes<unknown>(fc.constantFrom('Australia/Melbourne', 'UTC'), fc.constantFrom(10, null))),
       organizations: sometimes<unknown>(fc.dictionary(orgKeyArb, orgArb, { minKeys: 1, maxKeys: 3 }), fc.constant({})),
       extra: rarely(fc.constant('x')),
     })

@@ -39,12 +39,12 @@ describe('valid files', () => {
     expect(first).toEqual({
       ref: { kind: 'id', id: 'a7748dfd-ceb2-4b17-8380-425c304f5ae7' },
       key: 'a7748dfd-ceb2-4b17-8380-425c304f5ae7',
-      roles: ['admin', 'provider'],
+      entry: { kind: 'roles', roles: ['admin', 'provider'], enable: false },
       pos: { line: 15, col: 7 },
     });
     // Aliased role lists resolve to the anchor's roles.
     const weekend = collins.users.find((u) => u.key === 'weekend.desk@collins.example');
-    expect(weekend?.roles).toEqual(['receptionist', 'rx_reader']);
+    expect(weekend?.entry).toEqual({ kind: 'roles', roles: ['receptionist', 'rx_reader'], enable: false });
   });
 
   it('lower-cases emails and UUIDs in refs but keeps the key as written', () => {
@@ -67,7 +67,7 @@ describe('valid files', () => {
       `  ${ORG2}:\n    users: {}\n`;
     const { state, problems } = parseDesiredState(text);
     expect(problems).toEqual([]);
-    expect(state!.organizations[0]!.users[0]!.roles).toEqual(['admin', 'provider']);
+    expect(state!.organizations[0]!.users[0]!.entry).toMatchObject({ roles: ['admin', 'provider'] });
     expect(state!.organizations[1]!.users).toEqual([]);
   });
 
@@ -124,7 +124,7 @@ describe('role rules', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ severity: 'warning', pos: { line: 5, col: 21 } });
     expect(problems[0]!.message).toContain('coming soon');
-    expect(state!.organizations[0]!.users[0]!.roles).toEqual(['rx_queue_manager']);
+    expect(state!.organizations[0]!.users[0]!.entry).toMatchObject({ roles: ['rx_queue_manager'] });
   });
 
   it('warns about a role listed twice and drops the duplicate', () => {
@@ -136,7 +136,7 @@ describe('role rules', () => {
         message: 'role "admin" is listed twice; the duplicate is ignored',
       },
     ]);
-    expect(state!.organizations[0]!.users[0]!.roles).toEqual(['admin', 'provider']);
+    expect(state!.organizations[0]!.users[0]!.entry).toMatchObject({ roles: ['admin', 'provider'] });
   });
 
   it('refuses a scalar or an empty value where a list belongs, and non-string roles', () => {
@@ -183,8 +183,8 @@ describe('keys and structure', () => {
   it('refuses unknown keys at every level, at the key, with a suggestion', () => {
     const text = `version: 1\nextra: true\norganizations:\n  ${ORG}:\n    nmae: Clinic\n    users: {}\n`;
     expect(lines(text)).toEqual([
-      'f.yaml:2:1: error: unknown key "extra" in the file (allowed: version, organizations)',
-      `f.yaml:5:5: error: unknown key "nmae" in organization "${ORG}"; did you mean "name"? (allowed: name, users)`,
+      'f.yaml:2:1: error: unknown key "extra" in the file (allowed: version, timezone, organizations)',
+      `f.yaml:5:5: error: unknown key "nmae" in organization "${ORG}"; did you mean "name"? (allowed: name, unlisted, keep, users)`,
     ]);
   });
 
@@ -338,5 +338,143 @@ describe('closestMatch', () => {
     expect(closestMatch('RECEPTIONIST', ['admin', 'receptionist'])).toBe('receptionist');
     expect(closestMatch('rx-reader', ['rx_reader', 'receptionist'])).toBe('rx_reader');
     expect(closestMatch('doctor', ['admin', 'provider'])).toBeUndefined();
+  });
+});
+
+describe('account state and expiring grants', () => {
+  const zoned = (zone: string, ...users: string[]): string =>
+    `version: 1\ntimezone: ${zone}\norganizations:\n  ${ORG}:\n    users:\n${users.map((l) => `      ${l}\n`).join('')}`;
+
+  it('reads disabled, enabled: true, until and then into typed entries', () => {
+    const { state, problems } = parseDesiredState(
+      zoned(
+        'Australia/Melbourne',
+        'left@b.example: disabled',
+        'back@b.example: {roles: [provider], enabled: true}',
+        'locum@b.example:',
+        '  roles: [provider]',
+        '  until: 2027-01-31',
+        'casual@b.example: {roles: [receptionist, rx_reader], until: 2027-01-31T17:00:00+11:00, then: [receptionist]}',
+        'plain@b.example: {roles: [admin]}',
+      ),
+    );
+    expect(problems).toEqual([]);
+    expect(state!.timezone).toBe('Australia/Melbourne');
+    const [left, back, locum, casual, plain] = state!.organizations[0]!.users.map((u) => u.entry);
+    expect(left).toEqual({ kind: 'disabled' });
+    expect(back).toEqual({ kind: 'roles', roles: ['provider'], enable: true });
+    expect(locum).toEqual({
+      kind: 'roles',
+      roles: ['provider'],
+      enable: false,
+      expiry: {
+        at: Date.parse('2027-01-31T13:00:00Z'),
+        form: 'date',
+        written: '2027-01-31',
+        shown: '2027-01-31 23:59 +11:00',
+        then: { kind: 'disabled' },
+        pos: { line: 10, col: 16 },
+      },
+    });
+    expect(casual).toMatchObject({
+      expiry: {
+        at: Date.parse('2027-01-31T06:00:00Z'),
+        form: 'instant',
+        shown: '2027-01-31 17:00 +11:00',
+        then: { kind: 'roles', roles: ['receptionist'], enable: false },
+      },
+    });
+    expect(plain).toEqual({ kind: 'roles', roles: ['admin'], enable: false });
+    expect(state!.organizations[0]).toMatchObject({ unlisted: 'keep', keep: [] });
+  });
+
+  it('defaults the zone to UTC, and a role-list then inherits enabled: true', () => {
+    const { state } = parseDesiredState(
+      withUsers('a@b.example: {roles: [admin], enabled: true, until: 2027-01-31, then: [provider]}'),
+    );
+    expect(state!.timezone).toBe('UTC');
+    expect(state!.organizations[0]!.users[0]!.entry).toMatchObject({
+      expiry: { at: Date.parse('2027-02-01T00:00:00Z'), then: { kind: 'roles', roles: ['provider'], enable: true } },
+    });
+  });
+
+  it('reads timezone wherever it is in the file', () => {
+    const text = `version: 1\norganizations:\n  ${ORG}:\n    users:\n      a@b.example: {roles: [admin], until: 2027-01-31}\ntimezone: Australia/Melbourne\n`;
+    expect(parseDesiredState(text).state!.organizations[0]!.users[0]!.entry).toMatchObject({
+      expiry: { shown: '2027-01-31 23:59 +11:00' },
+    });
+  });
+
+  it('reads unlisted and keep', () => {
+    const text = `version: 1\norganizations:\n  ${ORG}:\n    unlisted: disable\n    keep: [Billing@B.example, 007]\n    users: {}\n`;
+    const { state, problems } = parseDesiredState(text);
+    expect(problems).toEqual([]);
+    expect(state!.organizations[0]).toMatchObject({
+      unlisted: 'disable',
+      keep: [
+        { key: 'Billing@B.example', ref: { kind: 'email', email: 'billing@b.example' }, pos: { line: 5, col: 12 } },
+        { key: '007', ref: { kind: 'id', id: '007' }, pos: { line: 5, col: 31 } },
+      ],
+    });
+  });
+
+  it('refuses every malformed piece at its line and column', () => {
+    expect(
+      lines(
+        zoned(
+          'Mars/Olympus',
+          'a@b.example: disable',
+          'b@b.example: {roles: [admin], enabled: false}',
+          'c@b.example: {roles: [admin], until: 2027-01-31T17:00}',
+          'd@b.example: {roles: [admin], until: 2027-02-30}',
+          'e@b.example: {roles: [admin], then: disabled}',
+          'f@b.example: {roles: [admin], until: 2027-01-31, then: gone}',
+          'g@b.example: {until: 2027-01-31}',
+          'h@b.example: {roles: [admin], colour: red}',
+          'i@b.example: {roles: [admin], until: 20270131}',
+          'j@b.example: {roles: [admin], until: 2027-01-31, then: [rx_reader]}',
+        ),
+      ),
+    ).toEqual([
+      'f.yaml:2:11: error: "timezone" "Mars/Olympus" is not an IANA time zone name (e.g. Australia/Melbourne, Europe/London, UTC)',
+      'f.yaml:6:20: error: "disable" is not a user\'s value; did you mean "disabled"?',
+      'f.yaml:7:46: error: "enabled" can only be true (to disable a user, write the user\'s value as "disabled"), not the boolean false',
+      'f.yaml:8:44: error: "until" must be a date (YYYY-MM-DD, the end of that day in the file\'s timezone) or an RFC 3339 time with an offset (e.g. 2027-01-31T17:00:00+11:00), not "2027-01-31T17:00" (a time needs an offset, e.g. +11:00 or Z)',
+      'f.yaml:9:44: error: "until" "2027-02-30" is not a calendar date',
+      'f.yaml:10:43: error: "then" says what the entry means after "until", so it needs an "until"',
+      'f.yaml:11:62: error: "then" must be "disabled" or a role list (e.g. [receptionist]), not "gone"',
+      'f.yaml:12:7: error: the entry of user "g@b.example" is missing the required key "roles"',
+      'f.yaml:13:37: error: unknown key "colour" in the entry of user "h@b.example" (allowed: roles, enabled, until, then)',
+      'f.yaml:14:44: error: "until" must be a date or a time, not the number 20270131',
+      'f.yaml:15:63: error: rx_reader needs receptionist in the same role list (Parchment grants them as a pair)',
+    ]);
+  });
+
+  it('warns about keep entries that do nothing, at the entry', () => {
+    const text = `version: 1\norganizations:\n  ${ORG}:\n    keep: [x@b.example]\n    users: {}\n  ${ORG2}:\n    unlisted: disable\n    keep: [a@b.example, A@b.example]\n    users:\n      a@b.example: [admin]\n`;
+    expect(lines(text)).toEqual([
+      `f.yaml:4:11: warning: "keep" of organization "${ORG}" has no effect: unlisted users are only disabled under "unlisted: disable"`,
+      'f.yaml:8:12: warning: "keep" lists a@b.example, who is in "users" (line 10); "keep" only protects unlisted users',
+      'f.yaml:8:25: warning: "keep" lists A@b.example twice (first at line 8)',
+    ]);
+  });
+
+  it('refuses a bad unlisted policy and bad keep entries', () => {
+    const text = `version: 1\norganizations:\n  ${ORG}:\n    unlisted: delete\n    keep: [two words, {a: b}]\n    users: {}\n`;
+    expect(lines(text)).toEqual([
+      'f.yaml:4:15: error: "unlisted" must be keep or disable, not "delete"',
+      'f.yaml:5:12: error: user key "two words" is neither a Parchment user id (a UUID or [A-Za-z0-9_-]{1,128}) nor an email address',
+      'f.yaml:5:23: error: a "keep" entry must be a user id or email, not a map',
+    ]);
+  });
+
+  it('warns, at the until, about a grant that has already ended, given the time', () => {
+    const text = zoned('Australia/Melbourne', 'a@b.example: {roles: [provider], until: 2027-01-31}');
+    const now = Date.parse('2027-02-03T00:00:00Z');
+    expect(lines(text)).toEqual([]);
+    expect(parseDesiredState(text, { now }).problems.map((p) => formatProblem('f.yaml', p))).toEqual([
+      'f.yaml:6:47: warning: the grant of a@b.example ended 2027-01-31 23:59 +11:00 (2 days ago): the entry now means disabled; update or remove "until"',
+    ]);
+    expect(parseDesiredState(text, { now: Date.parse('2027-01-31T12:59:59Z') }).problems).toEqual([]);
   });
 });

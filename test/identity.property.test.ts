@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { DesiredOrg } from '../src/core/desired-state.js';
+import { entryRoles, type DesiredOrg } from '../src/core/desired-state.js';
 import {
   asLiveRole,
   grantedRoles,
@@ -74,6 +74,8 @@ const desiredArb: fc.Arbitrary<DesiredOrg> = fc
   .map(([keys, roles]) => ({
     id: ORG,
     pos: { line: 3, col: 3 },
+    unlisted: 'keep' as const,
+    keep: [],
     users: keys.map((key, i) => desiredUser(key, roles[i] as readonly AssignableRole[], i + 4)),
   }));
 
@@ -143,7 +145,7 @@ describe('nothing is stripped that cannot be given back', () => {
       fc.property(desiredArb, observedArb, (desired, observed) => {
         const plan = planOrg(desired, observed, undefined);
         for (const e of plan.entries) {
-          const want = desired.users.find((u) => u.key === e.user.key)!.roles;
+          const want = entryRoles(desired.users.find((u) => u.key === e.user.key)!.entry) ?? [];
           if (e.kind === 'change') expect(sameRoles(grantedRoles(e.from), want)).toBe(false);
           if (e.kind === 'unchanged') expect(sameRoles(grantedRoles(e.roles), want)).toBe(true);
         }

@@ -22,10 +22,12 @@ function desired(...users: [string, AssignableRole[]][]): DesiredOrg {
   return {
     id: ORG,
     pos: { line: 1, col: 1 },
+    unlisted: 'keep',
+    keep: [],
     users: users.map(([key, roles], i): DesiredUser => ({
       key,
       ref: parseUserRef(key)!,
-      roles,
+      entry: { kind: 'roles', roles, enable: false },
       pos: { line: i + 2, col: 7 },
     })),
   };

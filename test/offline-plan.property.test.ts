@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalRoles } from '../src/core/domain.js';
-import type { DesiredState } from '../src/core/desired-state.js';
+import { entryRoles, type DesiredState } from '../src/core/desired-state.js';
 import { buildOfflineReport } from '../src/core/offline-report.js';
 import { hasPendingChanges, summarize, type OrgReport, type Report, type UserLabel } from '../src/core/report.js';
 import { desiredStateArb, desiredStatePairArb } from './helpers/desired-arbitraries.js';
@@ -25,7 +25,10 @@ function normalize(state: DesiredState): Normal {
       {
         name: o.name,
         users: new Map(
-          o.users.map((u) => [u.ref.kind === 'id' ? `id:${u.ref.id}` : `email:${u.ref.email}`, [...u.roles]]),
+          o.users.map((u) => [
+            u.ref.kind === 'id' ? `id:${u.ref.id}` : `email:${u.ref.email}`,
+            [...(entryRoles(u.entry) ?? [])],
+          ]),
         ),
       },
     ]),

@@ -287,13 +287,16 @@ const cases: readonly Case[] = [
 function desiredState(orgs: readonly OrgCase[]): DesiredState {
   return {
     version: 1,
+    timezone: 'UTC',
     organizations: orgs.map((o) => ({
       id: o.id,
       pos: { line: 1, col: 1 },
+      unlisted: 'keep',
+      keep: [],
       users: Object.entries(o.desired).map(([key, roles], i) => ({
         key,
         ref: parseUserRef(key)!,
-        roles,
+        entry: { kind: 'roles', roles, enable: false },
         pos: { line: i + 2, col: 5 },
       })),
     })),

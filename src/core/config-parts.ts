@@ -35,6 +35,18 @@ export function mergeParts(directory: string, parts: readonly DesiredPart[]): Me
     };
   }
   const problems: Problem[] = [];
+  const zone = parts[0]!;
+  for (const part of parts.slice(1)) {
+    if (part.state.timezone === zone.state.timezone) continue;
+    problems.push({
+      severity: 'error',
+      file: part.file,
+      pos: part.state.timezonePos ?? { line: 1, col: 1 },
+      message:
+        `timezone ${zoneName(part.state)} differs from ${zoneName(zone.state)} in ${zone.file}; ` +
+        'every part must use the same timezone (date-only "until" values are read in it)',
+    });
+  }
   const first = new Map<OrgId, { readonly file: string; readonly pos: SourcePos }>();
   const organizations: DesiredOrg[] = [];
   for (const part of parts) {
@@ -62,7 +74,19 @@ export function mergeParts(directory: string, parts: readonly DesiredPart[]): Me
     }
   }
   if (problems.length > 0) return { problems };
-  return { state: { version: 1, organizations }, problems };
+  return {
+    state: {
+      version: 1,
+      timezone: zone.state.timezone,
+      ...(zone.state.timezonePos !== undefined ? { timezonePos: zone.state.timezonePos } : {}),
+      organizations,
+    },
+    problems,
+  };
+}
+
+function zoneName(state: DesiredState): string {
+  return state.timezonePos === undefined ? `${state.timezone} (the default: no timezone given)` : state.timezone;
 }
 
 function at(file: string, pos: SourcePos): string {

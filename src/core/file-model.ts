@@ -26,20 +26,37 @@ import {
   type AssignableRole,
   type SourcePos,
 } from './domain.js';
-import type { DesiredOrg, DesiredState, DesiredUser } from './desired-state.js';
+import type {
+  DesiredEntry,
+  DesiredOrg,
+  DesiredState,
+  DesiredUser,
+  EffectiveDesired,
+  Expiry,
+  KeepEntry,
+  UnlistedPolicy,
+} from './desired-state.js';
 import {
+  DISABLED_WORD,
+  THEN_NEEDS_UNTIL,
   closestMatch,
   describeValue,
   desiredFileSchema,
+  enabledSchema,
   orgKeySchema,
   orgNameSchema,
   orgSchema,
   organizationsSchema,
   roleListSchema,
+  timezoneSchema,
+  unlistedSchema,
+  untilSchema,
   userKeySchema,
+  userLongFormSchema,
   versionSchema,
 } from './file-schema.js';
 import { hasErrors, sortProblems, type Problem } from './problems.js';
+import { DEFAULT_TIME_ZONE, expiryShown, parseUntil, relativeTime, type EpochMs } from './time.js';
 
 /**
  * Nodes an alias may stand for, summed over the file. An alias costs the size of what it names, so a
@@ -57,7 +74,15 @@ export interface ParseResult {
 const CORE_TAG_PREFIX = 'tag:yaml.org,2002:';
 const CORE_TAGS = ['str', 'int', 'float', 'bool', 'null', 'map', 'seq'];
 
-export function parseDesiredState(text: string): ParseResult {
+export interface ParseOptions {
+  /**
+   * The clock, for the warning about a grant whose `until` has passed. Without it that check is
+   * skipped: the file model reads no clock of its own.
+   */
+  readonly now?: EpochMs;
+}
+
+export function parseDesiredState(text: string, opts: ParseOptions = {}): ParseResult {
   const lines = lineIndex(text);
   // uniqueKeys: false because the library's own check is quadratic; duplicates are found below in one pass.
   // resolveKnownTags: false keeps YAML 1.1 tags (!!binary, !!set, ...) unresolved, so they are refused.
@@ -79,7 +104,7 @@ export function parseDesiredState(text: string): ParseResult {
     problems.push(error(START_OF_FILE, 'the file is empty; it needs "version: 1" and "organizations"'));
     return { problems: finish(problems) };
   }
-  const model = new FileModel(lines, problems);
+  const model = new FileModel(lines, problems, opts.now);
   model.index(contents, 'root');
   const state = model.root(contents);
   const sorted = finish(problems);
@@ -152,12 +177,13 @@ function yamlWarningProblem(err: YAMLError, lines: LineCounter): Problem {
 }
 
 /** Which part of the format a mapping is, for duplicate-key rules and messages. */
-type MapKind = 'root' | 'organizations' | 'org' | 'users' | 'other';
+type MapKind = 'root' | 'organizations' | 'org' | 'users' | 'user' | 'other';
 
 function childKind(parent: MapKind, key: string | undefined): MapKind {
   if (parent === 'root' && key === 'organizations') return 'organizations';
   if (parent === 'organizations') return 'org';
   if (parent === 'org' && key === 'users') return 'users';
+  if (parent === 'users') return 'user';
   return 'other';
 }
 
@@ -169,6 +195,7 @@ const DUPLICATE_RULES: Record<
   root: genericDuplicates(),
   other: genericDuplicates(),
   org: genericDuplicates(),
+  user: genericDuplicates(),
   organizations: {
     identity: (key) => parseOrgId(key) ?? key,
     message: (key, line) => `organization "${key}" is listed twice (first at line ${line})`,
@@ -219,10 +246,15 @@ class FileModel {
   private readonly anchorSizes = new Map<ParsedNode, number>();
   private aliasBudget = MAX_ALIAS_EXPANSION;
   private readonly warnedLists = new Set<ParsedNode>();
+  /** The file's `timezone`, read before anything else so every `until` is judged in it wherever it is written. */
+  private zone = DEFAULT_TIME_ZONE;
+  private zonePos: SourcePos | undefined;
+  private zoneOk = true;
 
   constructor(
     private readonly lines: LineCounter,
     private readonly problems: Problem[],
+    private readonly now: EpochMs | undefined,
   ) {}
 
   private posAt(offset: Offset): SourcePos {
@@ -325,10 +357,18 @@ class FileModel {
     handlers: Handlers<S>,
     ownerPos: Offset,
     where: string,
+    first: readonly string[] = [],
   ): void {
     const allowed = Object.keys(shape);
     const seen = new Set<string>();
-    for (const pair of map.items) {
+    const items =
+      first.length === 0
+        ? map.items
+        : [
+            ...map.items.filter((p) => first.includes(keyText(p.key) ?? '')),
+            ...map.items.filter((p) => !first.includes(keyText(p.key) ?? '')),
+          ];
+    for (const pair of items) {
       const keyPos = this.pos(pair.key, via, ownerPos);
       const key = keyText(pair.key);
       if (key === undefined) {
@@ -379,14 +419,41 @@ class FileModel {
           const target = this.resolve(value, resolved.via);
           versionOk = target !== undefined && this.zodIssues(versionSchema, shallowValue(target.node), pos);
         },
+        timezone: (value, pos) => {
+          this.timezone(value, resolved.via, pos);
+        },
         organizations: (value, pos) => {
           organizations = this.organizations(value, resolved.via, pos);
         },
       },
       FILE_START,
       'the file',
+      // `until` values are read in the zone, so the zone is read first wherever the file puts it.
+      ['timezone'],
     );
-    return versionOk && organizations !== undefined ? { version: 1, organizations } : undefined;
+    if (!versionOk || organizations === undefined || !this.zoneOk) return undefined;
+    return {
+      version: 1,
+      timezone: this.zone,
+      ...(this.zonePos !== undefined ? { timezonePos: this.zonePos } : {}),
+      organizations,
+    };
+  }
+
+  private timezone(value: ParsedNode | null, outerVia: AliasNode | undefined, pos: Offset): void {
+    const target = this.resolve(value, outerVia);
+    if (target === undefined) {
+      this.zoneOk = false;
+      return;
+    }
+    const raw = shallowValue(target.node);
+    if (!this.zodIssues(timezoneSchema, raw, pos)) {
+      this.zoneOk = false;
+      return;
+    }
+    // Kept as written: the runtime's canonical names lag (ICU still says Asia/Calcutta for Asia/Kolkata).
+    this.zone = raw as string;
+    this.zonePos = this.posAt(pos);
   }
 
   private organizations(
@@ -418,7 +485,14 @@ class FileModel {
       const id = parseOrgId(key);
       if (keyOk && org !== undefined && id !== undefined) {
         const at = this.posAt(pair.key?.range[0] ?? keyPos);
-        orgs.push({ id, ...(org.name !== undefined ? { name: org.name } : {}), users: org.users, pos: at });
+        orgs.push({
+          id,
+          ...(org.name !== undefined ? { name: org.name } : {}),
+          users: org.users,
+          unlisted: org.unlisted,
+          keep: org.keep,
+          pos: at,
+        });
       }
     }
     return orgs;
@@ -430,7 +504,7 @@ class FileModel {
     pos: Offset,
     key: string,
     keyPos: Offset,
-  ): { name?: string; users: DesiredUser[] } | undefined {
+  ): { name?: string; users: DesiredUser[]; unlisted: UnlistedPolicy; keep: readonly KeepEntry[] } | undefined {
     const resolved = this.resolve(value, outerVia);
     if (resolved === undefined) return undefined;
     const { node, via } = resolved;
@@ -441,6 +515,10 @@ class FileModel {
     }
     let name: string | undefined;
     let users: DesiredUser[] | undefined;
+    let unlisted: UnlistedPolicy | undefined;
+    let unlistedOk = true;
+    let keep: KeepEntry[] | undefined = [];
+    let keepPos: Offset | undefined;
     this.strictObject(
       node,
       via,
@@ -452,6 +530,16 @@ class FileModel {
           const raw = shallowValue(target.node);
           if (this.zodIssues(orgNameSchema, raw, namePos)) name = raw as string;
         },
+        unlisted: (policyNode, policyPos) => {
+          const target = this.resolve(policyNode, via);
+          const raw = target === undefined ? undefined : shallowValue(target.node);
+          unlistedOk = target !== undefined && this.zodIssues(unlistedSchema, raw, policyPos);
+          if (unlistedOk) unlisted = raw as UnlistedPolicy;
+        },
+        keep: (keepNode, at) => {
+          keepPos = at;
+          keep = this.keep(keepNode, via, at, where);
+        },
         users: (usersNode, usersPos) => {
           users = this.users(usersNode, via, usersPos, where);
         },
@@ -459,7 +547,78 @@ class FileModel {
       keyPos,
       where,
     );
-    return users === undefined ? undefined : { ...(name !== undefined ? { name } : {}), users };
+    if (users === undefined || keep === undefined || !unlistedOk) return undefined;
+    const policy = unlisted ?? 'keep';
+    this.keepWarnings(keep, users, policy, keepPos, where);
+    return { ...(name !== undefined ? { name } : {}), users, unlisted: policy, keep };
+  }
+
+  private keep(
+    value: ParsedNode | null,
+    outerVia: AliasNode | undefined,
+    pos: Offset,
+    where: string,
+  ): KeepEntry[] | undefined {
+    const resolved = this.resolve(value, outerVia);
+    if (resolved === undefined) return undefined;
+    const { node, via } = resolved;
+    if (!isSeq(node)) {
+      this.error(pos, `"keep" of ${where} must be a list of user ids or emails, not ${describeNode(node)}`);
+      return undefined;
+    }
+    const entries: KeepEntry[] = [];
+    const firstAt = new Map<string, Offset>();
+    let ok = true;
+    for (const item of node.items) {
+      const itemPos = this.pos(isPair(item) ? (item.key as ParsedNode | null) : item, via, pos);
+      const target = isPair(item) ? undefined : this.resolve(item, via);
+      const raw = target === undefined ? {} : isScalar(target.node) ? keyText(target.node) : shallowValue(target.node);
+      if (typeof raw !== 'string') {
+        this.error(itemPos, `a "keep" entry must be a user id or email, not ${describeValue(raw)}`);
+        ok = false;
+        continue;
+      }
+      const ref = this.zodIssues(userKeySchema, raw, itemPos) ? parseUserRef(raw) : undefined;
+      if (ref === undefined) {
+        ok = false;
+        continue;
+      }
+      const identity = userRefKey(ref);
+      const first = firstAt.get(identity);
+      if (first !== undefined) {
+        this.warning(itemPos, `"keep" lists ${raw} twice (first at line ${this.posAt(first).line})`);
+        continue;
+      }
+      firstAt.set(identity, itemPos);
+      entries.push({ ref, key: raw, pos: this.posAt(itemPos) });
+    }
+    return ok ? entries : undefined;
+  }
+
+  private keepWarnings(
+    keep: readonly KeepEntry[],
+    users: readonly DesiredUser[],
+    policy: UnlistedPolicy,
+    keepPos: Offset | undefined,
+    where: string,
+  ): void {
+    if (keepPos !== undefined && keep.length > 0 && policy === 'keep') {
+      this.warning(
+        keepPos,
+        `"keep" of ${where} has no effect: unlisted users are only disabled under "unlisted: disable"`,
+      );
+    }
+    const listed = new Map(users.map((u) => [userRefKey(u.ref), u]));
+    for (const entry of keep) {
+      const user = listed.get(userRefKey(entry.ref));
+      if (user === undefined) continue;
+      this.problems.push(
+        warning(
+          entry.pos,
+          `"keep" lists ${entry.key}, who is in "users" (line ${user.pos.line}); "keep" only protects unlisted users`,
+        ),
+      );
+    }
   }
 
   private users(
@@ -488,12 +647,129 @@ class FileModel {
       }
       const keyPos = this.pos(keyNode, via, pos);
       const keyOk = this.zodIssues(userKeySchema, key, keyPos);
-      const roles = this.roles(pair.value, via, this.pos(pair.value, via, keyPos));
+      const entry = this.userValue(pair.value, via, this.pos(pair.value, via, keyPos), key, keyPos);
       const ref = parseUserRef(key);
-      if (keyOk && roles !== undefined && ref !== undefined)
-        users.push({ ref, key, roles, pos: this.posAt(keyNode.range[0]) });
+      if (keyOk && entry !== undefined && ref !== undefined)
+        users.push({ ref, key, entry, pos: this.posAt(keyNode.range[0]) });
     }
     return users;
+  }
+
+  /** A user's value: a role list (short form), the word `disabled`, or the long form map. */
+  private userValue(
+    value: ParsedNode | null,
+    outerVia: AliasNode | undefined,
+    pos: Offset,
+    key: string,
+    keyPos: Offset,
+  ): DesiredEntry | undefined {
+    const resolved = this.resolve(value, outerVia);
+    if (resolved === undefined) return undefined;
+    const { node, via } = resolved;
+    if (isMap(node)) return this.longForm(node, via, key, keyPos);
+    if (isScalar(node) && node.value === DISABLED_WORD) return { kind: 'disabled' };
+    if (isScalar(node) && typeof node.value === 'string' && closestMatch(node.value, [DISABLED_WORD]) !== undefined) {
+      this.error(pos, `${describeValue(node.value)} is not a user's value; did you mean "${DISABLED_WORD}"?`);
+      return undefined;
+    }
+    const roles = this.roles(value, outerVia, pos);
+    return roles === undefined ? undefined : { kind: 'roles', roles, enable: false };
+  }
+
+  private longForm(
+    map: YAMLMap.Parsed,
+    via: AliasNode | undefined,
+    key: string,
+    keyPos: Offset,
+  ): DesiredEntry | undefined {
+    const where = `the entry of user "${key}"`;
+    let roles: readonly AssignableRole[] | undefined;
+    let enable = false;
+    let ok = true;
+    let until: { at: EpochMs; form: 'date' | 'instant'; written: string; pos: Offset } | undefined;
+    let then: EffectiveDesired | undefined;
+    let thenPos: Offset | undefined;
+    this.strictObject(
+      map,
+      via,
+      userLongFormSchema.shape,
+      {
+        roles: (node, at) => {
+          roles = this.roles(node, via, at);
+        },
+        enabled: (node, at) => {
+          const target = this.resolve(node, via);
+          if (target !== undefined && this.zodIssues(enabledSchema, shallowValue(target.node), at)) enable = true;
+          else ok = false;
+        },
+        until: (node, at) => {
+          const target = this.resolve(node, via);
+          const raw = target === undefined ? undefined : shallowValue(target.node);
+          if (target === undefined || !this.zodIssues(untilSchema, raw, at)) {
+            ok = false;
+            return;
+          }
+          const parsed = parseUntil(raw as string, this.zone);
+          if (parsed.kind === 'invalid') {
+            this.error(at, parsed.message);
+            ok = false;
+            return;
+          }
+          until = { at: parsed.at, form: parsed.kind, written: raw as string, pos: at };
+        },
+        then: (node, at) => {
+          thenPos = at;
+          const target = this.resolve(node, via);
+          if (target === undefined) {
+            ok = false;
+            return;
+          }
+          if (isScalar(target.node) && target.node.value === DISABLED_WORD) {
+            then = { kind: 'disabled' };
+            return;
+          }
+          if (!isSeq(target.node)) {
+            const raw = shallowValue(target.node);
+            this.error(at, `"then" must be "disabled" or a role list (e.g. [receptionist]), not ${describeValue(raw)}`);
+            ok = false;
+            return;
+          }
+          const thenRoles = this.roles(node, via, at);
+          if (thenRoles === undefined) ok = false;
+          else then = { kind: 'roles', roles: thenRoles, enable: false };
+        },
+      },
+      keyPos,
+      where,
+    );
+    if (thenPos !== undefined && until === undefined && ok) {
+      this.error(thenPos, THEN_NEEDS_UNTIL);
+      ok = false;
+    }
+    if (!ok || roles === undefined) return undefined;
+    if (until === undefined) return { kind: 'roles', roles, enable };
+    const effectiveThen: EffectiveDesired =
+      then === undefined ? { kind: 'disabled' } : then.kind === 'roles' ? { ...then, enable } : then;
+    const expiry: Expiry = {
+      at: until.at,
+      form: until.form,
+      written: until.written,
+      shown: expiryShown(until.form, until.at, this.zone),
+      then: effectiveThen,
+      pos: this.posAt(until.pos),
+    };
+    this.expiredWarning(key, expiry, until.pos);
+    return { kind: 'roles', roles, enable, expiry };
+  }
+
+  private expiredWarning(key: string, expiry: Expiry, at: Offset): void {
+    if (this.now === undefined || this.now < expiry.at) return;
+    const now = expiry.then.kind === 'disabled' ? 'disabled' : `[${expiry.then.roles.join(', ')}]`;
+    this.warning(
+      at,
+      `the grant of ${key} ended ${expiry.shown} (${relativeTime(expiry.at, this.now)}): ` +
+        `the entry now means ${now}; update or remove "until"`,
+    );
   }
 
   private roles(

@@ -14,7 +14,11 @@ import {
   isNonAssignableRole,
 } from './domain.js';
 
+import { DATE_PATTERN, DEFAULT_TIME_ZONE, RFC3339_PATTERN, canonicalTimeZone, parseUntil } from './time.js';
+
 const FORMAT_VERSION = 1 as const;
+
+const UNTIL_JSON_PATTERN = `^(?:${innerPattern(DATE_PATTERN)}|${innerPattern(RFC3339_PATTERN)})$`;
 
 const ROLE_LIST_TEXT = ASSIGNABLE_ROLES.join(', ');
 
@@ -121,13 +125,99 @@ export const orgNameSchema = z
   .string({ error: (issue) => `"name" must be a string, not ${describeValue(issue.input)}` })
   .meta({ description: 'Optional label shown in reports.' });
 
-const usersSchema = z.record(userKeySchema, roleListSchema).meta({
-  description: 'Each managed user and the complete list of roles they should hold. Users not listed are left alone.',
+/** The bare word that offboards a user. */
+export const DISABLED_WORD = 'disabled' as const;
+
+export const disabledSchema = z
+  .literal(DISABLED_WORD, {
+    error: (issue) =>
+      `a user's value must be a role list (e.g. [provider]), the word "disabled", or a map with "roles", ` +
+      `not ${describeValue(issue.input)}`,
+  })
+  .meta({
+    description:
+      'The account must be disabled: role-sync calls PUT .../users/{id}/disable and sends nothing else for this user.',
+  });
+
+export const enabledSchema = z
+  .literal(true, {
+    error: (issue) =>
+      `"enabled" can only be true (to disable a user, write the user's value as "disabled"), ` +
+      `not ${describeValue(issue.input)}`,
+  })
+  .meta({
+    description:
+      'Manage the account state too: a user who is disabled in Parchment is enabled, then given the roles. ' +
+      'Without it, role-sync never enables an account.',
+  });
+
+export const untilSchema = z
+  .string({ error: (issue) => `"until" must be a date or a time, not ${describeValue(issue.input)}` })
+  .superRefine((text, ctx) => {
+    // The zone moves the instant, never validity, so any zone will do here.
+    const parsed = parseUntil(text, DEFAULT_TIME_ZONE);
+    if (parsed.kind === 'invalid') ctx.addIssue({ code: 'custom', message: parsed.message, input: text });
+  })
+  .meta({
+    description:
+      "When the grant ends: a date (YYYY-MM-DD, the end of that day in the file's timezone) " +
+      'or an RFC 3339 time with an offset (2027-01-31T17:00:00+11:00). From then on the entry means `then`.',
+    examples: ['2027-01-31', '2027-01-31T17:00:00+11:00'],
+  });
+
+export const THEN_NEEDS_UNTIL = '"then" says what the entry means after "until", so it needs an "until"';
+
+export const thenSchema = z.union([disabledSchema, roleListSchema]).meta({
+  description: 'What the entry means from `until` on: "disabled" (the default) or a role list.',
+});
+
+export const userLongFormSchema = z
+  .strictObject({
+    roles: roleListSchema,
+    enabled: enabledSchema.optional(),
+    until: untilSchema.optional(),
+    then: thenSchema.optional(),
+  })
+  .superRefine((entry, ctx) => {
+    if (entry.then !== undefined && entry.until === undefined) {
+      ctx.addIssue({ code: 'custom', message: THEN_NEEDS_UNTIL, path: ['then'], input: entry });
+    }
+  })
+  .meta({ description: 'A user with account state or an expiring grant.' });
+
+export const userValueSchema = z.union([roleListSchema, disabledSchema, userLongFormSchema]).meta({
+  description:
+    'A role list (roles only; a disabled account stays disabled), "disabled" (offboarded), ' +
+    'or {roles, enabled?, until?, then?}.',
+});
+
+const usersSchema = z.record(userKeySchema, userValueSchema).meta({
+  description:
+    'Each managed user and what they should have. Users not listed are left alone, unless `unlisted: disable`.',
+});
+
+export const UNLISTED_POLICIES = ['keep', 'disable'] as const;
+
+export const unlistedSchema = z
+  .enum(UNLISTED_POLICIES, {
+    error: (issue) => `"unlisted" must be keep or disable, not ${describeValue(issue.input)}`,
+  })
+  .meta({
+    description:
+      'Users in Parchment but not in `users`: keep (the default) lists them and never touches them; ' +
+      'disable disables them, except the acting user, owners, support and users holding roles role-sync cannot ' +
+      'assign, users already disabled, and users in `keep`.',
+  });
+
+export const keepSchema = z.array(userKeySchema).meta({
+  description: 'Users (ids or emails) that `unlisted: disable` never disables: break-glass accounts.',
 });
 
 export const orgSchema = z
   .strictObject({
     name: orgNameSchema.optional(),
+    unlisted: unlistedSchema.optional(),
+    keep: keepSchema.optional(),
     users: usersSchema,
   })
   .meta({ description: 'One Parchment organization.' });
@@ -150,8 +240,28 @@ export const versionSchema = z
   })
   .meta({ description: 'The file format version. Always 1.' });
 
+export const timezoneSchema = z
+  .string({ error: (issue) => `"timezone" must be an IANA time zone name, not ${describeValue(issue.input)}` })
+  .superRefine((zone, ctx) => {
+    if (canonicalTimeZone(zone) === undefined) {
+      const hint = /^[+-]?\d/.test(zone) ? '; give a zone name, not an offset' : '';
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          `"timezone" ${describeValue(zone)} is not an IANA time zone name ` +
+          `(e.g. Australia/Melbourne, Europe/London, UTC)${hint}`,
+        input: zone,
+      });
+    }
+  })
+  .meta({
+    description: 'The IANA time zone (e.g. Australia/Melbourne) in which a date-only `until` ends. Default: UTC.',
+    examples: ['Australia/Melbourne', 'UTC'],
+  });
+
 export const desiredFileSchema = z.strictObject({
   version: versionSchema,
+  timezone: timezoneSchema.optional(),
   organizations: organizationsSchema,
 });
 
@@ -168,6 +278,9 @@ export function desiredFileJsonSchema(): Record<string, unknown> {
         ctx.jsonSchema['if'] = { contains: { const: 'rx_reader' } };
         ctx.jsonSchema['then'] = { contains: { const: 'receptionist' } };
       }
+      // Which calendar dates exist, and which zone names the runtime knows, stay the validator's to judge.
+      if (ctx.zodSchema === untilSchema) ctx.jsonSchema['pattern'] = UNTIL_JSON_PATTERN;
+      if (ctx.zodSchema === userLongFormSchema) ctx.jsonSchema['dependentRequired'] = { then: ['until'] };
     },
   });
   const { $schema, ...rest } = generated;

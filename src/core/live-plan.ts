@@ -183,7 +183,12 @@ export function planOrg(desired: DesiredOrg, observed: ObservedOrg, snapshot: Or
             candidates: [live],
           };
         }
-        return planUser(label, live, user.roles, observed.readFailures?.get(live.id));
+        // Account-state entries are never written by this planner: a `disabled` user is reported, not touched.
+        if (user.entry.kind === 'disabled') {
+          const roles = canonicalLiveRoles(live.roles ?? []);
+          return { kind: 'disabled', user: label, id: live.id, live: roles, desired: [] };
+        }
+        return planUser(label, live, user.entry.roles, observed.readFailures?.get(live.id));
       }
     }
   });

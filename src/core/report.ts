@@ -78,6 +78,99 @@ export interface OrgReport {
   readonly unmanaged: readonly ManagedUser[];
   /** Managed users whose roles already match. */
   readonly unchanged: number;
+  /** Accounts disabled, or enabled and then given roles (in file order). Present when there are any. */
+  readonly accountChanges?: readonly AccountChange[];
+  /** Grants with an `until` still ahead, soonest first. Present when there are any. */
+  readonly expiring?: readonly ExpiringGrant[];
+  /** Offline plans: grants that gain, lose or move an `until`. Present when there are any. */
+  readonly expiryChanges?: readonly ExpiryChange[];
+  /** The `unlisted` policy, when it is `disable` or (offline plans) when it or `keep` changes. */
+  readonly unlisted?: UnlistedReport;
+}
+
+/** Why an account is to be disabled. */
+export type DisableCause =
+  | 'file' // the file says `disabled`
+  | 'expired' // a grant's `until` has passed and its `then` is `disabled`
+  | 'unlisted'; // the user is not in the file and the organization says `unlisted: disable`
+
+/**
+ * A change to the account itself. `disable` takes every role away (Parchment leaves member only);
+ * `enable` is sent first and then the roles, strictly in that order.
+ */
+export type AccountChange =
+  | {
+      readonly kind: 'disable';
+      readonly user: UserLabel;
+      /** Roles lost: the live roles, or offline the base revision's (absent when unknown). */
+      readonly from?: readonly LiveRole[];
+      readonly cause: DisableCause;
+      /** For `cause: expired`: the grant that ended. */
+      readonly expired?: ExpiryInfo;
+      readonly result: ChangeResult;
+    }
+  | {
+      readonly kind: 'enable';
+      readonly user: UserLabel;
+      readonly from?: readonly LiveRole[];
+      readonly to: readonly AssignableRole[];
+      /**
+       * Offline plans: the base revision did not say `disabled`, so whether Parchment has the account
+       * disabled is not known without the network; it is enabled only if it is.
+       */
+      readonly ifDisabled?: true;
+      readonly result: ChangeResult;
+    };
+
+/** What an entry means once its `until` has passed. */
+export type ThenInfo =
+  { readonly kind: 'disabled' } | { readonly kind: 'roles'; readonly roles: readonly AssignableRole[] };
+
+export interface ExpiryInfo {
+  /** ISO-8601 (UTC): the first instant at which `then` applies. */
+  readonly at: string;
+  /** The last minute granted in the file's timezone: `2027-01-31 23:59 +11:00`. */
+  readonly shown: string;
+  /** `until` as written in the file. */
+  readonly written: string;
+  readonly then: ThenInfo;
+}
+
+export interface ExpiringGrant {
+  readonly user: UserLabel;
+  /** The roles granted until then. */
+  readonly roles: readonly AssignableRole[];
+  readonly expires: ExpiryInfo;
+}
+
+export type ExpiryChange =
+  | {
+      readonly kind: 'added';
+      readonly user: UserLabel;
+      readonly roles: readonly AssignableRole[];
+      readonly after: ExpiryInfo;
+    }
+  | {
+      readonly kind: 'removed';
+      readonly user: UserLabel;
+      /** Absent when the user left the file or is now `disabled`. */
+      readonly roles?: readonly AssignableRole[];
+      readonly before: ExpiryInfo;
+    }
+  | {
+      readonly kind: 'changed';
+      readonly user: UserLabel;
+      readonly roles: readonly AssignableRole[];
+      readonly before: ExpiryInfo;
+      readonly after: ExpiryInfo;
+    };
+
+export interface UnlistedReport {
+  readonly policy: 'keep' | 'disable';
+  /** The `keep` entries as written. */
+  readonly keep: readonly string[];
+  /** Offline plans: the base revision's policy, when it or `keep` differs. */
+  readonly previous?: { readonly policy: 'keep' | 'disable'; readonly keep: readonly string[] };
 }
 
 /** An organization's report with nothing in it yet: each builder fills in what it knows. */
@@ -168,12 +261,13 @@ export interface ReportSummary {
   readonly organizations: number;
   readonly organizationsAdded: number;
   readonly organizationsRemoved: number;
-  /** Role changes in the plan (whatever their result). */
+  /** Role changes in the plan (whatever their result); account changes are counted in `disables` and `enables`. */
   readonly changes: number;
   readonly grants: number;
   readonly revocations: number;
+  /** Role and account changes written and confirmed. */
   readonly applied: number;
-  /** Planned changes not yet written (plans, dry-runs, not-attempted). */
+  /** Planned role and account changes not yet written (plans, dry-runs, not-attempted). */
   readonly pending: number;
   readonly failed: number;
   readonly skipped: number;
@@ -181,6 +275,16 @@ export interface ReportSummary {
   readonly unmanaged: number;
   readonly startsManaged: number;
   readonly noLongerManaged: number;
+  /** Accounts to disable or disabled (whatever the result). */
+  readonly disables: number;
+  /** Accounts to enable or enabled (whatever the result). */
+  readonly enables: number;
+  /** Grants with an `until` still ahead. */
+  readonly expiring: number;
+  /** Offline plans: grants gaining, losing or moving an `until`. */
+  readonly expiryChanges: number;
+  /** Offline plans: organizations whose `unlisted` policy or `keep` list changes. */
+  readonly unlistedChanges: number;
 }
 
 export function summarize(orgs: readonly OrgReport[]): ReportSummary {
@@ -195,14 +299,30 @@ export function summarize(orgs: readonly OrgReport[]): ReportSummary {
     startsManaged = 0,
     noLongerManaged = 0,
     failed = 0;
+  let disables = 0,
+    enables = 0,
+    expiring = 0,
+    expiryChanges = 0,
+    unlistedChanges = 0;
+  const tally = (result: ChangeResult): void => {
+    if (result.state === 'applied') applied++;
+    if (result.state === 'planned' || result.state === 'not-attempted') pending++;
+  };
   for (const org of orgs) {
     for (const c of org.changes) {
       changes++;
       grants += c.added.length;
       revocations += c.removed.length;
-      if (c.result.state === 'applied') applied++;
-      if (c.result.state === 'planned' || c.result.state === 'not-attempted') pending++;
+      tally(c.result);
     }
+    for (const a of org.accountChanges ?? []) {
+      if (a.kind === 'disable') disables++;
+      else enables++;
+      tally(a.result);
+    }
+    expiring += org.expiring?.length ?? 0;
+    expiryChanges += org.expiryChanges?.length ?? 0;
+    if (org.unlisted?.previous !== undefined) unlistedChanges++;
     failed += org.failures.length;
     skipped += org.skipped.length;
     unchanged += org.unchanged;
@@ -225,6 +345,11 @@ export function summarize(orgs: readonly OrgReport[]): ReportSummary {
     unmanaged,
     startsManaged,
     noLongerManaged,
+    disables,
+    enables,
+    expiring,
+    expiryChanges,
+    unlistedChanges,
   };
 }
 
@@ -237,6 +362,10 @@ export function hasPendingChanges(report: Report): boolean {
   if (report.kind === 'offline-plan') {
     return (
       s.changes > 0 ||
+      s.disables > 0 ||
+      s.enables > 0 ||
+      s.expiryChanges > 0 ||
+      s.unlistedChanges > 0 ||
       s.startsManaged > 0 ||
       s.noLongerManaged > 0 ||
       s.organizationsAdded > 0 ||

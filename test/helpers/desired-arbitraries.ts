@@ -9,7 +9,15 @@ import {
   type OrgId,
   type UserRef,
 } from '../../src/core/domain.js';
-import type { DesiredOrg, DesiredState, DesiredUser } from '../../src/core/desired-state.js';
+import type {
+  DesiredEntry,
+  DesiredOrg,
+  DesiredState,
+  DesiredUser,
+  EffectiveDesired,
+  Expiry,
+} from '../../src/core/desired-state.js';
+import { expiryShown, parseUntil } from '../../src/core/time.js';
 
 /**
  * fast-check arbitraries of valid DesiredState values (what the file model produces), shared by
@@ -44,7 +52,7 @@ const orgNameArb = fc.option(fc.string({ minLength: 1, maxLength: 30 }), { nil: 
 export function desiredUser(key: string, roles: readonly AssignableRole[], line: number): DesiredUser {
   const ref = parseUserRef(key);
   if (ref === undefined) throw new Error(`not a user key: ${key}`);
-  return { ref, key, roles: canonicalRoles(roles), pos: { line, col: 7 } };
+  return { ref, key, entry: { kind: 'roles', roles: canonicalRoles(roles), enable: false }, pos: { line, col: 7 } };
 }
 
 /** Assigns file positions in order, so states look like a parsed file. */
@@ -61,9 +69,9 @@ function place(
     if (o.name !== undefined) line++;
     line++;
     const users = o.users.map((u) => desiredUser(u.key, u.roles, line++));
-    return { id: o.id, ...(o.name !== undefined ? { name: o.name } : {}), users, pos };
+    return { id: o.id, ...(o.name !== undefined ? { name: o.name } : {}), users, unlisted: 'keep', keep: [], pos };
   });
-  return { version: 1, organizations };
+  return { version: 1, timezone: 'UTC', organizations };
 }
 
 const usersArb = (maxLength: number) =>
@@ -147,4 +155,115 @@ export function desiredState(
       return { id: orgId, name: o.name, users: Object.entries(o.users).map(([key, roles]) => ({ key, roles })) };
     }),
   );
+}
+
+// ---------------------------------------------------------------------------
+// Account state and expiring grants (the long form, `disabled`, `until`/`then`)
+
+export const zoneArb = fc.constantFrom(
+  'UTC',
+  'Australia/Melbourne',
+  'America/New_York',
+  'Asia/Kolkata',
+  'Pacific/Chatham',
+  'Europe/London',
+);
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+
+/** An `until` as a file would write it: a date, or an RFC 3339 time with an offset (or Z) and maybe a fraction. */
+export const untilTextArb: fc.Arbitrary<string> = fc.oneof(
+  fc
+    .date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T00:00:00Z'), noInvalidDate: true })
+    .map((d) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`),
+  fc
+    .record({
+      at: fc.date({
+        min: new Date('2000-01-01T00:00:00Z'),
+        max: new Date('2099-12-31T00:00:00Z'),
+        noInvalidDate: true,
+      }),
+      offset: fc.integer({ min: -48, max: 56 }).map((q) => q * 15),
+      fraction: fc.option(fc.integer({ min: 0, max: 999 }), { nil: undefined }),
+      zulu: fc.boolean(),
+    })
+    .map(({ at, offset, fraction, zulu }) => {
+      const shift = zulu ? 0 : offset;
+      const d = new Date(at.getTime() + shift * 60_000);
+      const frac = fraction === undefined ? '' : `.${pad(fraction, 3)}`;
+      const sign = shift < 0 ? '-' : '+';
+      const off = zulu ? 'Z' : `${sign}${pad(Math.floor(Math.abs(shift) / 60))}:${pad(Math.abs(shift) % 60)}`;
+      return (
+        `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T` +
+        `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}${frac}${off}`
+      );
+    }),
+);
+
+/** The expiry the file model must make of `written` in `zone` (the position is filled in by whoever writes it). */
+export function expiryOf(written: string, zone: string, then: EffectiveDesired): Expiry {
+  const parsed = parseUntil(written, zone);
+  if (parsed.kind === 'invalid') throw new Error(parsed.message);
+  return {
+    at: parsed.at,
+    form: parsed.kind,
+    written,
+    shown: expiryShown(parsed.kind, parsed.at, zone),
+    then,
+    pos: { line: 0, col: 0 },
+  };
+}
+
+/** Any valid user value: a role list, `disabled`, or the long form with `enabled`, `until` and `then`. */
+export function entryArb(zone: string): fc.Arbitrary<DesiredEntry> {
+  const thenArb: fc.Arbitrary<'disabled' | readonly AssignableRole[]> = fc.oneof(
+    fc.constant('disabled' as const),
+    rolesArb,
+  );
+  return fc.oneof(
+    rolesArb.map((roles): DesiredEntry => ({ kind: 'roles', roles, enable: false })),
+    fc.constant<DesiredEntry>({ kind: 'disabled' }),
+    fc
+      .record({ roles: rolesArb, enable: fc.boolean(), until: untilTextArb, then: thenArb })
+      .map(({ roles, enable, until, then }): DesiredEntry => {
+        const after: EffectiveDesired =
+          then === 'disabled' ? { kind: 'disabled' } : { kind: 'roles', roles: then, enable };
+        return { kind: 'roles', roles, enable, expiry: expiryOf(until, zone, after) };
+      }),
+    fc.record({ roles: rolesArb }).map(({ roles }): DesiredEntry => ({ kind: 'roles', roles, enable: true })),
+  );
+}
+
+/** A valid state using every form of the file: `timezone`, `unlisted`, `keep`, and any user value. */
+export function lifecycleStateArb(opts: { maxOrgs?: number; maxUsers?: number } = {}): fc.Arbitrary<DesiredState> {
+  return zoneArb.chain((timezone) => {
+    const userArb = fc.record({ user: userKeyArb, entry: entryArb(timezone) });
+    const orgArb = fc
+      .record({
+        id: orgIdArb,
+        name: orgNameArb,
+        users: fc.uniqueArray(userArb, { selector: (u) => userRefKey(u.user.ref), maxLength: opts.maxUsers ?? 8 }),
+        unlisted: fc.constantFrom<'keep' | 'disable'>('keep', 'disable'),
+        keep: fc.uniqueArray(userKeyArb, { selector: (u) => userRefKey(u.ref), maxLength: 3 }),
+      })
+      .map((o) => {
+        const listed = new Set(o.users.map((u) => userRefKey(u.user.ref)));
+        // `keep` is only meaningful (and warning-free) under `unlisted: disable`, for users not in `users`.
+        const keep = o.unlisted === 'disable' ? o.keep.filter((k) => !listed.has(userRefKey(k.ref))) : [];
+        return { ...o, keep };
+      });
+    return fc
+      .uniqueArray(orgArb, { selector: (o) => o.id, minLength: 1, maxLength: opts.maxOrgs ?? 3 })
+      .map((orgs): DesiredState => {
+        const organizations: DesiredOrg[] = orgs.map((o) => ({
+          id: o.id,
+          ...(o.name !== undefined ? { name: o.name } : {}),
+          users: o.users.map((u) => ({ ref: u.user.ref, key: u.user.key, entry: u.entry, pos: { line: 0, col: 0 } })),
+          unlisted: o.unlisted,
+          keep: o.keep.map((k) => ({ ref: k.ref, key: k.key, pos: { line: 0, col: 0 } })),
+          pos: { line: 0, col: 0 },
+        }));
+        return { version: 1, timezone, organizations };
+      });
+  });
 }

@@ -1,4 +1,5 @@
 import type {
+  AccountChange,
   ChangeResult,
   Failure,
   ManagedUser,
@@ -11,16 +12,22 @@ import type {
 import {
   NOT_REVOKED,
   UNMANAGED_LIST_LIMIT,
+  accountAction,
+  accountReason,
+  expiringText,
+  expiryChangeText,
   failureBrief,
   failureText,
   leftOutSentence,
   notAttemptedText,
   orgChangeNote,
   orgTitle,
+  reportNow,
   reportTitle,
   roleList,
   skipReasonText,
   summarySentence,
+  unlistedText,
   userAside,
 } from './words.js';
 import { plural, shortId } from '../wording.js';
@@ -32,7 +39,16 @@ const WARNINGS_BUDGET = 20_000;
 /** Room kept for the note that says what was cut, beyond the command it quotes. */
 const NOTE_RESERVE = 400;
 
-type ItemKind = 'change' | 'startsManaged' | 'noLongerManaged' | 'skipped' | 'failure' | 'unmanaged';
+type ItemKind =
+  | 'change'
+  | 'account'
+  | 'expiring'
+  | 'expiryChange'
+  | 'startsManaged'
+  | 'noLongerManaged'
+  | 'skipped'
+  | 'failure'
+  | 'unmanaged';
 
 /**
  * A line of per-organization detail. Lines that carry one user (what gets cut and counted) are
@@ -55,7 +71,8 @@ export function renderMarkdown(report: Report): string {
   const budget = MARKDOWN_LIMIT - 1 - head.length - warnings.length - foot.length - NOTE_RESERVE - hint.length;
 
   const lines: Line[] = [];
-  for (const org of report.organizations) orgLines(lines, org);
+  const now = reportNow(report);
+  for (const org of report.organizations) orgLines(lines, org, now);
   const { text: detail, omitted } = fit(lines, budget);
   const note = omitted.size > 0 ? `${cutNote(omitted, hint)}\n\n` : '';
   return head + detail + note + warnings + foot;
@@ -69,6 +86,11 @@ function headLines(report: Report): string[] {
       ? `${s.organizations} (${s.organizationsAdded} added, ${s.organizationsRemoved} removed)`
       : s.organizations;
   rows.push(['Organizations', orgs], ['Role changes', s.changes], ['Grants', s.grants], ['Revocations', s.revocations]);
+  if (s.disables > 0) rows.push(['Disables', s.disables]);
+  if (s.enables > 0) rows.push(['Enables', s.enables]);
+  if (s.expiring > 0) rows.push(['Grants expiring', s.expiring]);
+  if (s.expiryChanges > 0) rows.push(['Expiry changes', s.expiryChanges]);
+  if (s.unlistedChanges > 0) rows.push(['Unlisted policy changes', s.unlistedChanges]);
   if (report.kind === 'apply' && !report.dryRun) rows.push(['Applied', s.applied], ['Not applied', s.pending]);
   if (report.kind === 'offline-plan') rows.push(['Starts being managed', s.startsManaged]);
   if (report.kind === 'offline-plan' || s.noLongerManaged > 0) {
@@ -92,10 +114,14 @@ function headLines(report: Report): string[] {
 }
 
 /** Appends to `lines` rather than returning them: spreading a list of 100,000+ users overflows the stack. */
-function orgLines(lines: Line[], org: OrgReport): void {
+function orgLines(lines: Line[], org: OrgReport, now: number): void {
   const note = orgChangeNote(org);
   const start = lines.length;
   lines.push({ text: `### ${esc(orgTitle(org))}${note !== undefined ? ` — ${esc(note)}` : ''}` }, { text: '' });
+  if (org.unlisted !== undefined) {
+    const changed = org.unlisted.previous !== undefined ? ' (changed)' : '';
+    lines.push({ text: `**Unlisted users**${changed}: ${esc(unlistedText(org.unlisted))}` }, { text: '' });
+  }
 
   if (org.changes.length > 0) {
     const withResult = org.changes.some((c) => c.result.state !== 'planned');
@@ -108,6 +134,24 @@ function orgLines(lines: Line[], org: OrgReport): void {
     for (const c of org.changes) lines.push({ render: () => changeRow(c, withResult), item: 'change' });
     lines.push({ text: '' });
   }
+  const accounts = org.accountChanges ?? [];
+  if (accounts.length > 0) {
+    const withResult = accounts.some((a) => a.result.state !== 'planned');
+    lines.push(
+      { text: '**Disable and enable**' },
+      { text: '' },
+      { text: `| User | Action | Why |${withResult ? ' Result |' : ''}` },
+      { text: `|---|---|---|${withResult ? '---|' : ''}` },
+    );
+    for (const a of accounts) lines.push({ render: () => accountRow(a, withResult, now), item: 'account' });
+    lines.push({ text: '' });
+  }
+  listSection(lines, '**Expiry changes**', org.expiryChanges ?? [], 'expiryChange', (e) => {
+    return `${who(e.user)}: ${esc(expiryChangeText(e, now))}`;
+  });
+  listSection(lines, '**Expiring grants**', org.expiring ?? [], 'expiring', (g) => {
+    return `${who(g.user)}: ${esc(expiringText(g, now))}`;
+  });
   listSection(
     lines,
     '**Starts being managed** (roles as in the file)',
@@ -157,6 +201,12 @@ function changeRow(c: RoleChange, withResult: boolean): string {
     esc(c.removed.join(', ')),
   ];
   if (withResult) cells.push(esc(resultText(c.result)));
+  return `| ${cells.join(' | ')} |`;
+}
+
+function accountRow(a: AccountChange, withResult: boolean, now: number): string {
+  const cells = [who(a.user), esc(accountAction(a)), esc(accountReason(a, now))];
+  if (withResult) cells.push(esc(resultText(a.result)));
   return `| ${cells.join(' | ')} |`;
 }
 
@@ -219,6 +269,9 @@ function fit(lines: readonly Line[], budget: number): { text: string; omitted: M
 
 const ITEM_NOUNS: Record<ItemKind, [string, string]> = {
   change: ['change', 'changes'],
+  account: ['account change', 'account changes'],
+  expiring: ['expiring grant', 'expiring grants'],
+  expiryChange: ['expiry change', 'expiry changes'],
   startsManaged: ['user starting to be managed', 'users starting to be managed'],
   noLongerManaged: ['user no longer managed', 'users no longer managed'],
   skipped: ['skipped user', 'skipped users'],

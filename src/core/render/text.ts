@@ -1,4 +1,5 @@
 import type {
+  AccountChange,
   ChangeResult,
   Failure,
   ManagedUser,
@@ -11,16 +12,22 @@ import type {
 import {
   NOT_REVOKED,
   UNMANAGED_LIST_LIMIT,
+  accountAction,
+  accountReason,
+  expiringText,
+  expiryChangeText,
   failureBrief,
   failureText,
   leftOutSentence,
   notAttemptedText,
   orgChangeNote,
   orgTitle,
+  reportNow,
   reportTitle,
   roleList,
   skipReasonText,
   summarySentence,
+  unlistedText,
   userAside,
 } from './words.js';
 import { plural } from '../wording.js';
@@ -63,8 +70,9 @@ const NO_COLOURS: Palette = { grant: plain, revoke: plain, warn: plain, change: 
 export function renderText(report: Report, opts: RenderOptions): string {
   const p = opts.colour ? COLOURS : NO_COLOURS;
   const out: string[] = [p.bold(clean(reportTitle(report))), ''];
+  const now = reportNow(report);
   for (const org of report.organizations) {
-    orgLines(out, org, p);
+    orgLines(out, org, p, now);
     out.push('');
   }
   if (report.organizations.length === 0) out.push('No organizations.', '');
@@ -79,18 +87,26 @@ export function renderText(report: Report, opts: RenderOptions): string {
 }
 
 /** Appends to `out` rather than returning lines: spreading a list of 100,000+ users overflows the stack. */
-function orgLines(out: string[], org: OrgReport, p: Palette): void {
+function orgLines(out: string[], org: OrgReport, p: Palette, now: number): void {
   const note = orgChangeNote(org);
   const header = p.bold(clean(orgTitle(org))) + (note !== undefined ? `  (${note})` : '');
   const start = out.length;
   out.push(header);
+  if (org.unlisted !== undefined) {
+    const changed = org.unlisted.previous !== undefined;
+    out.push(`  ${changed ? p.change('~') : ' '} ${clean(unlistedText(org.unlisted))}`);
+  }
   for (const c of org.changes) out.push(`  ${changeLine(c, p)}`);
+  for (const a of org.accountChanges ?? []) out.push(`  ${accountLine(a, p, now)}`);
   for (const u of org.startsManaged) {
     out.push(`  ${p.grant('+')} ${who(u.user)}: ${roleList(u.roles ?? [])}  (starts being managed)`);
   }
   for (const u of org.noLongerManaged) {
     out.push(`  ${p.revoke('-')} ${who(u.user)}: ${rolesOf(u)}  ${p.warn(`(no longer managed; ${NOT_REVOKED})`)}`);
   }
+  for (const e of org.expiryChanges ?? [])
+    out.push(`  ${p.warn('*')} ${who(e.user)}: ${clean(expiryChangeText(e, now))}`);
+  for (const g of org.expiring ?? []) out.push(`  ${p.warn('*')} ${who(g.user)}: ${expiringText(g, now)}`);
   for (const s of org.skipped) out.push(`  ${p.warn('!')} ${skippedLine(s)}`);
   for (const f of org.failures) out.push(`  ${p.revoke('x')} ${p.revoke(failureLine(f))}`);
 
@@ -112,6 +128,12 @@ function changeLine(c: RoleChange, p: Palette): string {
   );
   const result = resultNote(c.result, p);
   return `${symbol} ${who(c.user)}: ${clean(roleList(c.from))} -> ${roleList(c.to)}  (${delta})${result}`;
+}
+
+function accountLine(a: AccountChange, p: Palette, now: number): string {
+  const symbol = a.kind === 'disable' ? p.revoke('-') : p.grant('+');
+  const why = clean(accountReason(a, now));
+  return `${symbol} ${who(a.user)}: ${clean(accountAction(a))}  (${why})${resultNote(a.result, p)}`;
 }
 
 function resultNote(result: ChangeResult, p: Palette): string {

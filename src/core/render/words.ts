@@ -1,5 +1,11 @@
 import type {
+  AccountChange,
+  ExpiryChange,
+  ExpiryInfo,
+  ExpiringGrant,
   FailureDetail,
+  ThenInfo,
+  UnlistedReport,
   NotAttemptedReason,
   OrgReport,
   Report,
@@ -8,6 +14,7 @@ import type {
   UserLabel,
 } from '../report.js';
 import { plural, shortId } from '../wording.js';
+import { relativeTime } from '../time.js';
 
 /**
  * Wording shared by the text and markdown renderings, so both say the same thing the same way.
@@ -112,6 +119,69 @@ export function leftOutSentence(report: Report): string | undefined {
   return `Left out by --org (not observed, planned or written): ${plural(leftOut.length, 'organization')}: ${list}.`;
 }
 
+/** The moment relative times are measured from: when the report was made, so a rendering is reproducible. */
+export function reportNow(report: Report): number {
+  return Date.parse(report.generatedAt);
+}
+
+/** `expires 2027-01-31 23:59 +11:00, in 3 days` (or `expired …, 2 days ago`). */
+export function expiryText(e: ExpiryInfo, now: number): string {
+  const at = Date.parse(e.at);
+  return `${at > now ? 'expires' : 'expired'} ${e.shown}, ${relativeTime(at, now)}`;
+}
+
+export function thenText(then: ThenInfo): string {
+  return then.kind === 'disabled' ? 'then disabled' : `then ${roleList(then.roles)}`;
+}
+
+export function expiringText(g: ExpiringGrant, now: number): string {
+  return `${roleList(g.roles)} ${expiryText(g.expires, now)}; ${thenText(g.expires.then)}`;
+}
+
+export function expiryChangeText(c: ExpiryChange, now: number): string {
+  switch (c.kind) {
+    case 'added':
+      return `${roleList(c.roles)} ${expiryText(c.after, now)}; ${thenText(c.after.then)} (new until)`;
+    case 'removed':
+      return `no longer expires (was ${c.before.shown}; ${thenText(c.before.then)})`;
+    case 'changed':
+      return (
+        `${roleList(c.roles)} ${expiryText(c.after, now)}; ${thenText(c.after.then)} ` +
+        `(was ${c.before.shown}; ${thenText(c.before.then)})`
+      );
+  }
+}
+
+/** Why an account change happens, in a few words. */
+export function accountReason(a: AccountChange, now: number): string {
+  if (a.kind === 'enable') {
+    return a.ifDisabled === true ? 'enabled: true; only if the account is disabled' : 'enabled: true';
+  }
+  switch (a.cause) {
+    case 'file':
+      return 'the file says disabled';
+    case 'expired':
+      return a.expired !== undefined ? `grant ${expiryText(a.expired, now)}` : 'grant expired';
+    case 'unlisted':
+      return 'not in the file; unlisted: disable';
+  }
+}
+
+/** `disable (admin, provider)` or `enable, then member -> provider`. */
+export function accountAction(a: AccountChange): string {
+  if (a.kind === 'disable') return a.from === undefined ? 'disable' : `disable (${roleList(a.from)})`;
+  return a.from === undefined
+    ? `enable, then ${roleList(a.to)}`
+    : `enable, then ${roleList(a.from)} -> ${roleList(a.to)}`;
+}
+
+export function unlistedText(u: UnlistedReport): string {
+  const keep = (list: readonly string[]): string => (list.length > 0 ? ` (keep: ${list.join(', ')})` : '');
+  const now = `unlisted: ${u.policy}${keep(u.keep)}`;
+  if (u.previous === undefined) return now;
+  return `unlisted: ${u.previous.policy}${keep(u.previous.keep)} -> ${u.policy}${keep(u.keep)}`;
+}
+
 /**
  * The one-line verdict, Terraform style:
  * `Plan: 3 to change (2 grants, 4 revocations), 1 starts being managed, 1 no longer managed; 0 failed.`
@@ -121,16 +191,27 @@ export function summarySentence(report: Report): string {
   const delta = `${plural(s.grants, 'grant')}, ${plural(s.revocations, 'revocation')}`;
   const toChange = `${s.changes.toLocaleString('en-US')} to change (${delta})`;
   const failed = `${s.failed.toLocaleString('en-US')} failed`;
+  const account: string[] = [];
+  if (s.disables > 0) account.push(`${s.disables.toLocaleString('en-US')} to disable`);
+  if (s.enables > 0) account.push(`${s.enables.toLocaleString('en-US')} to enable`);
   if (report.kind === 'offline-plan') {
     const parts = [
       toChange,
+      ...account,
+      ...(s.expiryChanges > 0 ? [plural(s.expiryChanges, 'expiry change')] : []),
+      ...(s.unlistedChanges > 0 ? [plural(s.unlistedChanges, 'unlisted policy change')] : []),
       `${s.startsManaged.toLocaleString('en-US')} starts being managed`,
       `${s.noLongerManaged.toLocaleString('en-US')} no longer managed`,
       ...organizationParts(s),
     ];
     return `Plan: ${parts.join(', ')}; ${failed}.`;
   }
-  const rest = [`${s.unchanged.toLocaleString('en-US')} unchanged`, ...liveParts(s)];
+  const rest = [
+    ...account,
+    `${s.unchanged.toLocaleString('en-US')} unchanged`,
+    ...liveParts(s),
+    ...(s.expiring > 0 ? [plural(s.expiring, 'grant expiring', 'grants expiring')] : []),
+  ];
   if (report.kind === 'plan') return `Plan: ${[toChange, ...rest].join(', ')}; ${failed}.`;
   if (report.dryRun) return `Dry run (nothing written): ${[toChange, ...rest].join(', ')}; ${failed}.`;
   const outcome = [`${s.applied.toLocaleString('en-US')} applied`, failed];
