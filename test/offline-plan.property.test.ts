@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalRoles } from '../src/core/domain.js';
-import { entryRoles, type DesiredState } from '../src/core/desired-state.js';
+import { effectiveAt, entryRoles, type DesiredState } from '../src/core/desired-state.js';
 import { buildOfflineReport } from '../src/core/offline-report.js';
 import { hasPendingChanges, summarize, type OrgReport, type Report, type UserLabel } from '../src/core/report.js';
-import { desiredStateArb, desiredStatePairArb } from './helpers/desired-arbitraries.js';
+import { desiredStateArb, desiredStatePairArb, lifecycleStateArb } from './helpers/desired-arbitraries.js';
 
 const opts = { source: { file: 'head.yaml', sha256: 'h' }, now: new Date('2025-01-02T03:04:05Z') };
 
@@ -82,6 +82,51 @@ describe('buildOfflineReport properties', () => {
         expect(report.summary.unchanged).toBe(users);
         expect(report.warnings).toEqual([]);
         expect(hasPendingChanges(report)).toBe(false);
+      }),
+    );
+  });
+
+  it('a file with any lifecycle form planned against itself has nothing to do, at any time', () => {
+    fc.assert(
+      fc.property(lifecycleStateArb(), fc.date({ noInvalidDate: true }), (state, now) => {
+        const report = buildOfflineReport(state, state, { ...opts, now });
+        for (const org of report.organizations) {
+          expect(org.changes).toEqual([]);
+          expect(org.accountChanges).toBeUndefined();
+          expect(org.expiryChanges).toBeUndefined();
+          expect(org.unlisted?.previous).toBeUndefined();
+        }
+        expect(hasPendingChanges(report)).toBe(false);
+      }),
+    );
+  });
+
+  it('disables exactly the users whose entry means disabled now and did not before', () => {
+    const pair = fc
+      .tuple(lifecycleStateArb({ maxOrgs: 1 }), fc.array(fc.boolean(), { maxLength: 8 }))
+      .map(([state, flips]): [DesiredState, DesiredState] => {
+        const org = state.organizations[0]!;
+        const head = {
+          ...state,
+          organizations: [
+            {
+              ...org,
+              users: org.users.map((u, i) => (flips[i] === true ? { ...u, entry: { kind: 'disabled' as const } } : u)),
+            },
+          ],
+        };
+        return [head, state];
+      });
+    fc.assert(
+      fc.property(pair, fc.date({ noInvalidDate: true }), ([head, base], now) => {
+        const at = now.getTime();
+        const report = buildOfflineReport(head, base, { ...opts, now });
+        const expected = head.organizations[0]!.users.filter((u, i) => {
+          const before = effectiveAt(base.organizations[0]!.users[i]!.entry, at);
+          return effectiveAt(u.entry, at).kind === 'disabled' && before.kind !== 'disabled';
+        }).map((u) => u.key);
+        const disabled = (report.organizations[0]!.accountChanges ?? []).filter((a) => a.kind === 'disable');
+        expect(disabled.map((a) => a.user.key)).toEqual(expected);
       }),
     );
   });
