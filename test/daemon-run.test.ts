@@ -76,7 +76,7 @@ describe('role-sync run: drift', () => {
     expect(metricsAfter.has('process_resident_memory_bytes')).toBe(true);
     expect(await d.metric('role_sync_drifted_users', { organization: COLLINS })).toBe(0);
     expect(await d.metric('role_sync_api_requests_total', { method: 'PUT', status: '200' })).toBe(1);
-    expect(await d.metric('role_sync_unmanaged_users', { organization: COLLINS })).toBe(5);
+    expect(await d.metric('role_sync_unmanaged_users', { organization: COLLINS })).toBe(6);
     expect(await d.metric('role_sync_last_success_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 60);
   });
 

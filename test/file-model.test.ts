@@ -30,21 +30,26 @@ describe('valid files', () => {
     const { state, problems } = parseDesiredState(EXAMPLE);
     expect(problems).toEqual([]);
     expect(state?.organizations.map((o) => [o.id, o.name, o.users.length])).toEqual([
-      [ORG, 'Collins Street Clinic', 8],
+      [ORG, 'Collins Street Clinic', 10],
       [ORG2, 'Fitzroy Telehealth', 4],
     ]);
     const collins = state!.organizations[0]!;
-    expect(collins.pos).toEqual({ line: 11, col: 3 });
+    expect(collins.pos).toEqual({ line: 15, col: 3 });
     const first = collins.users[0]!;
     expect(first).toEqual({
       ref: { kind: 'id', id: 'a7748dfd-ceb2-4b17-8380-425c304f5ae7' },
       key: 'a7748dfd-ceb2-4b17-8380-425c304f5ae7',
       entry: { kind: 'roles', roles: ['admin', 'provider'], enable: false },
-      pos: { line: 15, col: 7 },
+      pos: { line: 19, col: 7 },
     });
     // Aliased role lists resolve to the anchor's roles.
     const weekend = collins.users.find((u) => u.key === 'weekend.desk@collins.example');
     expect(weekend?.entry).toEqual({ kind: 'roles', roles: ['receptionist', 'rx_reader'], enable: false });
+    expect(collins.users.find((u) => u.key === 'left.in.march@collins.example')?.entry).toEqual({ kind: 'disabled' });
+    expect(collins.users.find((u) => u.key === 'locum.smith@collins.example')?.entry).toMatchObject({
+      roles: ['provider'],
+      expiry: { shown: '2030-06-30 23:59 +10:00', then: { kind: 'disabled' } },
+    });
   });
 
   it('lower-cases emails and UUIDs in refs but keeps the key as written', () => {

@@ -120,7 +120,7 @@ describe('role-sync simulate', () => {
       });
       expect(list.status).toBe(200);
       const body = (await list.json()) as { data: { users: unknown[] } };
-      expect(body.data.users).toHaveLength(org === 0 ? 10 : 5);
+      expect(body.data.users).toHaveLength(org === 0 ? 11 : 5);
     }
 
     const err = stderr();

@@ -430,7 +430,7 @@ describe('GET .../users (list)', () => {
     const res = await call(sim, 'GET', usersPath(), { headers: authHeaders(token) });
     const weekend = res.body.data.users.find((u: { user_id: string }) => u.user_id === DEMO_USERS.weekendDesk);
     expect(weekend.access_roles).toEqual(['member']);
-    expect(res.body.data.pagination).toEqual({ total: 10, limit: 20, lastKey: null });
+    expect(res.body.data.pagination).toEqual({ total: 11, limit: 20, lastKey: null });
   });
 });
 
@@ -864,7 +864,7 @@ describe('/_sim/ endpoints', () => {
     expect(state.body.config.listShape).toBe('bare');
     expect(state.body.organizations.map((o: { id: string }) => o.id)).toEqual([COLLINS, FITZROY]);
     expect(JSON.stringify(state.body)).not.toContain(COLLINS_SECRET);
-    expect(state.body.organizations[0].users).toHaveLength(10);
+    expect(state.body.organizations[0].users).toHaveLength(11);
   });
 
   it('resets users, log and config (POST /_sim/reset and reset())', async () => {
@@ -908,7 +908,7 @@ describe('seeds', () => {
       }
       expect(simOrg?.users.some((u) => u.id === DEMO_ACTING_USER[orgId] && u.roles.includes('admin'))).toBe(true);
     }
-    expect(seed.organizations.flatMap((o) => o.users)).toHaveLength(15);
+    expect(seed.organizations.flatMap((o) => o.users)).toHaveLength(16);
   });
 
   it('starts from a seed of its own, lower-casing emails and UUIDs', async () => {

@@ -3,7 +3,8 @@ import type { SimSeed } from './types.js';
 /**
  * The demo world: the organizations and users of roles.example.yaml, with live roles chosen so a
  * first `role-sync plan` shows grants, revocations, an unchanged user, a protected owner, a disabled
- * user and unmanaged users. Ids are fixed so docs, demos and tests can name them.
+ * user, unmanaged users, a receptionist who has left (still active here, `disabled` in the file) and a
+ * locum whose provider grant the file limits with `until`. Ids are fixed so docs, demos and tests can name them.
  */
 
 const COLLINS = '7fa84d2b-26d7-4c71-9b5b-e591eff97e7d';
@@ -74,6 +75,12 @@ export function demoSeed(): SimSeed {
             email: 'nurse.patel@collins.example',
             fullName: 'Anita Patel',
             roles: ['receptionist'],
+          },
+          {
+            id: '9e3c5a1b-7d24-4f8e-b6a0-2c1d3e4f5a6b',
+            email: 'left.in.march@collins.example',
+            fullName: 'Kate Doyle',
+            roles: ['receptionist', 'rx_reader'],
           },
           {
             id: 'f109c4cd-8ff7-4adf-89bf-8f7d206e15c2',
