@@ -148,7 +148,7 @@ describe('export → validate → plan shows no change', () => {
     expect(exported.stdout).toBe('');
     expect((await readdir(dir)).sort()).toEqual([`${FITZROY}.yaml`, `${ORG}.yaml`]);
     const valid = await runCli(['validate', '-c', dir], both);
-    expect(valid.stdout).toBe(`${dir}: valid — 2 parts, 2 organizations, 5 users\n`);
+    expect(valid.stdout).toBe(`${dir}: valid — 2 parts, 2 organizations, 6 users\n`);
     const plan = await runCli(['plan', '-c', dir, '--detailed-exitcode', '--format', 'json'], both);
     expect(plan.code, plan.stderr).toBe(0);
     expect(jsonReport(plan).summary).toMatchObject({ organizations: 2, changes: 0, failed: 0 });

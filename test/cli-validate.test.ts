@@ -206,7 +206,7 @@ describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => 
 describe('role-sync validate: success', () => {
   it('the example file is valid', async () => {
     const result = await run(['validate', '-c', 'roles.example.yaml']);
-    expect(result).toEqual({ code: 0, stdout: 'roles.example.yaml: valid — 2 organizations, 12 users\n', stderr: '' });
+    expect(result).toEqual({ code: 0, stdout: 'roles.example.yaml: valid — 2 organizations, 14 users\n', stderr: '' });
   });
 
   it('a UTF-8 byte-order mark is fine', async () => {
@@ -230,7 +230,7 @@ describe('role-sync validate: success', () => {
     const path = await file(await readFile(join(ROOT, 'roles.example.yaml'), 'utf8'));
     const result = await run(['validate'], { ROLE_SYNC_CONFIG: path });
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(`${path}: valid — 2 organizations, 12 users\n`);
+    expect(result.stdout).toBe(`${path}: valid — 2 organizations, 14 users\n`);
   });
 
   it('defaults to ./roles.yaml', async () => {

@@ -422,7 +422,7 @@ describe('read-only mode', () => {
   it('refuses a PUT below the client: nothing is sent, reads and the token call still work', async () => {
     const s = await start();
     const { client: c, log } = await client(s, { readOnly: true });
-    expect(await c.listUsers(COLLINS)).toHaveLength(10);
+    expect(await c.listUsers(COLLINS)).toHaveLength(11);
     const err = await rejection(c.replaceRoles(COLLINS, CAMERON, ['provider']));
     expect(err).toBeInstanceOf(ReadOnlyViolation);
     expect((err as ReadOnlyViolation).method).toBe('PUT');

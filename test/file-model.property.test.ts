@@ -35,7 +35,11 @@ interface Style {
 function emit(state: DesiredState, style: Style): { text: string; expected: DesiredState } {
   const out: string[] = ['# generated', 'version: 1'];
   const zone = state.timezone !== 'UTC' || style.explicit === true;
-  if (zone && style.zoneLast !== true) out.push(`timezone: ${state.timezone}`);
+  let zonePos: { line: number; col: number } | undefined;
+  if (zone && style.zoneLast !== true) {
+    out.push(`timezone: ${state.timezone}`);
+    zonePos = { line: out.length, col: 11 };
+  }
   out.push('organizations:');
   const key = (k: string): string => (style.quoteKeys ? JSON.stringify(k) : k);
   const list = (roles: readonly string[]): string => `[${roles.join(', ')}]`;
@@ -94,8 +98,17 @@ function emit(state: DesiredState, style: Style): { text: string; expected: Desi
     });
     return { ...org, users, keep, pos };
   });
-  if (zone && style.zoneLast === true) out.push(`timezone: ${state.timezone}`);
-  return { text: `${out.join('\n')}\n`, expected: { version: 1, timezone: state.timezone, organizations } };
+  if (zone && style.zoneLast === true) {
+    out.push(`timezone: ${state.timezone}`);
+    zonePos = { line: out.length, col: 11 };
+  }
+  const expected: DesiredState = {
+    version: 1,
+    timezone: state.timezone,
+    ...(zonePos !== undefined ? { timezonePos: zonePos } : {}),
+    organizations,
+  };
+  return { text: `${out.join('\n')}\n`, expected };
 }
 
 /** The role lists of an entry (its `then` too): each list with rx_queue_manager draws one warning. */
