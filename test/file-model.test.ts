@@ -189,7 +189,8 @@ describe('keys and structure', () => {
     const text = `version: 1\nextra: true\norganizations:\n  ${ORG}:\n    nmae: Clinic\n    users: {}\n`;
     expect(lines(text)).toEqual([
       'f.yaml:2:1: error: unknown key "extra" in the file (allowed: version, timezone, organizations)',
-      `f.yaml:5:5: error: unknown key "nmae" in organization "${ORG}"; did you mean "name"? (allowed: name, unlisted, keep, users)`,
+      `f.yaml:5:5: error: unknown key "nmae" in organization "${ORG}"; ` +
+        `did you mean "name"? (allowed: name, unlisted, keep, users)`,
     ]);
   });
 
@@ -348,7 +349,8 @@ describe('closestMatch', () => {
 
 describe('account state and expiring grants', () => {
   const zoned = (zone: string, ...users: string[]): string =>
-    `version: 1\ntimezone: ${zone}\norganizations:\n  ${ORG}:\n    users:\n${users.map((l) => `      ${l}\n`).join('')}`;
+    `version: 1\ntimezone: ${zone}\norganizations:\n  ${ORG}:\n    users:\n` +
+    users.map((l) => `      ${l}\n`).join('');
 
   it('reads disabled, enabled: true, until and then into typed entries', () => {
     const { state, problems } = parseDesiredState(
@@ -404,14 +406,18 @@ describe('account state and expiring grants', () => {
   });
 
   it('reads timezone wherever it is in the file', () => {
-    const text = `version: 1\norganizations:\n  ${ORG}:\n    users:\n      a@b.example: {roles: [admin], until: 2027-01-31}\ntimezone: Australia/Melbourne\n`;
+    const text =
+      `version: 1\norganizations:\n  ${ORG}:\n    users:\n` +
+      '      a@b.example: {roles: [admin], until: 2027-01-31}\ntimezone: Australia/Melbourne\n';
     expect(parseDesiredState(text).state!.organizations[0]!.users[0]!.entry).toMatchObject({
       expiry: { shown: '2027-01-31 23:59 +11:00' },
     });
   });
 
   it('reads unlisted and keep', () => {
-    const text = `version: 1\norganizations:\n  ${ORG}:\n    unlisted: disable\n    keep: [Billing@B.example, 007]\n    users: {}\n`;
+    const text =
+      `version: 1\norganizations:\n  ${ORG}:\n` +
+      '    unlisted: disable\n    keep: [Billing@B.example, 007]\n    users: {}\n';
     const { state, problems } = parseDesiredState(text);
     expect(problems).toEqual([]);
     expect(state!.organizations[0]).toMatchObject({
@@ -441,34 +447,46 @@ describe('account state and expiring grants', () => {
         ),
       ),
     ).toEqual([
-      'f.yaml:2:11: error: "timezone" "Mars/Olympus" is not an IANA time zone name (e.g. Australia/Melbourne, Europe/London, UTC)',
+      'f.yaml:2:11: error: "timezone" "Mars/Olympus" is not an IANA time ' +
+        'zone name (e.g. Australia/Melbourne, Europe/London, UTC)',
       'f.yaml:6:20: error: "disable" is not a user\'s value; did you mean "disabled"?',
-      'f.yaml:7:46: error: "enabled" can only be true (to disable a user, write the user\'s value as "disabled"), not the boolean false',
-      'f.yaml:8:44: error: "until" must be a date (YYYY-MM-DD, the end of that day in the file\'s timezone) or an RFC 3339 time with an offset (e.g. 2027-01-31T17:00:00+11:00), not "2027-01-31T17:00" (a time needs an offset, e.g. +11:00 or Z)',
+      'f.yaml:7:46: error: "enabled" can only be true (to disable a user, ' +
+        'write the user\'s value as "disabled"), not the boolean false',
+      'f.yaml:8:44: error: "until" must be a date (YYYY-MM-DD, the end ' +
+        "of that day in the file's timezone) or an RFC 3339 time with an " +
+        'offset (e.g. 2027-01-31T17:00:00+11:00), not "2027-01-31T17:00" (a time needs an offset, e.g. +11:00 or Z)',
       'f.yaml:9:44: error: "until" "2027-02-30" is not a calendar date',
       'f.yaml:10:43: error: "then" says what the entry means after "until", so it needs an "until"',
       'f.yaml:11:62: error: "then" must be "disabled" or a role list (e.g. [receptionist]), not "gone"',
       'f.yaml:12:7: error: the entry of user "g@b.example" is missing the required key "roles"',
-      'f.yaml:13:37: error: unknown key "colour" in the entry of user "h@b.example" (allowed: roles, enabled, until, then)',
+      'f.yaml:13:37: error: unknown key "colour" in the entry of user "h@b.example" ' +
+        '(allowed: roles, enabled, until, then)',
       'f.yaml:14:44: error: "until" must be a date or a time, not the number 20270131',
       'f.yaml:15:63: error: rx_reader needs receptionist in the same role list (Parchment grants them as a pair)',
     ]);
   });
 
   it('warns about keep entries that do nothing, at the entry', () => {
-    const text = `version: 1\norganizations:\n  ${ORG}:\n    keep: [x@b.example]\n    users: {}\n  ${ORG2}:\n    unlisted: disable\n    keep: [a@b.example, A@b.example]\n    users:\n      a@b.example: [admin]\n`;
+    const text =
+      `version: 1\norganizations:\n  ${ORG}:\n    keep: [x@b.example]\n    users: {}\n  ${ORG2}:\n` +
+      '    unlisted: disable\n    keep: [a@b.example, A@b.example]\n    users:\n      a@b.example: [admin]\n';
     expect(lines(text)).toEqual([
-      `f.yaml:4:11: warning: "keep" of organization "${ORG}" has no effect: unlisted users are only disabled under "unlisted: disable"`,
-      'f.yaml:8:12: warning: "keep" lists a@b.example, who is in "users" (line 10); "keep" only protects unlisted users',
+      `f.yaml:4:11: warning: "keep" of organization "${ORG}" has no effect: ` +
+        `unlisted users are only disabled under "unlisted: disable"`,
+      'f.yaml:8:12: warning: "keep" lists a@b.example, who is in "users" ' +
+        '(line 10); "keep" only protects unlisted users',
       'f.yaml:8:25: warning: "keep" lists A@b.example twice (first at line 8)',
     ]);
   });
 
   it('refuses a bad unlisted policy and bad keep entries', () => {
-    const text = `version: 1\norganizations:\n  ${ORG}:\n    unlisted: delete\n    keep: [two words, {a: b}]\n    users: {}\n`;
+    const text =
+      `version: 1\norganizations:\n  ${ORG}:\n` +
+      '    unlisted: delete\n    keep: [two words, {a: b}]\n    users: {}\n';
     expect(lines(text)).toEqual([
       'f.yaml:4:15: error: "unlisted" must be keep or disable, not "delete"',
-      'f.yaml:5:12: error: user key "two words" is neither a Parchment user id (a UUID or [A-Za-z0-9_-]{1,128}) nor an email address',
+      'f.yaml:5:12: error: user key "two words" is neither a Parchment ' +
+        'user id (a UUID or [A-Za-z0-9_-]{1,128}) nor an email address',
       'f.yaml:5:23: error: a "keep" entry must be a user id or email, not a map',
     ]);
   });
@@ -478,7 +496,8 @@ describe('account state and expiring grants', () => {
     const now = Date.parse('2027-02-03T00:00:00Z');
     expect(lines(text)).toEqual([]);
     expect(parseDesiredState(text, { now }).problems.map((p) => formatProblem('f.yaml', p))).toEqual([
-      'f.yaml:6:47: warning: the grant of a@b.example ended 2027-01-31 23:59 +11:00 (2 days ago): the entry now means disabled; update or remove "until"',
+      'f.yaml:6:47: warning: the grant of a@b.example ended 2027-01-31 ' +
+        '23:59 +11:00 (2 days ago): the entry now means disabled; update or remove "until"',
     ]);
     expect(parseDesiredState(text, { now: Date.parse('2027-01-31T12:59:59Z') }).problems).toEqual([]);
   });
