@@ -146,8 +146,9 @@ const roleArb = fc.constantFrom(
   'support',
   'super_admin',
   'PROVIDER',
+  'member',
 );
-/** Live role lists as Parchment may report them: duplicates, unknown roles, `member` alone (disabled), none. */
+/** Live role lists as Parchment may report them: duplicates, unknown roles, `member` alone or beside others, none. */
 const liveRolesArb = fc.oneof(
   fc.array(roleArb, { maxLength: 4 }),
   fc.constant(['member']),
