@@ -88,7 +88,10 @@ try {
   step('plan: compare the file with the live roles (read-only; the HTTP layer refuses writes)');
   expect(await run(['plan', '-c', example, '--detailed-exitcode'], env), 2, 'plan');
 
-  step('apply: write the changes through the rate-limited queue; the owner and the disabled user are never written');
+  step(
+    'apply: write the changes through the rate-limited queue; left.in.march is offboarded (disabled); ' +
+      'the owner and the user disabled in Parchment are never written',
+  );
   expect(await run(['apply', '-c', example], env), 0, 'apply');
 
   const collins = organizations.find((o) => o.name === 'Collins Street Clinic');
@@ -109,6 +112,21 @@ try {
 
   step('plan: nothing left to do (exit 0)');
   expect(await run(['plan', '-c', example, '--detailed-exitcode'], env), 0, 'final plan');
+
+  // The lifecycle: bring someone back through the file, then let a locum's grant run out.
+  const text = await readFile(example, 'utf8');
+  const back = text.replace(
+    'weekend.desk@collins.example: *desk',
+    'weekend.desk@collins.example: {roles: *desk, enabled: true}',
+  );
+  const ends = new Date(Date.now() + 3_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const lifecycle = join(work, 'lifecycle.yaml');
+  await writeFile(lifecycle, back.replace('until: 2030-06-30', `until: ${ends}`));
+  step('bring someone back: weekend.desk gets enabled: true, and the locum a grant ending in 3 seconds');
+  expect(await run(['apply', '-c', lifecycle], env), 0, 'apply enabled: true');
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(ends) - Date.now()) + 200));
+  step("expiry: the locum's until has passed, so the entry now means its `then` (disabled); apply ends the access");
+  expect(await run(['apply', '-c', lifecycle], env), 0, 'apply after the expiry');
 
   step('export: the live roles of Collins Street Clinic as a desired-state file (reads only), to start from');
   const exported = join(work, 'collins.yaml');

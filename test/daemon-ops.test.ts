@@ -34,6 +34,7 @@ describe('DaemonMetrics', () => {
         id: ORG,
         entries: [{ kind: 'not-found', user: { key: 'ghost@x.example' }, unknownEmails: 0 }],
         unmanaged: [{ id: USER }],
+        expiring: [],
         noLongerManaged: [],
       }),
     ];

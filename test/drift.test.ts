@@ -38,7 +38,7 @@ function desiredOrg(users: Record<string, AssignableRole[]>): DesiredOrg {
 
 function plan(desired: Record<string, AssignableRole[]>, live: Record<string, string[]>): OrgPlan {
   const users: ObservedUser[] = Object.entries(live).map(([id, r]) => ({ id: parseUserId(id)!, roles: roles(...r) }));
-  return planOrg(desiredOrg(desired), { id: ORG, users }, undefined);
+  return planOrg(desiredOrg(desired), { id: ORG, users }, undefined, { now: 0 });
 }
 
 function applied(byUser: Record<string, string[]>): Snapshot {

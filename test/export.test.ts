@@ -186,7 +186,7 @@ describe('renderExport, whatever Parchment returns', () => {
         const parsed = parseDesiredState(text);
         expect(parsed.problems.filter((p) => p.severity === 'error')).toEqual([]);
         const org = parsed.state!.organizations[0]!;
-        const plan = planOrg(org, { id: ORG, users }, undefined);
+        const plan = planOrg(org, { id: ORG, users }, undefined, { now: 0 });
         const acted = plan.entries.filter((e) => e.kind !== 'unchanged' && e.kind !== 'disabled');
         expect(acted).toEqual([]);
       }),

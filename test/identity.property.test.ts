@@ -90,7 +90,7 @@ describe('identity is never guessed', () => {
   it('a user is tied to a key only when exactly one live account, listed once, matches it, and no other key', () => {
     fc.assert(
       fc.property(desiredArb, observedArb, (desired, observed) => {
-        const plan = planOrg(desired, observed, undefined);
+        const plan = planOrg(desired, observed, undefined, { now: 0 });
         for (const e of tied(plan)) {
           expect(observed.users.filter((u) => u.id === e.id)).toHaveLength(1);
           const key = desired.users.find((u) => u.key === e.user.key)!;
@@ -108,7 +108,7 @@ describe('identity is never guessed', () => {
   it('a user whose read answered for someone else is never tied to a key', () => {
     fc.assert(
       fc.property(desiredArb, observedArb, (desired, observed) => {
-        const plan = planOrg(desired, observed, undefined);
+        const plan = planOrg(desired, observed, undefined, { now: 0 });
         for (const e of tied(plan)) expect(observed.readFailures?.get(e.id)?.reason).not.toBe('wrong-user');
       }),
     );
@@ -117,7 +117,7 @@ describe('identity is never guessed', () => {
   it('every file key has exactly one entry, and every live id is either named by the file or unmanaged, once', () => {
     fc.assert(
       fc.property(desiredArb, observedArb, (desired, observed) => {
-        const plan = planOrg(desired, observed, undefined);
+        const plan = planOrg(desired, observed, undefined, { now: 0 });
         expect(plan.entries.map((e) => e.user.key)).toEqual(desired.users.map((u) => u.key));
         const unmanaged = plan.unmanaged.map((u) => u.id);
         expect(new Set(unmanaged).size).toBe(unmanaged.length);
@@ -130,7 +130,7 @@ describe('nothing is stripped that cannot be given back', () => {
   it('a change is planned only for a user holding nothing but assignable roles and member', () => {
     fc.assert(
       fc.property(desiredArb, observedArb, (desired, observed) => {
-        const plan = planOrg(desired, observed, undefined);
+        const plan = planOrg(desired, observed, undefined, { now: 0 });
         for (const e of plan.entries) {
           if (e.kind !== 'change') continue;
           expect(e.from.every((r) => isAssignableRole(r) || r === 'member')).toBe(true);
@@ -143,7 +143,7 @@ describe('nothing is stripped that cannot be given back', () => {
   it('member is never a reason to write: without it, a change differs from the file and unchanged equals it', () => {
     fc.assert(
       fc.property(desiredArb, observedArb, (desired, observed) => {
-        const plan = planOrg(desired, observed, undefined);
+        const plan = planOrg(desired, observed, undefined, { now: 0 });
         for (const e of plan.entries) {
           const want = entryRoles(desired.users.find((u) => u.key === e.user.key)!.entry) ?? [];
           if (e.kind === 'change') expect(sameRoles(grantedRoles(e.from), want)).toBe(false);
@@ -170,7 +170,7 @@ describe('the no-admin guard', () => {
   it('a plan that takes admin from someone passes only if some user still holds admin afterwards', () => {
     fc.assert(
       fc.property(desiredArb, observedArb, (desired, observed) => {
-        const plan = planOrg(desired, observed, undefined);
+        const plan = planOrg(desired, observed, undefined, { now: 0 });
         const refusals = checkGuards([plan], { maxChanges: { kind: 'count', count: 1000 } });
         const demotes = plan.entries.some((e) => e.kind === 'change' && e.removed.includes('admin'));
         const refused = refusals.some((r) => r.kind === 'no-admin');

@@ -66,6 +66,7 @@ describe('planOrg', () => {
         [id(7), 'unmanaged@x.example', ['admin']],
       ),
       undefined,
+      { now: 0 },
     );
     expect(kinds(plan.entries)).toEqual(['unchanged', 'change', 'not-found', 'protected', 'disabled', 'unreadable']);
     const change = plan.entries[1]!;
@@ -82,6 +83,7 @@ describe('planOrg', () => {
       desired([id(1), ['admin']], ['a@x.example', ['provider']]),
       observed([id(1), 'a@x.example', ['admin']]),
       undefined,
+      { now: 0 },
     );
     expect(kinds(plan.entries)).toEqual(['ambiguous', 'ambiguous']);
     expect(plan.entries.map((e) => e.kind === 'ambiguous' && e.cause)).toEqual([
@@ -104,6 +106,7 @@ describe('planOrg', () => {
       desired([id(1), ['admin']]),
       observed([id(1), undefined, ['admin']], [id(9), 'gone@x.example', ['provider']]),
       snapshot,
+      { now: 0 },
     );
     expect(plan.noLongerManaged).toEqual([
       { id: id(9), key: 'gone@x.example', email: 'gone@x.example', roles: ['provider'] },
@@ -123,7 +126,7 @@ describe('guards', () => {
   const manyChanges = (n: number) => {
     const users = Array.from({ length: n }, (_, i): [string, AssignableRole[]] => [id(i + 1), ['admin']]);
     const obs = observed(...users.map(([k]): [UserId, undefined, string[]] => [k as UserId, undefined, ['provider']]));
-    return planOrg(desired(...users), obs, undefined);
+    return planOrg(desired(...users), obs, undefined, { now: 0 });
   };
 
   it('always allows 10 changes under a percentage, and refuses more than the budget', () => {
@@ -146,6 +149,7 @@ describe('guards', () => {
       desired([id(1), ['provider']]),
       observed([id(1), undefined, ['admin', 'provider']], [id(2), undefined, ['admin']]),
       undefined,
+      { now: 0 },
     );
     const refusals = checkGuards([plan], {
       maxChanges: { kind: 'percent', percent: 25 },

@@ -33,6 +33,12 @@ export function maxChangesArg(value: string): MaxChanges {
   return parsed;
 }
 
+/** `--max-disables N`: a count of accounts, 0 or more. */
+export function maxDisablesArg(value: string): number {
+  if (!/^\d{1,6}$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a count of disables (e.g. 3)`);
+  return Number(value);
+}
+
 /** The report goes to stdout (and `--out`), so `role-sync plan --format json > plan.json` works. */
 export async function emitReport(report: Report, format: ReportFormat, out: string | undefined): Promise<void> {
   const colour = format === 'text' && process.stdout.isTTY === true && !process.env['NO_COLOR'];

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { configOption, maxChangesArg, orgOption, reportOptions } from '../cli/common.js';
+import { configOption, maxChangesArg, maxDisablesArg, orgOption, reportOptions } from '../cli/common.js';
 import type { OrgId } from '../core/domain.js';
 import type { ReportFormat } from '../core/render/index.js';
 import type { MaxChanges } from '../core/units.js';
@@ -25,6 +25,11 @@ export function register(program: Command): void {
       'refuse when an organization has more changes (default 25%, at least 10)',
       maxChangesArg,
     )
+    .option(
+      '--max-disables <n>',
+      'refuse when an organization has more disables (offboarded, expired or unlisted users; default 3)',
+      maxDisablesArg,
+    )
     .option('--force', 'write even when a safety guard refuses the plan')
     .action(
       async (o: {
@@ -34,6 +39,7 @@ export function register(program: Command): void {
         dryRun?: boolean;
         detailedExitcode?: boolean;
         maxChanges?: MaxChanges;
+        maxDisables?: number;
         force?: boolean;
         org?: OrgId[];
       }) => {
@@ -44,6 +50,7 @@ export function register(program: Command): void {
           out: o.out,
           detailedExitcode: o.detailedExitcode === true,
           maxChanges: o.maxChanges,
+          maxDisables: o.maxDisables,
           force: o.force === true,
           ...(o.org !== undefined ? { orgs: o.org } : {}),
         });

@@ -1,6 +1,6 @@
 import type { Report } from '../core/report.js';
 import { hasPendingChanges } from '../core/report.js';
-import { DEFAULT_MAX_CHANGES } from '../core/guards.js';
+import { DEFAULT_MAX_CHANGES, DEFAULT_MAX_DISABLES } from '../core/guards.js';
 import type { MaxChanges } from '../core/units.js';
 import type { OrgId } from '../core/domain.js';
 import { withLeftOut } from '../core/scope.js';
@@ -22,6 +22,7 @@ export interface LiveRunOptions {
   readonly out?: string;
   readonly detailedExitcode: boolean;
   readonly maxChanges?: MaxChanges;
+  readonly maxDisables?: number | undefined;
   readonly force: boolean;
   /** `--org`: observe, plan and write only these organizations. */
   readonly orgs?: readonly OrgId[];
@@ -62,6 +63,7 @@ export async function runLive(opts: LiveRunOptions): Promise<ExitCode> {
   try {
     const result = await connection.reconciler(opts.mode).cycle(state, snapshotOrEmpty(snapshot), {
       maxChanges: opts.maxChanges ?? DEFAULT_MAX_CHANGES,
+      maxDisables: opts.maxDisables ?? DEFAULT_MAX_DISABLES,
       force: opts.force,
       source: sourceOf(loaded),
       onProgress: progress.update,

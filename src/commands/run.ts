@@ -1,8 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { configOption, durationArg, maxChangesArg, orgOption } from '../cli/common.js';
+import { configOption, durationArg, maxChangesArg, maxDisablesArg, orgOption } from '../cli/common.js';
 import { ExitCode } from '../cli/exit-codes.js';
-import type { AssignableRole, OrgId } from '../core/domain.js';
-import { DEFAULT_MAX_CHANGES } from '../core/guards.js';
+import type { OrgId } from '../core/domain.js';
+import { DEFAULT_MAX_CHANGES, DEFAULT_MAX_DISABLES } from '../core/guards.js';
 import type { MaxChanges } from '../core/units.js';
 import { Daemon } from '../daemon/daemon.js';
 import { DesiredSource } from '../daemon/desired-source.js';
@@ -10,6 +10,7 @@ import { DaemonMetrics } from '../daemon/metrics.js';
 import { DEFAULT_LISTEN, parseListenAddress, type ListenAddress } from '../daemon/ops-server.js';
 import { loadDesiredConfig } from '../config-source.js';
 import { connect, requestQueue, type Connection } from '../engine/connection.js';
+import type { UserWrite } from '../engine/reconciler.js';
 import { createLogger } from '../log.js';
 import { loadSettings, SettingsError, type ParchmentSettings } from '../parchment/settings.js';
 import { WriteCoordinator } from '../queue/write-coordinator.js';
@@ -28,6 +29,7 @@ export interface RunOptions {
   readonly dryRun: boolean;
   readonly force: boolean;
   readonly maxChanges: MaxChanges;
+  readonly maxDisables: number;
   readonly listen: ListenAddress;
   readonly debounceMs: number;
   readonly rereadIntervalMs: number;
@@ -82,6 +84,11 @@ export function register(program: Command): void {
       'refuse a cycle with more changes per organization (default 25%, at least 10)',
       maxChangesArg,
     )
+    .option(
+      '--max-disables <n>',
+      'refuse a cycle with more disables per organization (offboarded, expired or unlisted users; default 3)',
+      maxDisablesArg,
+    )
     .option('--force', 'write even when a safety guard refuses the plan')
     .action(
       async (o: {
@@ -92,6 +99,7 @@ export function register(program: Command): void {
         rereadInterval: number;
         resyncInterval: number;
         maxChanges?: MaxChanges;
+        maxDisables?: number;
         force?: boolean;
         org?: OrgId[];
       }) => {
@@ -106,6 +114,7 @@ export function register(program: Command): void {
           dryRun: o.dryRun === true,
           force: o.force === true,
           maxChanges: o.maxChanges ?? DEFAULT_MAX_CHANGES,
+          maxDisables: o.maxDisables ?? DEFAULT_MAX_DISABLES,
           listen: o.listen,
           debounceMs: o.debounce,
           rereadIntervalMs: o.rereadInterval,
@@ -145,7 +154,7 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
 
   const metrics = new DaemonMetrics({ queueDepth: () => queue.depth });
   const queue = requestQueue(settings, logger, metrics.recordRateLimited);
-  const coordinator = new WriteCoordinator<readonly AssignableRole[]>();
+  const coordinator = new WriteCoordinator<UserWrite>();
   let initial: ParchmentSettings | undefined = settings;
   const reconnect = async (orgs: readonly OrgId[]): Promise<Connection> => {
     // Credentials are read again for a new set of organizations, or after Parchment rejected them:
@@ -160,6 +169,7 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
       mode: opts.dryRun ? 'dry-run' : 'apply',
       force: opts.force,
       maxChanges: opts.maxChanges,
+      maxDisables: opts.maxDisables,
       listen: opts.listen,
       debounceMs: opts.debounceMs,
       rereadIntervalMs: opts.rereadIntervalMs,

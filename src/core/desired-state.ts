@@ -101,6 +101,24 @@ export function nextExpiry(state: DesiredState, at: EpochMs): EpochMs | undefine
   return next;
 }
 
+/** setTimeout's longest delay (about 24.8 days); a later wake-up is reached in steps. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * When the daemon must next look at the state because of an `until`: `expire` when that is the
+ * next grant's end, `wait` when it is further away than one timer can wait. Undefined when no
+ * grant ends after `at`.
+ */
+export function nextWake(
+  state: DesiredState,
+  at: EpochMs,
+): { readonly kind: 'expire' | 'wait'; readonly delayMs: number } | undefined {
+  const next = nextExpiry(state, at);
+  if (next === undefined) return undefined;
+  const delayMs = next - at;
+  return delayMs > MAX_TIMER_MS ? { kind: 'wait', delayMs: MAX_TIMER_MS } : { kind: 'expire', delayMs };
+}
+
 /** Grants of one organization whose `until` falls in (at, at + within]: the "expiring soon" count. */
 export function grantsExpiringWithin(org: DesiredOrg, at: EpochMs, within: number): number {
   let n = 0;

@@ -94,6 +94,8 @@ function driftKey(org: OrgId, user: UserId, to: readonly LiveRole[]): string {
 function liveRolesOf(entry: PlanEntry): { readonly id: UserId; readonly live: readonly LiveRole[] } | undefined {
   switch (entry.kind) {
     case 'change':
+    case 'disable':
+    case 'enable':
       return { id: entry.id, live: entry.from };
     case 'unchanged':
       return { id: entry.id, live: entry.roles };

@@ -1,5 +1,5 @@
 import type { LiveRole, OrgId, UserId } from './domain.js';
-import { changesOf, type OrgPlan } from './live-plan.js';
+import { writesOf, type OrgPlan, type PlanEntry } from './live-plan.js';
 import type { ObservedUser } from './observed-state.js';
 import type { ReportWarning } from './report.js';
 import type { MaxChanges } from './units.js';
@@ -7,6 +7,8 @@ import type { MaxChanges } from './units.js';
 /** Safety guards checked before the first write: a refusal sends nothing (exit 3 unless `--force`). Pure. */
 export interface GuardOptions {
   readonly maxChanges: MaxChanges;
+  /** Disables allowed per organization (`--max-disables`); DEFAULT_MAX_DISABLES when absent. */
+  readonly maxDisables?: number;
   /** The acting user (`x-user-id`) per organization, when known. */
   readonly actingUsers?: ReadonlyMap<OrgId, UserId>;
 }
@@ -20,7 +22,15 @@ export type GuardRefusal =
       readonly limit: number;
       readonly message: string;
     }
+  | {
+      readonly kind: 'max-disables';
+      readonly organization: OrgId;
+      readonly disables: number;
+      readonly limit: number;
+      readonly message: string;
+    }
   | { readonly kind: 'self-admin'; readonly organization: OrgId; readonly user: UserId; readonly message: string }
+  | { readonly kind: 'self-disable'; readonly organization: OrgId; readonly user: UserId; readonly message: string }
   | {
       readonly kind: 'no-admin';
       readonly organization: OrgId;
@@ -30,6 +40,8 @@ export type GuardRefusal =
     };
 
 export const DEFAULT_MAX_CHANGES: MaxChanges = { kind: 'percent', percent: 25 };
+/** Disabling locks people out of prescribing: a few per organization per run unless the operator says more. */
+export const DEFAULT_MAX_DISABLES = 3;
 /** Below this many changes the percentage guard never trips: small organizations must stay editable. */
 export const ALWAYS_ALLOWED_CHANGES = 10;
 
@@ -43,8 +55,9 @@ export function changeLimit(max: MaxChanges, managed: number): number {
 export function checkGuards(plans: readonly OrgPlan[], opts: GuardOptions): GuardRefusal[] {
   const refusals: GuardRefusal[] = [];
   for (const plan of plans) {
-    const changes = changesOf(plan);
-    const managed = plan.entries.length;
+    // Role changes, disables and enables all count; unlisted users disabled count too, but are not managed.
+    const changes = writesOf(plan);
+    const managed = plan.entries.filter((e) => !(e.kind === 'disable' && e.cause === 'unlisted')).length;
     const limit = changeLimit(opts.maxChanges, managed);
     if (changes.length > limit) {
       const budget =
@@ -62,10 +75,36 @@ export function checkGuards(plans: readonly OrgPlan[], opts: GuardOptions): Guar
           'review the plan and re-run with --force or a higher --max-changes',
       });
     }
+    const disables = changes.filter((c) => c.kind === 'disable');
+    const maxDisables = opts.maxDisables ?? DEFAULT_MAX_DISABLES;
+    if (disables.length > maxDisables) {
+      refusals.push({
+        kind: 'max-disables',
+        organization: plan.id,
+        disables: disables.length,
+        limit: maxDisables,
+        message:
+          `organization ${plan.id}: ${disables.length} disables exceed --max-disables ${maxDisables} ` +
+          `(${disables.map((d) => d.user.key).join(', ')}); review the plan and re-run with --force ` +
+          'or a higher --max-disables',
+      });
+    }
     const acting = opts.actingUsers?.get(plan.id);
     if (acting) {
+      const selfDisable = disables.find((d) => d.id === acting);
+      if (selfDisable) {
+        refusals.push({
+          kind: 'self-disable',
+          organization: plan.id,
+          user: selfDisable.id,
+          message:
+            `organization ${plan.id}: the plan disables the acting user ${selfDisable.user.key} ` +
+            '(the user role-sync calls the API as); role-sync would lock itself out. ' +
+            'Re-run with --force if this is intended',
+        });
+      }
       const self = changes.find((c) => c.id === acting);
-      if (self && self.removed.includes('admin')) {
+      if (self?.kind === 'change' && self.removed.includes('admin')) {
         refusals.push({
           kind: 'self-admin',
           organization: plan.id,
@@ -101,14 +140,18 @@ export function guardWarnings(plans: readonly OrgPlan[], actingUsers: GuardOptio
 
 type AdminState = 'admin' | 'not' | 'unknown';
 
+function takesAdmin(e: PlanEntry): boolean {
+  if (e.kind === 'change') return e.removed.includes('admin');
+  return e.kind === 'disable' && e.from.includes('admin');
+}
+
 /**
- * Refuses a plan that takes admin away from someone and leaves no user of the organization
+ * Refuses a plan that takes admin away from someone (a change or a disable) and leaves no user of the organization
  * holding admin (managed or not). A user seen more than once counts only if every sighting holds
  * admin; a user whose roles are unknown is not counted.
  */
 function noAdminLeft(plan: OrgPlan): GuardRefusal | undefined {
-  const changes = changesOf(plan);
-  if (!changes.some((c) => c.removed.includes('admin'))) return undefined;
+  if (!plan.entries.some(takesAdmin)) return undefined;
   const states = new Map<UserId, AdminState>();
   const see = (id: UserId, roles: readonly LiveRole[] | undefined): void => {
     const now: AdminState = roles === undefined ? 'unknown' : roles.includes('admin') ? 'admin' : 'not';
@@ -122,7 +165,11 @@ function noAdminLeft(plan: OrgPlan): GuardRefusal | undefined {
   for (const e of plan.entries) {
     switch (e.kind) {
       case 'change':
+      case 'enable':
         see(e.id, e.to);
+        break;
+      case 'disable':
+        see(e.id, []);
         break;
       case 'unchanged':
         see(e.id, e.roles);

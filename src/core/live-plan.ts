@@ -1,4 +1,11 @@
-import type { DesiredOrg, DesiredUser } from './desired-state.js';
+import {
+  effectiveAt,
+  type DesiredOrg,
+  type DesiredUser,
+  type EffectiveDesired,
+  type Expiry,
+  type KeepEntry,
+} from './desired-state.js';
 import {
   canonicalLiveRoles,
   grantedRoles,
@@ -12,7 +19,8 @@ import {
   type UserId,
 } from './domain.js';
 import type { ObservedOrg, ObservedUser, OrgSnapshot } from './observed-state.js';
-import type { FailureDetail, UserLabel } from './report.js';
+import type { DisableCause, FailureDetail, UnlistedExemption, UserLabel } from './report.js';
+import type { EpochMs } from './time.js';
 
 /** Why a key cannot be tied to one Parchment user: role-sync refuses to guess. */
 export type AmbiguityCause =
@@ -63,16 +71,70 @@ export type PlanEntry =
       readonly user: UserLabel;
       readonly cause: AmbiguityCause;
       readonly candidates: readonly ObservedUser[];
+    }
+  /** `PUT .../disable`, and nothing else for this user: Parchment leaves the account with `member` only. */
+  | {
+      readonly kind: 'disable';
+      readonly user: UserLabel;
+      readonly id: UserId;
+      readonly from: readonly LiveRole[];
+      readonly cause: DisableCause;
+      /** For `cause: expired`: the grant that ended. */
+      readonly expired?: Expiry;
+    }
+  /** `PUT .../enable`, then `PUT .../roles` with `to`, strictly in that order. */
+  | {
+      readonly kind: 'enable';
+      readonly user: UserLabel;
+      readonly id: UserId;
+      readonly from: readonly LiveRole[];
+      readonly to: readonly AssignableRole[];
+      readonly added: readonly AssignableRole[];
+      readonly removed: readonly LiveRole[];
     };
 
 export type ChangeEntry = Extract<PlanEntry, { kind: 'change' }>;
+export type DisableEntry = Extract<PlanEntry, { kind: 'disable' }>;
+export type EnableEntry = Extract<PlanEntry, { kind: 'enable' }>;
+
+/** What `unlisted: disable` does in one organization. */
+export interface UnlistedPlan {
+  readonly keep: readonly KeepEntry[];
+  /** Unlisted users left alone, with why. The disabled ones are `disable` entries (`cause: unlisted`). */
+  readonly exempt: ReadonlyMap<UserId, UnlistedExemption>;
+  /** `keep` entries that match no user of the organization. */
+  readonly unmatchedKeep: readonly KeepEntry[];
+}
+
+/** A grant whose `until` is still ahead. */
+export interface ExpiringEntry {
+  readonly user: UserLabel;
+  readonly roles: readonly AssignableRole[];
+  readonly expiry: Expiry;
+}
+
+/** What planning needs beyond the file and the live state. */
+export interface PlanContext {
+  /** The clock at plan time: an entry whose `until` has passed plans as its `then`. */
+  readonly now: EpochMs;
+  /** The user role-sync calls the API as, when known: never disabled by `unlisted: disable`. */
+  readonly actingUser?: UserId;
+}
 
 export interface OrgPlan {
   readonly id: OrgId;
   readonly name?: string;
+  /**
+   * One entry per user of the file, in file order; then, under `unlisted: disable`, a `disable`
+   * entry (`cause: unlisted`) per unlisted user to disable.
+   */
   readonly entries: readonly PlanEntry[];
-  /** In the organization, not named by the file: never touched. Each id once. */
+  /** In the organization, not named by the file, and not disabled by `unlisted: disable`. Each id once. */
   readonly unmanaged: readonly ObservedUser[];
+  /** Present when the organization says `unlisted: disable`. */
+  readonly unlisted?: UnlistedPlan;
+  /** Grants of the file whose `until` is still ahead, soonest first. */
+  readonly expiring: readonly ExpiringEntry[];
   /** In the file at the last successful apply, not any more: their access is NOT revoked. */
   readonly noLongerManaged: readonly {
     readonly id: UserId;
@@ -143,8 +205,13 @@ export function labelOf(user: DesiredUser, observed: ObservedUser | undefined): 
   };
 }
 
-/** Pure: compare one organization's desired users with what Parchment reports. */
-export function planOrg(desired: DesiredOrg, observed: ObservedOrg, snapshot: OrgSnapshot | undefined): OrgPlan {
+/** Pure: compare one organization's desired users with what Parchment reports, at `context.now`. */
+export function planOrg(
+  desired: DesiredOrg,
+  observed: ObservedOrg,
+  snapshot: OrgSnapshot | undefined,
+  context: PlanContext,
+): OrgPlan {
   const index = indexUsers(observed);
   const resolved = desired.users.map((user) => ({ user, found: resolveUser(index, user) }));
   // Every key that may mean each id: its own resolution, or one of the accounts an ambiguous key matched.
@@ -183,16 +250,22 @@ export function planOrg(desired: DesiredOrg, observed: ObservedOrg, snapshot: Or
             candidates: [live],
           };
         }
-        // Account-state entries are never written by this planner: a `disabled` user is reported, not touched.
-        if (user.entry.kind === 'disabled') {
-          const roles = canonicalLiveRoles(live.roles ?? []);
-          return { kind: 'disabled', user: label, id: live.id, live: roles, desired: [] };
-        }
-        return planUser(label, live, user.entry.roles, observed.readFailures?.get(live.id));
+        return planUser(label, live, wanted(user, context.now), observed.readFailures?.get(live.id));
       }
     }
   });
-  const unmanaged = [...index.byId.values()].flatMap(([first]) => (first && !named.has(first.id) ? [first] : []));
+  const unlistedUsers = [...index.byId.values()].flatMap(([first]) => (first && !named.has(first.id) ? [first] : []));
+  const unlisted = desired.unlisted === 'disable' ? planUnlisted(desired, observed, unlistedUsers, context) : undefined;
+  const unmanaged = unlisted ? unlistedUsers.filter((u) => unlisted.exempt.has(u.id)) : unlistedUsers;
+  if (unlisted) entries.push(...unlisted.disables);
+  const expiring = desired.users
+    .flatMap((user): ExpiringEntry[] => {
+      const expiry = user.entry.kind === 'roles' ? user.entry.expiry : undefined;
+      if (user.entry.kind !== 'roles' || expiry === undefined || expiry.at <= context.now) return [];
+      const found = resolveUser(index, user);
+      return [{ user: labelOf(user, found.kind === 'one' ? found.user : undefined), roles: user.entry.roles, expiry }];
+    })
+    .sort((a, b) => a.expiry.at - b.expiry.at);
   const noLongerManaged = snapshot
     ? [...snapshot.managed]
         .filter(([id]) => !named.has(id))
@@ -206,29 +279,130 @@ export function planOrg(desired: DesiredOrg, observed: ObservedOrg, snapshot: Or
     ...(desired.name !== undefined ? { name: desired.name } : {}),
     entries,
     unmanaged,
+    ...(unlisted
+      ? { unlisted: { keep: unlisted.keep, exempt: unlisted.exempt, unmatchedKeep: unlisted.unmatchedKeep } }
+      : {}),
+    expiring,
     noLongerManaged,
   };
 }
 
+/** What one entry asks for now, and why a disable would happen. */
+interface Wanted {
+  readonly desired: EffectiveDesired;
+  readonly cause: Exclude<DisableCause, 'unlisted'>;
+  readonly expired?: Expiry;
+}
+
+function wanted(user: DesiredUser, now: EpochMs): Wanted {
+  const desired = effectiveAt(user.entry, now);
+  const expiry = user.entry.kind === 'roles' ? user.entry.expiry : undefined;
+  if (expiry !== undefined && now >= expiry.at) return { desired, cause: 'expired', expired: expiry };
+  return { desired, cause: 'file' };
+}
+
+/** A live account is disabled when all it holds is the `member` baseline. */
+function isDisabledAccount(roles: readonly LiveRole[]): boolean {
+  return roles.length > 0 && grantedRoles(roles).length === 0;
+}
+
+/**
+ * `unlisted: disable`: every user the file does not name is disabled, except the acting user, users
+ * holding a role role-sync cannot assign, users already disabled, users in `keep`, and users whose
+ * roles (or, while an email `keep` entry is unmatched, whose email) could not be read.
+ */
+function planUnlisted(
+  desired: DesiredOrg,
+  observed: ObservedOrg,
+  unlisted: readonly ObservedUser[],
+  context: PlanContext,
+): UnlistedPlan & { readonly disables: readonly DisableEntry[] } {
+  const keptIds = new Set<UserId>();
+  const keptEmails = new Set<Email>();
+  for (const k of desired.keep) {
+    if (k.ref.kind === 'id') keptIds.add(k.ref.id);
+    else keptEmails.add(k.ref.email);
+  }
+  const knownEmails = new Set<Email>(observed.users.flatMap((u) => (u.email ? [u.email] : [])));
+  const knownIds = new Set<UserId>(observed.users.map((u) => u.id));
+  const unmatchedKeep = desired.keep.filter((k) =>
+    k.ref.kind === 'id' ? !knownIds.has(k.ref.id) : !knownEmails.has(k.ref.email),
+  );
+  const emailKeepOpen = unmatchedKeep.some((k) => k.ref.kind === 'email');
+  const exempt = new Map<UserId, UnlistedExemption>();
+  const disables: DisableEntry[] = [];
+  for (const u of unlisted) {
+    const reason = exemption(u, observed, context, keptIds, keptEmails, emailKeepOpen);
+    if (reason !== undefined) {
+      exempt.set(u.id, reason);
+      continue;
+    }
+    const user: UserLabel = {
+      key: u.email ?? u.id,
+      id: u.id,
+      ...(u.email ? { email: u.email } : {}),
+      ...(u.fullName ? { fullName: u.fullName } : {}),
+    };
+    disables.push({ kind: 'disable', user, id: u.id, from: canonicalLiveRoles(u.roles ?? []), cause: 'unlisted' });
+  }
+  return { keep: desired.keep, exempt, unmatchedKeep, disables };
+}
+
+function exemption(
+  u: ObservedUser,
+  observed: ObservedOrg,
+  context: PlanContext,
+  keptIds: ReadonlySet<UserId>,
+  keptEmails: ReadonlySet<Email>,
+  emailKeepOpen: boolean,
+): UnlistedExemption | undefined {
+  if (context.actingUser === undefined) return 'acting-user-unknown';
+  if (u.id === context.actingUser) return 'acting-user';
+  if (keptIds.has(u.id) || (u.email !== undefined && keptEmails.has(u.email))) return 'keep';
+  if (u.roles === undefined || observed.readFailures?.has(u.id) === true) return 'unreadable';
+  if (u.email === undefined && emailKeepOpen) return 'unreadable';
+  const roles = canonicalLiveRoles(u.roles);
+  if (roles.some(isProtectedRole)) return 'protected';
+  if (isDisabledAccount(roles)) return 'disabled';
+  return undefined;
+}
+
 /**
  * One resolved user. `member` is the baseline every account holds: left out when comparing, so it
- * is never a reason to write. A read that answered for another user poisons the user even when the
- * list carried roles: that server cannot be trusted with this account this cycle.
+ * is never a reason to write; an account holding nothing else is disabled. A read that answered for
+ * another user poisons the user even when the list carried roles: that server cannot be trusted with
+ * this account this cycle.
  */
-export function planUser(
-  user: UserLabel,
-  live: ObservedUser,
-  desired: readonly AssignableRole[],
-  readFailure?: FailureDetail,
-): PlanEntry {
+export function planUser(user: UserLabel, live: ObservedUser, want: Wanted, readFailure?: FailureDetail): PlanEntry {
   if (readFailure?.reason === 'wrong-user') return { kind: 'unreadable', user, id: live.id, failure: readFailure };
   if (!live.roles) return { kind: 'unreadable', user, id: live.id, ...(readFailure ? { failure: readFailure } : {}) };
   const from = canonicalLiveRoles(live.roles);
+  const desired = want.desired.kind === 'roles' ? want.desired.roles : [];
   if (from.some(isProtectedRole)) return { kind: 'protected', user, id: live.id, live: from, desired };
+  const disabled = isDisabledAccount(from);
+  if (want.desired.kind === 'disabled') {
+    if (disabled) return { kind: 'unchanged', user, id: live.id, roles: from };
+    const expired = want.expired !== undefined ? { expired: want.expired } : {};
+    return { kind: 'disable', user, id: live.id, from, cause: want.cause, ...expired };
+  }
+  if (disabled) {
+    if (!want.desired.enable) return { kind: 'disabled', user, id: live.id, live: from, desired };
+    return { kind: 'enable', user, id: live.id, from, to: desired, ...roleDelta(grantedRoles(from), desired) };
+  }
   const granted = grantedRoles(from);
-  if (from.length > 0 && granted.length === 0) return { kind: 'disabled', user, id: live.id, live: from, desired };
   if (sameRoles(granted, desired)) return { kind: 'unchanged', user, id: live.id, roles: from };
   return { kind: 'change', user, id: live.id, from, to: desired, ...roleDelta(granted, desired) };
+}
+
+/** The entries that send requests: role changes, disables and enables. */
+export type WriteEntry = ChangeEntry | DisableEntry | EnableEntry;
+
+export function isWriteEntry(entry: PlanEntry): entry is WriteEntry {
+  return entry.kind === 'change' || entry.kind === 'disable' || entry.kind === 'enable';
+}
+
+export function writesOf(plan: OrgPlan): WriteEntry[] {
+  return plan.entries.filter(isWriteEntry);
 }
 
 export function changesOf(plan: OrgPlan): ChangeEntry[] {

@@ -1,10 +1,13 @@
-import { isProtectedRole } from './domain.js';
+import { isProtectedRole, type OrgId } from './domain.js';
+import type { UnlistedPlan } from './live-plan.js';
 import { defined } from './objects.js';
 import { failuresOf, type OrgOutcome, type PlannedOutcome } from './outcome.js';
 import {
   REPORT_VERSION,
   emptyOrgReport,
+  expiryInfo,
   summarize,
+  type AccountChange,
   type OrgReport,
   type Report,
   type ReportSource,
@@ -43,12 +46,33 @@ export function buildLiveReport(input: LiveReportInput): Report {
 function orgReport(outcome: PlannedOutcome, warnings: ReportWarning[]): OrgReport {
   const { plan } = outcome;
   const changes: RoleChange[] = [];
+  const accountChanges: AccountChange[] = [];
   const skipped: SkippedUser[] = [];
   let unchanged = 0;
   for (const u of outcome.users) {
     if (u.kind === 'write') {
       const e = u.entry;
-      changes.push({ user: e.user, from: e.from, to: e.to, added: e.added, removed: e.removed, result: u.result });
+      const result = u.result;
+      switch (e.kind) {
+        case 'change':
+          changes.push({ user: e.user, from: e.from, to: e.to, added: e.added, removed: e.removed, result });
+          break;
+        case 'disable':
+          accountChanges.push(
+            defined({
+              kind: 'disable' as const,
+              user: e.user,
+              from: e.from,
+              cause: e.cause,
+              expired: e.expired && expiryInfo(e.expired),
+              result,
+            }),
+          );
+          break;
+        case 'enable':
+          accountChanges.push({ kind: 'enable', user: e.user, from: e.from, to: e.to, result });
+          break;
+      }
       continue;
     }
     const e = u.entry;
@@ -76,11 +100,16 @@ function orgReport(outcome: PlannedOutcome, warnings: ReportWarning[]): OrgRepor
         warnings.push({
           organization: plan.id,
           user: e.user.key,
-          message: `${e.user.key} is disabled (only role: member): never written; enable the user in Parchment first`,
+          message:
+            `${e.user.key} is disabled in Parchment (only role: member): skipped, since role-sync never ` +
+            `enables an account unless the file says so; to bring them back, write ` +
+            `${e.user.key}: {roles: [${e.desired.join(', ')}], enabled: true}`,
         });
         break;
     }
   }
+  const unlisted = plan.unlisted;
+  if (unlisted) unlistedWarnings(plan.id, unlisted, warnings);
   if (plan.noLongerManaged.length > 0) {
     warnings.push({
       organization: plan.id,
@@ -100,11 +129,46 @@ function orgReport(outcome: PlannedOutcome, warnings: ReportWarning[]): OrgRepor
     unmanaged: plan.unmanaged.map((u) =>
       defined({
         user: defined({ key: u.email ?? u.id, id: u.id, email: u.email, fullName: u.fullName }),
+        exempt: unlisted?.exempt.get(u.id),
         roles: u.roles,
       }),
     ),
     unchanged,
+    ...(accountChanges.length > 0 ? { accountChanges } : {}),
+    ...(plan.expiring.length > 0
+      ? { expiring: plan.expiring.map((g) => ({ user: g.user, roles: g.roles, expires: expiryInfo(g.expiry) })) }
+      : {}),
+    ...(unlisted ? { unlisted: { policy: 'disable' as const, keep: unlisted.keep.map((k) => k.key) } } : {}),
   };
+}
+
+/** What a reviewer of `unlisted: disable` must know: keep entries that match nobody, users it could not judge. */
+function unlistedWarnings(org: OrgId, unlisted: UnlistedPlan, warnings: ReportWarning[]): void {
+  for (const k of unlisted.unmatchedKeep) {
+    warnings.push({
+      organization: org,
+      user: k.key,
+      message: `"keep" lists ${k.key} (line ${k.pos.line}), who is not in organization ${org}: it protects no one`,
+    });
+  }
+  const reasons = [...unlisted.exempt.values()];
+  if (reasons.includes('acting-user-unknown')) {
+    warnings.push({
+      organization: org,
+      message:
+        `organization ${org} says "unlisted: disable", but the acting user is unknown, so no unlisted user is ` +
+        `disabled (role-sync might disable its own account); set PARCHMENT_USER_ID`,
+    });
+  }
+  const unreadable = reasons.filter((r) => r === 'unreadable').length;
+  if (unreadable > 0) {
+    warnings.push({
+      organization: org,
+      message:
+        `organization ${org}: ${unreadable} unlisted user(s) were not disabled, because their roles ` +
+        `(or their email, with an email in "keep") could not be read`,
+    });
+  }
 }
 
 function unobservedReport(outcome: Extract<OrgOutcome, { kind: 'unobserved' }>): OrgReport {

@@ -11,10 +11,10 @@ import {
 import {
   REPORT_VERSION,
   emptyOrgReport,
+  expiryInfo,
   summarize,
   type AccountChange,
   type ExpiryChange,
-  type ExpiryInfo,
   type SkippedUser,
   type UnlistedReport,
   type ManagedUser,
@@ -205,15 +205,6 @@ function compareExpiry(head: DesiredUser, base: DesiredUser | undefined): Expiry
 function sameThen(a: EffectiveDesired, b: EffectiveDesired): boolean {
   if (a.kind === 'disabled' || b.kind === 'disabled') return a.kind === b.kind;
   return sameRoles(a.roles, b.roles);
-}
-
-export function expiryInfo(expiry: Expiry): ExpiryInfo {
-  return {
-    at: new Date(expiry.at).toISOString(),
-    shown: expiry.shown,
-    written: expiry.written,
-    then: expiry.then.kind === 'disabled' ? { kind: 'disabled' } : { kind: 'roles', roles: expiry.then.roles },
-  };
 }
 
 function unlistedReport(head: DesiredOrg, base: DesiredOrg): UnlistedReport | undefined {

@@ -1,6 +1,6 @@
 import type { DesiredOrg } from './desired-state.js';
 import type { OrgId, UserId } from './domain.js';
-import type { AmbiguityCause, ChangeEntry, OrgPlan, PlanEntry } from './live-plan.js';
+import { isWriteEntry, type AmbiguityCause, type OrgPlan, type PlanEntry, type WriteEntry } from './live-plan.js';
 import type { ChangeResult, Failure, FailureDetail } from './report.js';
 
 /**
@@ -8,8 +8,7 @@ import type { ChangeResult, Failure, FailureDetail } from './report.js';
  * and the report builder. The report is a rendering of these; nothing reads facts back out of it.
  */
 
-/** A plan entry that sends a write when the run mode allows it. */
-export type WriteEntry = ChangeEntry;
+export type { WriteEntry } from './live-plan.js';
 
 /** One managed user: the plan's entry and, for an entry that writes, what became of the write. */
 export type UserOutcome =
@@ -37,7 +36,7 @@ const PLANNED: ChangeResult = { state: 'planned' };
 /** Pair each entry of the plan with its write result; a write entry without one is still `planned`. */
 export function userOutcomes(plan: OrgPlan, results: ReadonlyMap<UserId, ChangeResult>): UserOutcome[] {
   return plan.entries.map((entry) =>
-    entry.kind === 'change'
+    isWriteEntry(entry)
       ? { kind: 'write', entry, result: results.get(entry.id) ?? PLANNED }
       : { kind: 'no-write', entry },
   );
@@ -66,10 +65,12 @@ export function credentialsRejected(outcome: OrgOutcome): boolean {
   return outcome.kind === 'auth-stopped' || (outcome.kind === 'unobserved' && outcome.failure.reason === 'auth');
 }
 
-/** Writes Parchment confirmed in this organization. */
-export function appliedCount(outcome: OrgOutcome): number {
+/** Writes Parchment confirmed in this organization, of the given kinds (all by default). */
+export function appliedCount(outcome: OrgOutcome, kinds?: readonly WriteEntry['kind'][]): number {
   if (!isPlanned(outcome)) return 0;
-  return outcome.users.filter((u) => u.kind === 'write' && u.result.state === 'applied').length;
+  return outcome.users.filter(
+    (u) => u.kind === 'write' && u.result.state === 'applied' && (kinds === undefined || kinds.includes(u.entry.kind)),
+  ).length;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Expiry } from './desired-state.js';
 import type { AssignableRole, Email, LiveRole, OrgId, UserId } from './domain.js';
 import { defined } from './objects.js';
 
@@ -136,6 +137,16 @@ export interface ExpiryInfo {
   readonly then: ThenInfo;
 }
 
+/** An expiry of the desired state as reports carry it. */
+export function expiryInfo(expiry: Expiry): ExpiryInfo {
+  return {
+    at: new Date(expiry.at).toISOString(),
+    shown: expiry.shown,
+    written: expiry.written,
+    then: expiry.then.kind === 'disabled' ? { kind: 'disabled' } : { kind: 'roles', roles: expiry.then.roles },
+  };
+}
+
 export interface ExpiringGrant {
   readonly user: UserLabel;
   /** The roles granted until then. */
@@ -192,8 +203,19 @@ export function emptyOrgReport(
   });
 }
 
+/** Why `unlisted: disable` leaves an unlisted user alone. */
+export type UnlistedExemption =
+  | 'acting-user' // role-sync would lock itself out
+  | 'protected' // holds owner, support or a role role-sync cannot assign
+  | 'disabled' // already disabled
+  | 'keep' // listed in `keep`
+  | 'unreadable' // roles (or, while an email `keep` entry is unmatched, the email) could not be read
+  | 'acting-user-unknown'; // no acting user is known: the account might be role-sync's own
+
 export interface ManagedUser {
   readonly user: UserLabel;
+  /** Unmanaged users under `unlisted: disable`: why this one is not disabled. */
+  readonly exempt?: UnlistedExemption;
   /** Roles in the file (starts/no-longer managed) or live roles (unmanaged), when known. */
   readonly roles?: readonly LiveRole[];
 }

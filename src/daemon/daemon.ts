@@ -1,3 +1,4 @@
+import { nextWake } from '../core/desired-state.js';
 import type { OrgId } from '../core/domain.js';
 import { analyzeDrift, type DriftEntry } from '../core/drift.js';
 import { EMPTY_SNAPSHOT, type Snapshot } from '../core/observed-state.js';
@@ -14,7 +15,7 @@ import { writes, type RunMode } from '../core/run-mode.js';
 import { withLeftOut } from '../core/scope.js';
 import type { MaxChanges } from '../core/units.js';
 import type { Connection } from '../engine/connection.js';
-import type { RoleWrites } from '../engine/reconciler.js';
+import type { UserWrites } from '../engine/reconciler.js';
 import { loadSnapshot, snapshotOrEmpty, saveSnapshot } from '../engine/snapshot.js';
 import type { Logger } from '../log.js';
 import type { RequestQueue } from '../queue/request-queue.js';
@@ -38,6 +39,7 @@ export interface DaemonOptions {
   readonly mode: Exclude<RunMode, 'plan'>;
   readonly force: boolean;
   readonly maxChanges: MaxChanges;
+  readonly maxDisables: number;
   readonly debounceMs: number;
   readonly rereadIntervalMs: number;
   readonly resyncIntervalMs: number;
@@ -54,14 +56,15 @@ export interface DaemonDeps {
   readonly source: DesiredSource;
   readonly queue: RequestQueue;
   /** The per-user write order every connection's reconcilers share; closed at shutdown like the queue. */
-  readonly coordinator: RoleWrites;
+  readonly coordinator: UserWrites;
   /** Credentials for these organizations; throws (a SettingsError) when some have none. */
   readonly connect: (organizations: readonly OrgId[]) => Promise<Connection>;
   readonly stateDir: string;
   readonly now: () => Date;
 }
 
-export type Trigger = 'start' | 'file-change' | 'resync' | 'signal';
+/** `expiry`: a grant's `until` has come, so its `then` applies now rather than at the next resync. */
+export type Trigger = 'start' | 'file-change' | 'resync' | 'signal' | 'expiry';
 
 export interface CycleRecord {
   readonly triggers: readonly Trigger[];
@@ -107,6 +110,7 @@ export class Daemon {
   #watcher: FileWatcher | undefined;
   #ops: OpsServer | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
   #requested = new Set<Trigger>();
   #loop: Promise<void> | undefined;
   #stopping = false;
@@ -248,6 +252,7 @@ export class Daemon {
     await this.#started?.catch(() => undefined);
     this.#requested.clear();
     clearTimeout(this.#resyncTimer);
+    clearTimeout(this.#expiryTimer);
     logger.info(
       { signal, inFlight: queue.depth },
       'shutting down: taking no new work, letting requests in flight finish',
@@ -291,9 +296,24 @@ export class Daemon {
         metrics.setConfigValid(true);
         metrics.declareOrganizations(update.desired.state.organizations.map((o) => o.id));
         logger.info({ sha256: update.desired.sha256, reason }, 'the desired-state file changed');
+        this.#armExpiry();
         this.#request('file-change');
         return;
     }
+  }
+
+  /** A timer to the next `until` in the file (re-armed after every cycle and file change). */
+  #armExpiry(): void {
+    clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = undefined;
+    const good = this.#deps.source.good;
+    if (this.#stopping || !good) return;
+    const wake = nextWake(good.state, this.#deps.now().getTime());
+    if (!wake) return;
+    this.#expiryTimer = setTimeout(() => {
+      if (wake.kind === 'wait') this.#armExpiry();
+      else this.#request('expiry');
+    }, wake.delayMs);
   }
 
   #request(trigger: Trigger): void {
@@ -312,6 +332,7 @@ export class Daemon {
         clearTimeout(this.#resyncTimer);
         await this.#cycle(triggers);
         if (!this.#stopping) this.#resyncTimer = setTimeout(() => this.#request('resync'), this.#opts.resyncIntervalMs);
+        this.#armExpiry();
       }
     } finally {
       this.#loop = undefined;
@@ -332,6 +353,7 @@ export class Daemon {
       const result = await connection.reconciler(mode).cycle(desired.state, before, {
         signal: this.#cycleAbort.signal,
         maxChanges: this.#opts.maxChanges,
+        maxDisables: this.#opts.maxDisables,
         force: this.#opts.force,
         source: desired.source,
       });
@@ -349,6 +371,7 @@ export class Daemon {
       this.#drift = drift.open;
       this.#logDrift(drift.detected, drift.open, mode);
       this.#updateGauges(desired, outcomes, drift.pending);
+      metrics.recordLifecycle(outcomes, desired.state, ended);
 
       const failed = outcomes.some((o) => failuresOf(o).length > 0);
       const resultLabel: CycleResultLabel = refused ? 'refused' : failed ? 'failure' : 'success';

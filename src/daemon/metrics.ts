@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { grantsExpiringWithin, type DesiredState } from '../core/desired-state.js';
 import type { OrgId } from '../core/domain.js';
 import { appliedCount, failuresOf, orgIdOf, type OrgOutcome } from '../core/outcome.js';
 import type { FailureReason } from '../core/report.js';
@@ -59,6 +60,7 @@ export class DaemonMetrics {
   readonly #rateLimited: Counter;
   readonly #lastSuccess: Gauge;
   readonly #driftDetected: Counter<'organization'>;
+  readonly #lifecycle: LifecycleMetrics;
 
   constructor(opts: DaemonMetricsOptions) {
     const registers = [this.registry];
@@ -85,7 +87,7 @@ export class DaemonMetrics {
     });
     this.#applied = new Counter({
       name: 'role_sync_changes_applied_total',
-      help: 'Role replacements written and confirmed',
+      help: 'Role changes, disables and enables written and confirmed',
       labelNames: ['organization'],
       registers,
     });
@@ -152,6 +154,7 @@ export class DaemonMetrics {
       labelNames: ['version'],
       registers,
     }).set({ version: VERSION }, 1);
+    this.#lifecycle = new LifecycleMetrics(registers);
     // Series exist from the start, so dashboards and alerts see 0 rather than "no data".
     for (const result of CYCLE_RESULTS) this.#runs.inc({ result }, 0);
     this.#rateLimited.inc(0);
@@ -177,6 +180,12 @@ export class DaemonMetrics {
       this.#driftDetected.inc({ organization }, 0);
       for (const reason of FAILURE_REASONS) this.#failures.inc({ organization, reason }, 0);
     }
+    this.#lifecycle.declare(orgs);
+  }
+
+  /** After a cycle: accounts disabled and enabled, and the grants of the file ending within a week. */
+  recordLifecycle(outcomes: readonly OrgOutcome[], state: DesiredState, endedAt: Date): void {
+    this.#lifecycle.record(outcomes, state, endedAt);
   }
 
   /** After a cycle: counters from its outcomes, gauges replaced so organizations gone from the file disappear. */
@@ -217,5 +226,55 @@ export class DaemonMetrics {
 
   async render(): Promise<{ readonly contentType: string; readonly body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+/** A week: "expiring soon" is what a practice manager should look at before it happens. */
+const EXPIRING_WITHIN_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** The account-lifecycle metrics: disables, enables and grants about to end. */
+class LifecycleMetrics {
+  readonly #disables: Counter<'organization'>;
+  readonly #enables: Counter<'organization'>;
+  readonly #expiring: Gauge<'organization'>;
+
+  constructor(registers: Registry[]) {
+    this.#disables = new Counter({
+      name: 'role_sync_disables_total',
+      help: 'Accounts disabled and confirmed (offboarded, expired or unlisted users)',
+      labelNames: ['organization'],
+      registers,
+    });
+    this.#enables = new Counter({
+      name: 'role_sync_enables_total',
+      help: 'Accounts enabled (then given their roles) and confirmed',
+      labelNames: ['organization'],
+      registers,
+    });
+    this.#expiring = new Gauge({
+      name: 'role_sync_grants_expiring',
+      help: 'Grants in the file whose until falls within the next 7 days',
+      labelNames: ['organization'],
+      registers,
+    });
+  }
+
+  declare(orgs: readonly OrgId[]): void {
+    for (const organization of orgs) {
+      this.#disables.inc({ organization }, 0);
+      this.#enables.inc({ organization }, 0);
+    }
+  }
+
+  record(outcomes: readonly OrgOutcome[], state: DesiredState, endedAt: Date): void {
+    for (const outcome of outcomes) {
+      const organization = orgIdOf(outcome);
+      this.#disables.inc({ organization }, appliedCount(outcome, ['disable']));
+      this.#enables.inc({ organization }, appliedCount(outcome, ['enable']));
+    }
+    this.#expiring.reset();
+    for (const org of state.organizations) {
+      this.#expiring.set({ organization: org.id }, grantsExpiringWithin(org, endedAt.getTime(), EXPIRING_WITHIN_MS));
+    }
   }
 }

@@ -7,7 +7,7 @@ import type { ParchmentSettings } from '../parchment/settings.js';
 import type { RequestScheduler } from '../queue/contract.js';
 import { RequestQueue } from '../queue/request-queue.js';
 import type { ParchmentApi } from './parchment-api.js';
-import { Reconciler, type RoleWrites } from './reconciler.js';
+import { Reconciler, type UserWrites } from './reconciler.js';
 
 /** Reconcilers bound to one set of credentials, and the clients they own. */
 export interface Connection {
@@ -27,7 +27,7 @@ export interface ConnectOptions {
   /** The shared request budget: every client of the process goes through one queue. */
   readonly scheduler: RequestScheduler;
   /** The per-user write order, owned (and closed at shutdown) by the caller. */
-  readonly coordinator: RoleWrites;
+  readonly coordinator: UserWrites;
   readonly onRequest?: (record: AttemptRecord) => void;
 }
 

@@ -17,7 +17,8 @@ export const EMAIL_READ_WINDOW = 4;
  * shapes differ: some have no roles, the vendor's own example has no email). First, while email
  * keys of the file match no listed user and some listed users came without an email, read those
  * users in list order, stopping as soon as every email key has matched (at most one read per
- * listed user); then read the roles of managed users the list gave none for. A read that fails,
+ * listed user); then read the roles of managed users the list gave none for (and, under
+ * `unlisted: disable`, of every listed user, with their email while a `keep` email is unmatched). A read that fails,
  * or answers for another user, is kept as that user's failure: the user is planned as unreadable
  * and nothing is written to them.
  */
@@ -38,6 +39,14 @@ export async function observeOrg(api: ParchmentApi, org: DesiredOrg, signal?: Ab
     const found = resolveUser(index, user);
     if (found.kind === 'one' && found.user.roles === undefined && !reads.attempted(found.user.id)) {
       needRoles.set(found.user.id, found.user);
+    }
+  }
+  if (org.unlisted === 'disable') {
+    // Whom it may disable depends on their roles (and their email, while a `keep` email is unmatched).
+    const known = new Set(merged.flatMap((u) => (u.email ? [u.email] : [])));
+    const keepOpen = org.keep.some((k) => k.ref.kind === 'email' && !known.has(k.ref.email));
+    for (const u of merged) {
+      if ((u.roles === undefined || (keepOpen && !u.email)) && !reads.attempted(u.id)) needRoles.set(u.id, u);
     }
   }
   await Promise.all([...needRoles.values()].map((u) => reads.read(u)));

@@ -1,13 +1,14 @@
 import type { DesiredState } from '../core/desired-state.js';
 import { sameGrantedRoles, type AssignableRole, type LiveRole, type OrgId, type UserId } from '../core/domain.js';
 import { checkGuards, guardWarnings, type GuardRefusal } from '../core/guards.js';
-import { changesOf, planOrg, type ChangeEntry, type OrgPlan } from '../core/live-plan.js';
+import { planOrg, writesOf, type OrgPlan, type WriteEntry } from '../core/live-plan.js';
 import { buildLiveReport } from '../core/live-report.js';
 import type { OrgSnapshot, RememberedUser, Snapshot } from '../core/observed-state.js';
 import { plannedOutcome, type OrgOutcome, type PlannedOutcome } from '../core/outcome.js';
 import type { ChangeResult, FailureDetail, Report, ReportSource } from '../core/report.js';
 import { writes, type RunMode } from '../core/run-mode.js';
 import type { MaxChanges } from '../core/units.js';
+import { defined } from '../core/objects.js';
 import type { Logger } from '../log.js';
 import { AuthFailedError } from '../parchment/errors.js';
 import { QueueClosedError } from '../queue/request-queue.js';
@@ -18,6 +19,8 @@ import type { ParchmentApi } from './parchment-api.js';
 
 export interface CycleOptions {
   readonly maxChanges: MaxChanges;
+  /** Disables allowed per organization; the guard's default when absent. */
+  readonly maxDisables?: number;
   readonly force: boolean;
   readonly source: ReportSource;
   readonly signal?: AbortSignal;
@@ -35,14 +38,27 @@ export interface CycleResult {
   readonly report: Report;
 }
 
-export type RoleWrites = WriteCoordinator<readonly AssignableRole[]>;
+/** What one user's write is: a role list, a disable, or an enable followed by a role list (one task, in order). */
+export type UserWrite =
+  | { readonly kind: 'roles'; readonly roles: readonly AssignableRole[] }
+  | { readonly kind: 'disable' }
+  | { readonly kind: 'enable'; readonly roles: readonly AssignableRole[] };
+
+/** Per-user write order: a newer write for a user replaces one still queued, never runs beside one in flight. */
+export type UserWrites = WriteCoordinator<UserWrite>;
+
+interface WriteAnswer {
+  /** What Parchment stored, for writes that end with a role list. */
+  readonly roles?: readonly LiveRole[];
+  readonly requestId?: string;
+}
 
 export interface ReconcilerDeps {
   readonly api: ParchmentApi;
   /** Given once: `plan` and `dry-run` never write (and their `api` should refuse to). */
   readonly mode: RunMode;
   /** Orders writes per user; owned by whoever owns the process's lifetime (it closes it at shutdown). */
-  readonly coordinator: RoleWrites;
+  readonly coordinator: UserWrites;
   readonly logger: Logger;
   readonly now: () => Date;
   /** The acting user per organization: whose own admin role the guard protects. */
@@ -79,14 +95,18 @@ export class Reconciler {
       desired.organizations.map(async (org): Promise<Planning> => {
         const obs = await observeOrg(api, org, opts.signal);
         if (!obs.ok) return { kind: 'unobserved', org, failure: obs.failure };
-        return { kind: 'planned', plan: planOrg(org, obs.observed, snapshot.organizations.get(org.id)) };
+        const context = defined({ now: this.#deps.now().getTime(), actingUser: this.#deps.actingUsers?.get(org.id) });
+        return { kind: 'planned', plan: planOrg(org, obs.observed, snapshot.organizations.get(org.id), context) };
       }),
     );
     const plans = observed.flatMap((o) => (o.kind === 'planned' ? [o.plan] : []));
 
     const tripped = opts.force
       ? []
-      : checkGuards(plans, { maxChanges: opts.maxChanges, actingUsers: this.#deps.actingUsers });
+      : checkGuards(
+          plans,
+          defined({ maxChanges: opts.maxChanges, maxDisables: opts.maxDisables, actingUsers: this.#deps.actingUsers }),
+        );
     // A plan writes nothing, so nothing is refused (no exit 3 for a read-only run); it warns that an apply would be.
     const refusals = mode === 'plan' ? [] : tripped;
     const guardNote = mode === 'plan' ? 'an apply would be refused by a safety guard' : 'refused by safety guard';
@@ -119,10 +139,10 @@ export class Reconciler {
   ): Promise<ReadonlyMap<OrgId, OrgWrites>> {
     if (refused) {
       const notAttempted: ChangeResult = { state: 'not-attempted', reason: 'guard' };
-      return new Map(plans.map((p) => [p.id, { results: new Map(changesOf(p).map((c) => [c.id, notAttempted])) }]));
+      return new Map(plans.map((p) => [p.id, { results: new Map(writesOf(p).map((c) => [c.id, notAttempted])) }]));
     }
     if (!writes(this.#deps.mode)) return new Map();
-    const total = plans.reduce((n, p) => n + changesOf(p).length, 0);
+    const total = plans.reduce((n, p) => n + writesOf(p).length, 0);
     let done = 0;
     const progress = (): void => opts.onProgress?.(++done, total);
     const written = await Promise.all(
@@ -135,7 +155,7 @@ export class Reconciler {
     // Once Parchment rejects the credentials, writes of this organization not yet sent are not sent.
     const stop = { auth: false };
     const results = await Promise.all(
-      changesOf(plan).map(async (change) => {
+      writesOf(plan).map(async (change) => {
         const result = await this.#writeOne(plan.id, change, stop, signal);
         progress();
         return [change.id, result] as const;
@@ -154,22 +174,23 @@ export class Reconciler {
 
   async #writeOne(
     org: OrgId,
-    change: ChangeEntry,
+    entry: WriteEntry,
     stop: { auth: boolean },
     signal: AbortSignal | undefined,
   ): Promise<ChangeResult> {
-    const { api, coordinator } = this.#deps;
-    const context = `PUT roles of ${change.user.key} in organization ${org}`;
-    const outcome = await coordinator.submit(`${org}/${change.id}`, change.to, async (roles, writeSignal) => {
+    const { coordinator } = this.#deps;
+    const context = `${writeName(entry)} of ${entry.user.key} in organization ${org}`;
+    const outcome = await coordinator.submit(`${org}/${entry.id}`, userWrite(entry), async (write, writeSignal) => {
       if (stop.auth) throw new NotAttempted('auth');
       if (signal?.aborted) throw new NotAttempted('shutdown');
-      return api.replaceRoles(org, change.id, roles, anySignal(signal, writeSignal));
+      return this.#send(org, entry.id, write, anySignal(signal, writeSignal));
     });
     switch (outcome.status) {
       case 'done': {
         const { roles, requestId } = outcome.result;
-        if (sameGrantedRoles(roles, change.to)) return { state: 'applied' };
-        const answered = `Parchment answered with roles [${roles.join(', ')}] instead of [${change.to.join(', ')}]`;
+        if (entry.kind === 'disable' || roles === undefined || sameGrantedRoles(roles, entry.to))
+          return { state: 'applied' };
+        const answered = `Parchment answered with roles [${roles.join(', ')}] instead of [${entry.to.join(', ')}]`;
         const failure: FailureDetail = { reason: 'mismatch', message: `${context}: ${answered}` };
         return { state: 'failed', failure: requestId === undefined ? failure : { ...failure, requestId } };
       }
@@ -184,6 +205,44 @@ export class Reconciler {
       case 'cancelled':
         return { state: 'not-attempted', reason: 'shutdown' };
     }
+  }
+
+  /** One user's requests, in order: an enable is answered before its roles are sent. */
+  async #send(org: OrgId, user: UserId, write: UserWrite, signal: AbortSignal): Promise<WriteAnswer> {
+    const { api } = this.#deps;
+    switch (write.kind) {
+      case 'roles':
+        return api.replaceRoles(org, user, write.roles, signal);
+      case 'disable': {
+        const { requestId } = await api.disableUser(org, user, signal);
+        return requestId === undefined ? {} : { requestId };
+      }
+      case 'enable':
+        await api.enableUser(org, user, signal);
+        return api.replaceRoles(org, user, write.roles, signal);
+    }
+  }
+}
+
+function userWrite(entry: WriteEntry): UserWrite {
+  switch (entry.kind) {
+    case 'change':
+      return { kind: 'roles', roles: entry.to };
+    case 'disable':
+      return { kind: 'disable' };
+    case 'enable':
+      return { kind: 'enable', roles: entry.to };
+  }
+}
+
+function writeName(entry: WriteEntry): string {
+  switch (entry.kind) {
+    case 'change':
+      return 'PUT roles';
+    case 'disable':
+      return 'PUT disable';
+    case 'enable':
+      return 'PUT enable, then PUT roles,';
   }
 }
 
@@ -201,6 +260,9 @@ class NotAttempted extends Error {
 function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
   return AbortSignal.any(a ? [a, b] : [b]);
 }
+
+/** What Parchment leaves a disabled account with. */
+const DISABLED_ROLES: readonly LiveRole[] = ['member'];
 
 /**
  * The snapshot after a cycle: managed users and observed roles from this observation, and the
@@ -224,14 +286,15 @@ function orgSnapshot(outcome: PlannedOutcome, before: OrgSnapshot | undefined): 
   for (const u of outcome.users) {
     const e = u.entry;
     if (e.kind === 'not-found' || e.kind === 'ambiguous') continue;
-    managed.set(e.id, e.user.email ? { key: e.user.key, email: e.user.email } : { key: e.user.key });
+    const unlisted = e.kind === 'disable' && e.cause === 'unlisted';
+    if (!unlisted) managed.set(e.id, e.user.email ? { key: e.user.key, email: e.user.email } : { key: e.user.key });
     if (u.kind === 'write') {
-      const to = u.entry.to;
-      if (u.result.state === 'applied') {
-        observed.set(e.id, to);
-        applied.set(e.id, to);
-      } else {
-        observed.set(e.id, u.entry.from);
+      const after = u.entry.kind === 'disable' ? DISABLED_ROLES : u.entry.to;
+      if (u.result.state !== 'applied') observed.set(e.id, u.entry.from);
+      else {
+        observed.set(e.id, after);
+        // Drift is measured for managed users only.
+        if (!unlisted) applied.set(e.id, after);
       }
       continue;
     }

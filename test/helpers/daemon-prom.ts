@@ -114,4 +114,7 @@ export const DAEMON_METRIC_NAMES = [
   'role_sync_last_success_timestamp_seconds',
   'role_sync_drift_detected_total',
   'role_sync_build_info',
+  'role_sync_disables_total',
+  'role_sync_enables_total',
+  'role_sync_grants_expiring',
 ] as const;

@@ -14,6 +14,7 @@ import {
   UNMANAGED_LIST_LIMIT,
   accountAction,
   accountReason,
+  exemptText,
   expiringText,
   expiryChangeText,
   failureBrief,
@@ -171,7 +172,8 @@ function orgLines(lines: Line[], org: OrgReport, now: number): void {
 
   const unmanaged = org.unmanaged;
   if (unmanaged.length > 0) {
-    const title = `**Unmanaged**: ${plural(unmanaged.length, 'user')} in Parchment but not in the file; never touched`;
+    const spared = org.unlisted?.policy === 'disable' ? 'not disabled, see why' : 'never touched';
+    const title = `**Unmanaged**: ${plural(unmanaged.length, 'user')} in Parchment but not in the file; ${spared}`;
     if (unmanaged.length <= UNMANAGED_LIST_LIMIT) listSection(lines, title, unmanaged, 'unmanaged', managedItem);
     else lines.push({ text: title }, { text: '' });
   }
@@ -224,7 +226,8 @@ function resultText(result: ChangeResult): string {
 }
 
 function managedItem(u: ManagedUser): string {
-  return `${who(u.user)}: ${u.roles === undefined ? 'roles unknown' : esc(roleList(u.roles))}`;
+  const exempt = u.exempt !== undefined ? ` (not disabled: ${esc(exemptText(u.exempt))})` : '';
+  return `${who(u.user)}: ${u.roles === undefined ? 'roles unknown' : esc(roleList(u.roles))}${exempt}`;
 }
 
 function skippedItem(s: SkippedUser): string {

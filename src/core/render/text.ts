@@ -14,6 +14,7 @@ import {
   UNMANAGED_LIST_LIMIT,
   accountAction,
   accountReason,
+  exemptText,
   expiringText,
   expiryChangeText,
   failureBrief,
@@ -28,6 +29,7 @@ import {
   skipReasonText,
   summarySentence,
   unlistedText,
+  unmanagedNote,
   userAside,
 } from './words.js';
 import { plural } from '../wording.js';
@@ -112,11 +114,13 @@ function orgLines(out: string[], org: OrgReport, p: Palette, now: number): void 
 
   const tally: string[] = [];
   if (org.unchanged > 0 || out.length === start + 1) tally.push(`${org.unchanged.toLocaleString('en-US')} unchanged`);
-  if (org.unmanaged.length > 0)
-    tally.push(`${plural(org.unmanaged.length, 'unmanaged user')} (in Parchment, not in the file; never touched)`);
+  if (org.unmanaged.length > 0) tally.push(`${plural(org.unmanaged.length, 'unmanaged user')} (${unmanagedNote(org)})`);
   if (tally.length > 0) out.push(`  ${tally.join(', ')}`);
   if (org.unmanaged.length > 0 && org.unmanaged.length <= UNMANAGED_LIST_LIMIT) {
-    for (const u of org.unmanaged) out.push(`      ${who(u.user)}: ${rolesOf(u)}`);
+    for (const u of org.unmanaged) {
+      const exempt = u.exempt !== undefined ? `  (not disabled: ${exemptText(u.exempt)})` : '';
+      out.push(`      ${who(u.user)}: ${rolesOf(u)}${exempt}`);
+    }
   }
 }
 

@@ -5,6 +5,7 @@ import type {
   ExpiringGrant,
   FailureDetail,
   ThenInfo,
+  UnlistedExemption,
   UnlistedReport,
   NotAttemptedReason,
   OrgReport,
@@ -173,6 +174,30 @@ export function accountAction(a: AccountChange): string {
   return a.from === undefined
     ? `enable, then ${roleList(a.to)}`
     : `enable, then ${roleList(a.from)} -> ${roleList(a.to)}`;
+}
+
+/** How unmanaged users are described: never touched, or (under `unlisted: disable`) spared. */
+export function unmanagedNote(org: Pick<OrgReport, 'unlisted'>): string {
+  return org.unlisted?.policy === 'disable'
+    ? 'in Parchment, not in the file; not disabled, see why'
+    : 'in Parchment, not in the file; never touched';
+}
+
+export function exemptText(reason: UnlistedExemption): string {
+  switch (reason) {
+    case 'acting-user':
+      return 'the acting user';
+    case 'protected':
+      return 'holds a role role-sync cannot assign';
+    case 'disabled':
+      return 'already disabled';
+    case 'keep':
+      return 'in keep';
+    case 'unreadable':
+      return 'could not be read';
+    case 'acting-user-unknown':
+      return 'the acting user is unknown';
+  }
 }
 
 export function unlistedText(u: UnlistedReport): string {
