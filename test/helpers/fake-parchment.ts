@@ -43,10 +43,15 @@ export class FakeParchment implements ParchmentApi {
   readonly #listStatus = new Map<OrgId, number>();
   readonly #bare = new Set<OrgId>();
   readonly #put = new Map<UserId, PutBehaviour>();
+  /** Accounts disabled through the fake: a role write to one is refused (409) until it is enabled. */
+  readonly #disabled = new Set<string>();
 
   constructor(orgs: ReadonlyMap<OrgId, FakeOrg>, put: ReadonlyMap<UserId, PutBehaviour> = new Map()) {
     for (const [id, org] of orgs) {
       this.#orgs.set(id, new Map(org.users.map((u) => [u.id, u])));
+      // As in Parchment, an account holding only `member` is a disabled one.
+      for (const u of org.users)
+        if (u.roles?.length === 1 && u.roles[0] === 'member') this.#disabled.add(`${id}/${u.id}`);
       if (org.listStatus !== undefined) this.#listStatus.set(id, org.listStatus);
       if (org.bareList === true) this.#bare.add(id);
     }
@@ -78,6 +83,7 @@ export class FakeParchment implements ParchmentApi {
     const users = this.#users(org);
     const found = users.get(user);
     if (!found) throw apiError('PUT', ROUTES.roles, org, user, 404);
+    if (this.#disabled.has(`${org}/${user}`)) throw apiError('PUT', ROUTES.roles, org, user, 409);
     const behaviour = this.#put.get(user) ?? { kind: 'store' };
     switch (behaviour.kind) {
       case 'store':
@@ -98,12 +104,14 @@ export class FakeParchment implements ParchmentApi {
     const found = users.get(user);
     if (!found) throw apiError('PUT', ROUTES.disable, org, user, 404);
     users.set(user, { ...found, roles: ['member'] });
+    this.#disabled.add(`${org}/${user}`);
     return { userId: user };
   }
 
   async enableUser(org: OrgId, user: UserId): Promise<UserToggled> {
     this.calls.push({ kind: 'enable', org, user });
     if (!this.#users(org).has(user)) throw apiError('PUT', ROUTES.enable, org, user, 404);
+    this.#disabled.delete(`${org}/${user}`);
     return { userId: user };
   }
 
