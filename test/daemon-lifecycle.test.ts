@@ -47,7 +47,7 @@ function file(smithUntil: string, patelUntil: string): string {
 }
 
 describe('role-sync run: expiring grants', () => {
-  it('ends a grant within seconds of its until, for then: disabled and for a role list, not at the resync', async () => {
+  it('ends a grant within seconds of its until, for then: disabled and a role list, not at the resync', async () => {
     const w = await startWorld();
     sims.push(w.sim);
     const path = join(w.dir, 'roles.yaml');

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { DesiredEntry, DesiredOrg, DesiredState, KeepEntry } from '../src/core/desired-state.js';
+import type { DesiredOrg, DesiredState, KeepEntry } from '../src/core/desired-state.js';
 import {
   asLiveRole,
   grantedRoles,
@@ -70,7 +70,7 @@ const worldArb: fc.Arbitrary<World> = fc
       const [byEmail, entry] = e;
       const key = byEmail ? emailOf(i) : idOf(i);
       const ref = byEmail ? ({ kind: 'email', email: emailOf(i) } as const) : ({ kind: 'id', id: idOf(i) } as const);
-      return [{ ref, key, entry: entry as DesiredEntry, pos: { line: i + 5, col: 7 } }];
+      return [{ ref, key, entry, pos: { line: i + 5, col: 7 } }];
     });
     const keepEntries: KeepEntry[] = keep.map((i) =>
       keepByEmail
