@@ -5,6 +5,8 @@ import { parseDesiredState } from '../src/core/file-model.js';
 import { DEFAULT_MAX_CHANGES } from '../src/core/guards.js';
 import { EMPTY_SNAPSHOT, type ObservedUser, type Snapshot } from '../src/core/observed-state.js';
 import type { OrgOutcome } from '../src/core/outcome.js';
+import { renderJson } from '../src/core/render/json.js';
+import { renderMarkdown } from '../src/core/render/markdown.js';
 import { renderText } from '../src/core/render/text.js';
 import type { RunMode } from '../src/core/run-mode.js';
 import { Reconciler, type CycleResult } from '../src/engine/reconciler.js';
@@ -173,6 +175,11 @@ describe('expiring grants through the engine (an injected clock)', () => {
     expect(renderText(result.report, { colour: false })).toContain(
       '  * locum@c.example (aaaaaaaa…): provider expires 2027-01-31 23:59 +11:00, in 3 days; then disabled',
     );
+    expect(renderMarkdown(result.report)).toContain(
+      '- locum@c.example (aaaaaaaa…): provider expires 2027-01-31 23:59 +11:00, in 3 days; then disabled',
+    );
+    const json = JSON.parse(renderJson(result.report)) as { organizations: { expiring: unknown[] }[] };
+    expect(json.organizations[0]!.expiring).toHaveLength(2);
   });
 
   it('from until on, each entry means its then: a role change, and a disable caused by the expiry', async () => {
@@ -238,6 +245,14 @@ describe('unlisted: disable', () => {
       ['billing@c.example', 'keep'],
       ['break.glass@c.example', 'keep'],
     ]);
+    const md = renderMarkdown(result.report);
+    expect(md).toContain(
+      '| stale@c.example (aaaaaaaa…) | disable (receptionist) | not in the file; unlisted: disable | applied |',
+    );
+    expect(md).toContain('- billing@c.example (aaaaaaaa…): admin (not disabled: in keep)');
+    expect(renderText(result.report, { colour: false })).toContain(
+      '      me@c.example (aaaaaaaa…): admin  (not disabled: the acting user)',
+    );
     expect(report.unlisted).toEqual({
       policy: 'disable',
       keep: ['billing@c.example', id(8), 'nobody@c.example'],
