@@ -13,7 +13,8 @@ const USER = parseUserId('a7748dfd-ceb2-4b17-8380-425c304f5ae7')!;
 describe('DaemonMetrics', () => {
   it('renders every named series as valid Prometheus text, with the figures recorded', async () => {
     let depth = 3;
-    const m = new DaemonMetrics({ queueDepth: () => depth });
+    let rate = 5;
+    const m = new DaemonMetrics({ queueDepth: () => depth, requestRate: () => rate });
     m.declareOrganizations([ORG]);
     m.setConfigValid(true);
     m.recordApiRequest({
@@ -45,6 +46,7 @@ describe('DaemonMetrics', () => {
       new Date(5_000),
     );
     depth = 7;
+    rate = 12.5;
 
     const { contentType, body } = await m.render();
     expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -53,6 +55,7 @@ describe('DaemonMetrics', () => {
     expect(families.has('process_cpu_seconds_total')).toBe(true);
     expect(sampleValue(families, 'role_sync_config_valid')).toBe(1);
     expect(sampleValue(families, 'role_sync_queue_depth')).toBe(7);
+    expect(sampleValue(families, 'role_sync_request_rate')).toBe(12.5);
     expect(sampleValue(families, 'role_sync_pending_changes', { organization: ORG })).toBe(2);
     expect(sampleValue(families, 'role_sync_drifted_users', { organization: ORG })).toBe(1);
     expect(sampleValue(families, 'role_sync_unmanaged_users', { organization: ORG })).toBe(1);
@@ -73,7 +76,7 @@ describe('DaemonMetrics', () => {
   });
 
   it('counts each drift once, in the cycle that first sees it', async () => {
-    const m = new DaemonMetrics({ queueDepth: () => 0 });
+    const m = new DaemonMetrics({ queueDepth: () => 0, requestRate: () => 5 });
     m.declareOrganizations([ORG]);
     const t1 = new Date('2026-11-27T01:00:00Z');
     const t2 = new Date('2026-11-27T01:05:00Z');
@@ -91,7 +94,9 @@ describe('DaemonMetrics', () => {
   });
 
   it('names the running version in role_sync_build_info', async () => {
-    const families = parsePrometheusText((await new DaemonMetrics({ queueDepth: () => 0 }).render()).body);
+    const families = parsePrometheusText(
+      (await new DaemonMetrics({ queueDepth: () => 0, requestRate: () => 5 }).render()).body,
+    );
     expect(families.get('role_sync_build_info')!.samples).toEqual([
       { name: 'role_sync_build_info', labels: { version: VERSION }, value: 1 },
     ]);
@@ -101,7 +106,7 @@ describe('DaemonMetrics', () => {
   });
 
   it('drops gauges of organizations that left the file', async () => {
-    const m = new DaemonMetrics({ queueDepth: () => 0 });
+    const m = new DaemonMetrics({ queueDepth: () => 0, requestRate: () => 5 });
     m.recordCycle(
       'success',
       [],
@@ -114,8 +119,8 @@ describe('DaemonMetrics', () => {
   });
 
   it('keeps two daemons in one process apart', async () => {
-    const a = new DaemonMetrics({ queueDepth: () => 1 });
-    const b = new DaemonMetrics({ queueDepth: () => 2 });
+    const a = new DaemonMetrics({ queueDepth: () => 1, requestRate: () => 5 });
+    const b = new DaemonMetrics({ queueDepth: () => 2, requestRate: () => 5 });
     a.setConfigValid(false);
     b.setConfigValid(true);
     expect(sampleValue(parsePrometheusText((await a.render()).body), 'role_sync_config_valid')).toBe(0);
@@ -147,7 +152,7 @@ describe('ops server', () => {
   });
 
   async function serve(readiness: () => Readiness) {
-    const metrics = new DaemonMetrics({ queueDepth: () => 0 });
+    const metrics = new DaemonMetrics({ queueDepth: () => 0, requestRate: () => 5 });
     server = await startOpsServer(
       { host: '127.0.0.1', port: 0 },
       { readiness, metrics: () => metrics.render(), status: () => ({ fileHash: 'abc' }) },

@@ -36,7 +36,7 @@ describe('RequestQueue properties', () => {
           maxLength: 15,
         }),
         async (tasks) => {
-          const q = new RequestQueue({ ratePerSecond: 10_000, concurrency: 1 });
+          const q = new RequestQueue({ rate: 10_000, concurrency: 1 });
           const started: number[] = [];
           const results: Array<Promise<number>> = [];
           for (const [i, t] of tasks.entries()) {
@@ -69,7 +69,7 @@ describe('RequestQueue properties', () => {
         fc.integer({ min: 1, max: 4 }),
         fc.array(taskArb, { minLength: 1, maxLength: 10 }),
         async (concurrency, tasks) => {
-          const q = new RequestQueue({ ratePerSecond: 10_000, concurrency, backoff: { baseMs: 1, capMs: 4 } });
+          const q = new RequestQueue({ rate: 10_000, concurrency, backoff: { baseMs: 1, capMs: 4 } });
           const attempts = tasks.map(() => 0);
           const successes = tasks.map(() => 0);
           const startsInsidePause: number[] = [];

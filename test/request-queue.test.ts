@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { QueueClosedError, RequestAbortedError, RequestQueue, rateWindow } from '../src/queue/request-queue.js';
+import { QueueClosedError, RequestAbortedError, RequestQueue } from '../src/queue/request-queue.js';
 import { deferred, outcome, sleep, TooManyRequests } from './helpers/queue-helpers.js';
 import { until } from './helpers/wait-for.js';
 
 describe('rate and concurrency (real timers)', () => {
-  it('runs 50 tasks at 20/s in ≥ 2 s with never more than 20 starts in any 1 s window', async () => {
-    const q = new RequestQueue({ ratePerSecond: 20, concurrency: 5 });
+  it('runs 50 tasks at 20/s in ≥ 2.4 s, spaced evenly: never more than 21 starts in any 1 s window', async () => {
+    const q = new RequestQueue({ rate: 20, concurrency: 5 });
     const starts: number[] = [];
     let inFlight = 0;
     let maxInFlight = 0;
@@ -25,19 +25,17 @@ describe('rate and concurrency (real timers)', () => {
     const elapsed = Date.now() - began;
 
     expect(starts).toHaveLength(50);
-    expect(elapsed).toBeGreaterThanOrEqual(1990);
-    // The 21st start after any start comes a second later. The stamp is taken inside the attempt, a
-    // scheduling delay after p-queue's own, which a loaded CI machine stretches to a few ms; 50 ms of
-    // slack still fails a fixed window, which allows up to 40 starts inside one second.
+    // 49 gaps of 50 ms; a late start lets the next catch up by at most 25 ms, never more.
+    expect(elapsed).toBeGreaterThanOrEqual(49 * 50 - 25);
     for (let i = 0; i + 20 < starts.length; i++) {
-      expect(starts[i + 20]! - starts[i]!).toBeGreaterThanOrEqual(950);
+      expect(starts[i + 20]! - starts[i]!).toBeGreaterThanOrEqual(1000 - 25);
     }
     expect(maxInFlight).toBeLessThanOrEqual(5);
     expect(q.depth).toBe(0);
   });
 
   it('never has more than `concurrency` attempts in flight, and does reach it', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 3 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 3 });
     let inFlight = 0;
     let maxInFlight = 0;
     const results = await Promise.all(
@@ -57,7 +55,7 @@ describe('rate and concurrency (real timers)', () => {
 
   it('reports depth (waiting + in flight) on every change', async () => {
     const depths: number[] = [];
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1, onDepthChange: (d) => depths.push(d) });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1, onDepthChange: (d) => depths.push(d) });
     const gate = deferred();
     const a = q.run(() => gate.promise);
     const b = q.run(async () => 'b');
@@ -69,7 +67,7 @@ describe('rate and concurrency (real timers)', () => {
   });
 
   it('starts higher priority first', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
     const gate = deferred();
     const order: string[] = [];
     const blocker = q.run(() => gate.promise);
@@ -81,32 +79,24 @@ describe('rate and concurrency (real timers)', () => {
   });
 
   it('passes a non-429 failure to the caller unchanged', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
     const boom = new Error('503 Service Unavailable');
     await expect(q.run(async () => Promise.reject(boom))).rejects.toBe(boom);
     expect(q.rateLimitedCount).toBe(0);
   });
 
   it('rejects invalid settings', () => {
-    expect(() => new RequestQueue({ ratePerSecond: 0, concurrency: 1 })).toThrow(RangeError);
-    expect(() => new RequestQueue({ ratePerSecond: Number.NaN, concurrency: 1 })).toThrow(RangeError);
-    expect(() => new RequestQueue({ ratePerSecond: 5, concurrency: 0 })).toThrow(RangeError);
-    expect(() => new RequestQueue({ ratePerSecond: 5, concurrency: 1.5 })).toThrow(RangeError);
-  });
-});
-
-describe('rateWindow', () => {
-  it('keeps whole rates per second and stretches the window for fractions', () => {
-    expect(rateWindow(20)).toEqual({ intervalCap: 20, interval: 1000 });
-    expect(rateWindow(1)).toEqual({ intervalCap: 1, interval: 1000 });
-    expect(rateWindow(0.5)).toEqual({ intervalCap: 1, interval: 2000 });
-    expect(rateWindow(2.5)).toEqual({ intervalCap: 3, interval: 1200 });
+    expect(() => new RequestQueue({ rate: 0, concurrency: 1 })).toThrow(RangeError);
+    expect(() => new RequestQueue({ rate: Number.POSITIVE_INFINITY, concurrency: 1 })).toThrow(RangeError);
+    expect(() => new RequestQueue({ rate: Number.NaN, concurrency: 1 })).toThrow(RangeError);
+    expect(() => new RequestQueue({ rate: 5, concurrency: 0 })).toThrow(RangeError);
+    expect(() => new RequestQueue({ rate: 5, concurrency: 1.5 })).toThrow(RangeError);
   });
 });
 
 describe('429 pauses every start (real timers)', () => {
   it('holds all starts for Retry-After, then retries the attempt first and resolves the caller', async () => {
-    const q = new RequestQueue({ ratePerSecond: 100, concurrency: 2 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 2 });
     const starts: Array<{ label: string; at: number }> = [];
     let rateLimitedAt = 0;
     let firstAttempt = true;
@@ -116,7 +106,7 @@ describe('429 pauses every start (real timers)', () => {
       if (firstAttempt) {
         firstAttempt = false;
         rateLimitedAt = Date.now();
-        throw new TooManyRequests(300);
+        throw new TooManyRequests(1000);
       }
       return 'finally';
     });
@@ -131,11 +121,11 @@ describe('429 pauses every start (real timers)', () => {
     await expect(limited).resolves.toBe('finally');
     expect(await Promise.all(others)).toEqual([0, 1, 2, 3, 4]);
     expect(q.rateLimitedCount).toBe(1);
-    expect(q.pausedUntil).toBeGreaterThanOrEqual(rateLimitedAt + 300);
+    expect(q.pausedUntil).toBeGreaterThanOrEqual(rateLimitedAt + 1000);
 
     const afterLimit = starts.filter((s) => s.at >= rateLimitedAt);
     expect(afterLimit[0]?.label).toBe('limited');
-    for (const s of afterLimit) expect(s.at).toBeGreaterThanOrEqual(rateLimitedAt + 299);
+    for (const s of afterLimit) expect(s.at).toBeGreaterThanOrEqual(rateLimitedAt + 999);
     // Only the attempt running alongside it started before the 429; the other four waited out the pause.
     expect(afterLimit.map((s) => s.label).sort()).toEqual(['limited', 'other1', 'other2', 'other3', 'other4']);
   });
@@ -149,12 +139,12 @@ describe('429 timing (fake timers)', () => {
   it('lets an in-flight 429 extend the pause but never shorten it', async () => {
     vi.useFakeTimers();
     const t0 = Date.now();
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 3 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 3 });
     const starts: Array<{ label: string; at: number }> = [];
     const plan: Record<string, { failAt: number; retryAfterMs: number }> = {
-      a: { failAt: 10, retryAfterMs: 300 },
-      b: { failAt: 50, retryAfterMs: 100 },
-      c: { failAt: 100, retryAfterMs: 500 },
+      a: { failAt: 10, retryAfterMs: 3000 },
+      b: { failAt: 50, retryAfterMs: 1000 },
+      c: { failAt: 100, retryAfterMs: 5000 },
     };
     const seen = new Set<string>();
     const task = (label: string) =>
@@ -170,25 +160,26 @@ describe('429 timing (fake timers)', () => {
       });
     const all = Promise.all(['a', 'b', 'c', 'd'].map(task));
 
+    // At 1000/s a, b and c start a millisecond apart and fail at 10, 51 and 102 ms.
     await vi.advanceTimersByTimeAsync(10);
-    expect(q.pausedUntil - t0).toBe(310);
-    await vi.advanceTimersByTimeAsync(40);
-    expect(q.pausedUntil - t0).toBe(310);
-    await vi.advanceTimersByTimeAsync(50);
-    expect(q.pausedUntil - t0).toBe(600);
-    await vi.advanceTimersByTimeAsync(499);
+    expect(q.pausedUntil - t0).toBe(3010);
+    await vi.advanceTimersByTimeAsync(41);
+    expect(q.pausedUntil - t0).toBe(3010);
+    await vi.advanceTimersByTimeAsync(51);
+    expect(q.pausedUntil - t0).toBe(5102);
+    await vi.advanceTimersByTimeAsync(4999);
     expect(starts).toEqual([
       { label: 'a', at: 0 },
-      { label: 'b', at: 0 },
-      { label: 'c', at: 0 },
+      { label: 'b', at: 1 },
+      { label: 'c', at: 2 },
     ]);
-    await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(10);
     await expect(all).resolves.toEqual(['a', 'b', 'c', 'd']);
     expect(starts.slice(3)).toEqual([
-      { label: 'a', at: 600 },
-      { label: 'b', at: 600 },
-      { label: 'c', at: 600 },
-      { label: 'd', at: 600 },
+      { label: 'a', at: 5102 },
+      { label: 'b', at: 5103 },
+      { label: 'c', at: 5104 },
+      { label: 'd', at: 5105 },
     ]);
     expect(q.rateLimitedCount).toBe(3);
   });
@@ -198,7 +189,7 @@ describe('429 timing (fake timers)', () => {
     const t0 = Date.now();
     const delays: number[] = [];
     const q = new RequestQueue({
-      ratePerSecond: 1000,
+      rate: 1000,
       concurrency: 1,
       maxPauseMs: 1000,
       onRateLimited: (d) => delays.push(d),
@@ -224,9 +215,9 @@ describe('429 timing (fake timers)', () => {
     const t0 = Date.now();
     const delays: number[] = [];
     const q = new RequestQueue({
-      ratePerSecond: 1000,
+      rate: 1000,
       concurrency: 1,
-      backoff: { baseMs: 100, capMs: 10_000 },
+      backoff: { baseMs: 2000, capMs: 60_000 },
       random: () => 0,
       onRateLimited: (d) => delays.push(d),
     });
@@ -237,11 +228,11 @@ describe('429 timing (fake timers)', () => {
       if (failuresLeft-- > 0) throw new TooManyRequests();
       return 'first';
     });
-    await vi.advanceTimersByTimeAsync(750);
+    await vi.advanceTimersByTimeAsync(15_000);
     await expect(first).resolves.toBe('first');
-    // Equal jitter with random() = 0 waits exactly half the ceiling: 100·2^n / 2.
-    expect(delays).toEqual([50, 100, 200, 400]);
-    expect(attempts).toEqual([0, 50, 150, 350, 750]);
+    // Equal jitter with random() = 0 waits exactly half the ceiling: 2000·2^n / 2.
+    expect(delays).toEqual([1000, 2000, 4000, 8000]);
+    expect(attempts).toEqual([0, 1000, 3000, 7000, 15000]);
 
     let again = true;
     const second = q.run(async () => {
@@ -251,15 +242,16 @@ describe('429 timing (fake timers)', () => {
       }
       return 'second';
     });
-    await vi.advanceTimersByTimeAsync(50);
+    // The second call starts one slot (1 ms) after the first call's last attempt.
+    await vi.advanceTimersByTimeAsync(1001);
     await expect(second).resolves.toBe('second');
-    expect(delays).toEqual([50, 100, 200, 400, 50]);
+    expect(delays).toEqual([1000, 2000, 4000, 8000, 1000]);
   });
 
   it('treats fractional rates as one start per 1/rate seconds', async () => {
     vi.useFakeTimers();
     const t0 = Date.now();
-    const q = new RequestQueue({ ratePerSecond: 0.5, concurrency: 4 });
+    const q = new RequestQueue({ rate: 0.5, concurrency: 4 });
     const starts: number[] = [];
     const all = Promise.all([1, 2, 3].map(() => q.run(async () => starts.push(Date.now() - t0))));
     await vi.advanceTimersByTimeAsync(3999);
@@ -272,7 +264,7 @@ describe('429 timing (fake timers)', () => {
 
 describe('abort signals', () => {
   it('rejects an already-aborted call without running it', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
     const attempt = vi.fn(async () => 'never');
     await expect(q.run(attempt, { signal: AbortSignal.abort('gone') })).rejects.toBeInstanceOf(RequestAbortedError);
     expect(attempt).not.toHaveBeenCalled();
@@ -280,7 +272,7 @@ describe('abort signals', () => {
   });
 
   it('removes a waiting call when its signal aborts', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
     const gate = deferred();
     const blocker = q.run(() => gate.promise);
     const attempt = vi.fn(async () => 'never');
@@ -302,7 +294,7 @@ describe('abort signals', () => {
   });
 
   it('aborts a running attempt through the signal it was given', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
     const ac = new AbortController();
     let seen: AbortSignal | undefined;
     const started = deferred();
@@ -325,7 +317,7 @@ describe('abort signals', () => {
   });
 
   it('rejects promptly when aborted while waiting out a 429 pause, without retrying', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
     const ac = new AbortController();
     const attempt = vi.fn(async () => {
       throw new TooManyRequests(30_000);
@@ -347,7 +339,7 @@ describe('abort signals', () => {
 
 describe('shutdown', () => {
   it('stopAccepting refuses new calls but finishes accepted ones', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
     const gate = deferred();
     const accepted = q.run(async () => {
       await gate.promise;
@@ -363,7 +355,7 @@ describe('shutdown', () => {
   });
 
   it('drain lets in-flight attempts finish and rejects queued ones', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
     const gate = deferred();
     const started = deferred();
     const inFlight = q.run(async () => {
@@ -388,7 +380,7 @@ describe('shutdown', () => {
   });
 
   it('drain with a deadline aborts attempts still in flight and returns at the deadline', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 2 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 2 });
     let seen: AbortSignal | undefined;
     const stuckStarted = deferred();
     const quickStarted = deferred();
@@ -420,7 +412,7 @@ describe('shutdown', () => {
   });
 
   it('drain with a deadline returns drained when in-flight work finishes in time', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
     const started = deferred();
     const p = q.run(async (signal) => {
       started.resolve();
@@ -433,7 +425,7 @@ describe('shutdown', () => {
   });
 
   it('drain does not wait out an active 429 pause: the retry is dropped as not started', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
     const attempt = vi.fn(async () => {
       throw new TooManyRequests(30_000);
     });
@@ -448,7 +440,7 @@ describe('shutdown', () => {
   });
 
   it('a 429 answered while draining fails the call instead of retrying it', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
     const gate = deferred();
     const started = deferred();
     const attempt = vi.fn(async () => {
@@ -469,7 +461,7 @@ describe('shutdown', () => {
   });
 
   it('close aborts in-flight attempts and rejects queued ones at once', async () => {
-    const q = new RequestQueue({ ratePerSecond: 1000, concurrency: 1 });
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
     let seen: AbortSignal | undefined;
     const started = deferred();
     const running = outcome(

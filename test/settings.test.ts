@@ -50,7 +50,7 @@ describe('loadSettings: defaults and values', () => {
   it('uses the documented defaults with partner credentials', async () => {
     const s = await loadSettings(oneOrg, [ORG_A]);
     expect(s.baseUrl.href).toBe(DEFAULT_BASE_URL);
-    expect(s.ratePerSecond).toBe(5);
+    expect(s.rate).toEqual({ kind: 'auto', maxPerSecond: 50 });
     expect(s.concurrency).toBe(4);
     expect(s.stateDir).toBe('./.role-sync');
     expect(s.auth).toEqual({ kind: 'partner', partnerId: 'acme', partnerSecret: PARTNER_SECRET, userId: USER });
@@ -62,7 +62,24 @@ describe('loadSettings: defaults and values', () => {
       { ...oneOrg, ROLE_SYNC_RATE: '2.5', ROLE_SYNC_CONCURRENCY: '8', ROLE_SYNC_STATE_DIR: '/var/lib/rs' },
       [ORG_A],
     );
-    expect([s.ratePerSecond, s.concurrency, s.stateDir]).toEqual([2.5, 8, '/var/lib/rs']);
+    expect([s.rate, s.concurrency, s.stateDir]).toEqual([{ kind: 'fixed', perSecond: 2.5 }, 8, '/var/lib/rs']);
+  });
+
+  it.each([
+    [{ ROLE_SYNC_RATE: 'auto' }, { kind: 'auto', maxPerSecond: 50 }],
+    [{ ROLE_SYNC_RATE: ' Auto ' }, { kind: 'auto', maxPerSecond: 50 }],
+    [{ ROLE_SYNC_RATE_MAX: '12.5' }, { kind: 'auto', maxPerSecond: 12.5 }],
+    [
+      { ROLE_SYNC_RATE: 'auto', ROLE_SYNC_RATE_MAX: '200' },
+      { kind: 'auto', maxPerSecond: 200 },
+    ],
+    [
+      { ROLE_SYNC_RATE: '7', ROLE_SYNC_RATE_MAX: '3' },
+      { kind: 'fixed', perSecond: 7 },
+    ],
+  ])('ROLE_SYNC_RATE / ROLE_SYNC_RATE_MAX %j', async (env, rate) => {
+    const s = await loadSettings({ ...oneOrg, ...env }, [ORG_A]);
+    expect(s.rate).toEqual(rate);
   });
 
   it('an access token replaces partner credentials', async () => {
@@ -73,7 +90,7 @@ describe('loadSettings: defaults and values', () => {
   it('treats an empty variable as unset', async () => {
     const s = await loadSettings({ ...oneOrg, PARCHMENT_ACCESS_TOKEN: '', ROLE_SYNC_RATE: '' }, [ORG_A]);
     expect(s.auth.kind).toBe('partner');
-    expect(s.ratePerSecond).toBe(5);
+    expect(s.rate).toEqual({ kind: 'auto', maxPerSecond: 50 });
   });
 
   it.each([
@@ -121,9 +138,15 @@ describe('loadSettings: each variable is checked and named', () => {
     expect(e.variable).toBe('PARCHMENT_USER_ID');
   });
 
-  it.each([['0'], ['-1'], ['abc'], ['Infinity'], [' ']])('ROLE_SYNC_RATE=%j', async (v) => {
+  it.each([['0'], ['-1'], ['abc'], ['Infinity'], [' '], ['autos']])('ROLE_SYNC_RATE=%j', async (v) => {
     const e = await settingsError({ ...oneOrg, ROLE_SYNC_RATE: v });
     expect(e.variable).toBe('ROLE_SYNC_RATE');
+    expect(e.message).toContain('or auto');
+  });
+
+  it.each([['0'], ['-1'], ['auto'], ['Infinity']])('ROLE_SYNC_RATE_MAX=%j', async (v) => {
+    const e = await settingsError({ ...oneOrg, ROLE_SYNC_RATE_MAX: v });
+    expect(e.variable).toBe('ROLE_SYNC_RATE_MAX');
   });
 
   it.each([['0'], ['1.5'], ['-2'], ['four']])('ROLE_SYNC_CONCURRENCY=%j', async (v) => {

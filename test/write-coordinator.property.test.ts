@@ -121,7 +121,7 @@ describe('WriteCoordinator ordering properties', () => {
     });
     await fc.assert(
       fc.asyncProperty(fc.array(submissionArb, { minLength: 1, maxLength: 15 }), async (subs) => {
-        const q = new RequestQueue({ ratePerSecond: 10_000, concurrency: 2, maxPauseMs: 2 });
+        const q = new RequestQueue({ rate: 10_000, concurrency: 2, maxPauseMs: 2 });
         const c = new WriteCoordinator<number>();
         const ledger = new Ledger();
         const outcomes = new Map<number, SubmitOutcome<number>>();

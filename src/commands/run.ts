@@ -152,7 +152,7 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
     throw err;
   }
 
-  const metrics = new DaemonMetrics({ queueDepth: () => queue.depth });
+  const metrics = new DaemonMetrics({ queueDepth: () => queue.depth, requestRate: () => queue.rate });
   const queue = requestQueue(settings, logger, metrics.recordRateLimited);
   const coordinator = new WriteCoordinator<UserWrite>();
   let initial: ParchmentSettings | undefined = settings;

@@ -44,6 +44,8 @@ export interface OrgGauges {
 export interface DaemonMetricsOptions {
   /** Read on every scrape, so the gauge never lags the queue. */
   readonly queueDepth: () => number;
+  /** The request queue's current rate, learned or fixed; read on every scrape too. */
+  readonly requestRate: () => number;
 }
 
 export class DaemonMetrics {
@@ -133,6 +135,14 @@ export class DaemonMetrics {
       registers,
       collect() {
         this.set(opts.queueDepth());
+      },
+    });
+    new Gauge({
+      name: 'role_sync_request_rate',
+      help: 'Requests a second the queue may start now: learned from 429s (ROLE_SYNC_RATE=auto) or fixed',
+      registers,
+      collect() {
+        this.set(opts.requestRate());
       },
     });
     this.#lastSuccess = new Gauge({

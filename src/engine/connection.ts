@@ -5,6 +5,8 @@ import { ParchmentClient } from '../parchment/client.js';
 import type { AttemptRecord } from '../parchment/http.js';
 import type { ParchmentSettings } from '../parchment/settings.js';
 import type { RequestScheduler } from '../queue/contract.js';
+import { rateControllerFor } from '../queue/rate-controller.js';
+import { formatRate, rateChangeLog } from '../queue/rate-log.js';
 import { RequestQueue } from '../queue/request-queue.js';
 import type { ParchmentApi } from './parchment-api.js';
 import { Reconciler, type UserWrites } from './reconciler.js';
@@ -72,21 +74,41 @@ export function connect(settings: ParchmentSettings, opts: ConnectOptions): Conn
   };
 }
 
-/** The process's one request budget, from ROLE_SYNC_RATE and ROLE_SYNC_CONCURRENCY; every 429 is logged. */
+/**
+ * The process's one request budget, from ROLE_SYNC_RATE(_MAX) and ROLE_SYNC_CONCURRENCY: one rate
+ * for every organization, because a limit it learns is the partner's or the API's, not an
+ * organization's. Every 429 is logged, and a learned rate when it moves.
+ */
 export function requestQueue(
-  settings: ParchmentSettings,
+  settings: Pick<ParchmentSettings, 'rate' | 'concurrency'>,
   logger: Logger,
   onRateLimited?: (delayMs: number) => void,
 ): RequestQueue {
+  const controller = rateControllerFor(settings.rate);
+  if (settings.rate.kind === 'auto') {
+    logger.debug(
+      { ratePerSecond: controller.rate, maxPerSecond: settings.rate.maxPerSecond },
+      `request rate: learned from Parchment's answers, starting at ${formatRate(controller.rate)}`,
+    );
+  }
+  const logRate = rateChangeLog(controller.rate, (rate, previous) =>
+    logger.info(
+      { ratePerSecond: round2(rate), previousPerSecond: round2(previous) },
+      `request rate now ${formatRate(rate)}, learned from Parchment's answers (was ${formatRate(previous)})`,
+    ),
+  );
   return new RequestQueue({
-    ratePerSecond: settings.ratePerSecond,
+    rate: controller,
     concurrency: settings.concurrency,
     onRateLimited: (delayMs) => {
       onRateLimited?.(delayMs);
       logger.warn({ delayMs }, 'rate limited by Parchment: pausing all requests');
     },
+    onRateChange: logRate,
   });
 }
+
+const round2 = (n: number): number => Number(n.toFixed(2));
 
 /** The user role-sync acts as, per organization: whose own admin role the guard protects. */
 function actingUsersOf(settings: ParchmentSettings): Map<OrgId, UserId> {

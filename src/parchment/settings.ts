@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { parseOrgId, parseUserId, type OrgId, type UserId } from '../core/domain.js';
+import type { RateSetting } from '../queue/rate-controller.js';
 
 export interface OrgCredentials {
   readonly organizationId: OrgId;
@@ -35,7 +36,8 @@ export interface ParchmentSettings {
   readonly baseUrl: URL;
   readonly auth: AuthSettings;
   readonly organizations: ReadonlyMap<OrgId, OrgCredentials>;
-  readonly ratePerSecond: number;
+  /** ROLE_SYNC_RATE: learned (`auto`, at most ROLE_SYNC_RATE_MAX) or a fixed number of starts a second. */
+  readonly rate: RateSetting;
   readonly concurrency: number;
   readonly stateDir: string;
 }
@@ -51,7 +53,7 @@ export class SettingsError extends Error {
 }
 
 export const DEFAULT_BASE_URL = 'https://api.sandbox.parchmenthealth.io/external';
-const DEFAULT_RATE = 5;
+const DEFAULT_RATE_MAX = 50;
 const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_STATE_DIR = './.role-sync';
 
@@ -64,6 +66,7 @@ const V = {
   orgSecret: 'PARCHMENT_ORGANIZATION_SECRET',
   credentialsFile: 'PARCHMENT_CREDENTIALS_FILE',
   rate: 'ROLE_SYNC_RATE',
+  rateMax: 'ROLE_SYNC_RATE_MAX',
   concurrency: 'ROLE_SYNC_CONCURRENCY',
   stateDir: 'ROLE_SYNC_STATE_DIR',
 } as const;
@@ -73,7 +76,7 @@ export async function loadSettings(
   organizations: readonly OrgId[],
 ): Promise<ParchmentSettings> {
   const baseUrl = parseBaseUrl(plain(env, V.baseUrl) ?? DEFAULT_BASE_URL);
-  const ratePerSecond = parseRate(plain(env, V.rate));
+  const rate = parseRate(plain(env, V.rate), plain(env, V.rateMax));
   const concurrency = parseConcurrency(plain(env, V.concurrency));
   const stateDir = plain(env, V.stateDir) ?? DEFAULT_STATE_DIR;
 
@@ -104,7 +107,7 @@ export async function loadSettings(
     baseUrl,
     auth,
     organizations: orgs,
-    ratePerSecond,
+    rate,
     concurrency,
     stateDir,
   };
@@ -168,11 +171,18 @@ function isLoopback(hostname: string): boolean {
   return host === '::1' || host === '0:0:0:0:0:0:0:1';
 }
 
-function parseRate(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_RATE;
+/** ROLE_SYNC_RATE_MAX is checked even beside a fixed rate, where it is not used, so a typo never waits for a later change. */
+function parseRate(text: string | undefined, maxText: string | undefined): RateSetting {
+  const maxPerSecond = maxText === undefined ? DEFAULT_RATE_MAX : positiveNumber(maxText, V.rateMax);
+  if (text === undefined || text.trim().toLowerCase() === 'auto') return { kind: 'auto', maxPerSecond };
+  return { kind: 'fixed', perSecond: positiveNumber(text, V.rate, ' or auto') };
+}
+
+function positiveNumber(text: string, variable: string, alternative = ''): number {
   const n = Number(text.trim());
-  if (text.trim() === '' || !Number.isFinite(n) || n <= 0)
-    throw new SettingsError(V.rate, 'must be a number greater than 0');
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    throw new SettingsError(variable, `must be a number greater than 0${alternative}`);
+  }
   return n;
 }
 

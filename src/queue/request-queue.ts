@@ -1,24 +1,33 @@
 import PQueue from 'p-queue';
 import { backoffDelay } from './backoff.js';
 import { isRateLimited, type RateLimited, type RequestScheduler } from './contract.js';
+import { FixedRate, type RateController } from './rate-controller.js';
 
 /**
  * The one request budget every HTTP attempt goes through (docs/parchment-api.md, "Rate limits"):
- * at most `ratePerSecond` starts in any sliding window and `concurrency` attempts in flight.
- * A 429 pauses every start, not just the attempt that saw it (the others would only collect 429s
- * of their own), and the attempt is put back in the queue rather than sleeping in its slot.
+ * starts spaced at the current rate and `concurrency` attempts in flight. A 429 pauses every start,
+ * not just the attempt that saw it (the others would only collect 429s of their own), and the
+ * attempt is put back in the queue rather than sleeping in its slot, where it would hold a slot
+ * and bypass the budget.
+ *
+ * p-queue gives concurrency and priority order; its own interval cap cannot change while it runs,
+ * so the spacing is done here, by pausing p-queue after each start until the next one is due.
  */
 export interface RequestQueueOptions {
-  /** Starts per second; fractions allowed (0.5 = one start every 2 s). */
-  readonly ratePerSecond: number;
+  /** Starts per second, fixed (fractions allowed: 0.5 = one start every 2 s), or a controller that learns it. */
+  readonly rate: number | RateController;
   readonly concurrency: number;
   /** Longest pause a single 429 can cause; caps `Retry-After` and the back-off. */
   readonly maxPauseMs?: number;
   /** Back-off for a 429 without `Retry-After`; it doubles with each consecutive 429. */
   readonly backoff?: { readonly baseMs: number; readonly capMs: number };
+  /** A request answered 429 for longer than this since its first 429 fails (default 5 minutes). */
+  readonly rateLimitedGiveUpMs?: number;
   readonly random?: () => number;
   /** Called for every 429 with the pause it asked for (an active longer pause is kept). */
   readonly onRateLimited?: (delayMs: number) => void;
+  /** Called whenever a learned rate changes, with the new rate. */
+  readonly onRateChange?: (ratePerSecond: number) => void;
   readonly onDepthChange?: (depth: number) => void;
 }
 
@@ -38,21 +47,43 @@ export class RequestAbortedError extends Error {
   }
 }
 
+/** One request was answered 429 for longer than the queue waits for any single request. */
+export class RateLimitedTooLongError extends Error {
+  override readonly name = 'RateLimitedTooLongError';
+  constructor(
+    readonly rateLimitedMs: number,
+    readonly answers: number,
+    limitMs: number,
+    last: unknown,
+  ) {
+    const lastText = last instanceof Error ? `; last answer: ${last.message}` : '';
+    super(
+      `Parchment kept rate-limiting this request: answered 429 ${answers} times over ` +
+        `${formatSeconds(rateLimitedMs)}, more than the ${formatSeconds(limitMs)} role-sync waits for one request${lastText}`,
+      { cause: last },
+    );
+  }
+}
+
 export type DrainResult = 'drained' | 'deadline';
 
 const DEFAULT_MAX_PAUSE_MS = 60_000;
+/** Even `Retry-After: 0` or a date in the past pauses this long, so a 429 can never mean "retry at once". */
+const MIN_PAUSE_MS = 1_000;
 const DEFAULT_BACKOFF_BASE_MS = 1_000;
+const DEFAULT_RATE_LIMITED_GIVE_UP_MS = 5 * 60_000;
 /** Retries after a 429 go ahead of every fresh request, in the order they were rate-limited. */
 const RETRY_PRIORITY = Number.MAX_SAFE_INTEGER;
-
 /**
- * p-queue needs a whole number of starts per interval. Taking the smallest whole cap ≥ rate and
- * stretching the interval to match keeps the long-run rate exact and, in strict (sliding) mode,
- * never lets more than ⌈rate⌉ starts into any one second.
+ * A start may come this much before its slot when the previous one was late (a timer fires a
+ * millisecond or two after it is due): without it every late timer would push all later slots
+ * back and the rate would fall short. Half a slot, at most 25 ms.
  */
-export function rateWindow(ratePerSecond: number): { readonly intervalCap: number; readonly interval: number } {
-  const intervalCap = Math.ceil(ratePerSecond);
-  return { intervalCap, interval: Math.ceil((1000 * intervalCap) / ratePerSecond) };
+const MAX_CATCH_UP_MS = 25;
+
+function formatSeconds(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
 }
 
 type JobState = 'queued' | 'running' | 'settled';
@@ -64,6 +95,9 @@ interface Job {
   readonly controller: AbortController;
   abortedBy: 'caller' | 'queue' | undefined;
   state: JobState;
+  /** When this request was first answered 429, and how many times since. */
+  firstRateLimitedAt: number | undefined;
+  rateLimitedAnswers: number;
   /** Removes the job's waiting p-queue entry, which then never starts. */
   dequeue: AbortController | undefined;
   readonly resolve: (value: unknown) => void;
@@ -73,34 +107,50 @@ interface Job {
 
 export class RequestQueue implements RequestScheduler {
   readonly #pq: PQueue;
+  readonly #rate: RateController;
   readonly #maxPauseMs: number;
+  readonly #minPauseMs: number;
+  readonly #giveUpMs: number;
   readonly #backoff: { readonly baseMs: number; readonly capMs: number };
   readonly #random: () => number;
   readonly #onRateLimited: ((delayMs: number) => void) | undefined;
+  readonly #onRateChange: ((ratePerSecond: number) => void) | undefined;
   readonly #onDepthChange: ((depth: number) => void) | undefined;
   readonly #jobs = new Set<Job>();
   #idleWaiters: Array<() => void> = [];
   #accepting = true;
   #closing = false;
   #pausedUntil = 0;
-  #resumeTimer: NodeJS.Timeout | undefined;
+  /** No start before this (epoch ms): the next slot at the current rate, or the end of a 429 pause. */
+  #heldUntil = 0;
+  #holdTimer: NodeJS.Timeout | undefined;
+  /** True while the hold timer restarts p-queue: the start it lets through was waiting on the budget. */
+  #releasing = false;
+  /** The slot of the next start at the current rate (epoch ms). */
+  #nextSlot = 0;
   #rateLimitStreak = 0;
   #rateLimitedCount = 0;
 
   constructor(options: RequestQueueOptions) {
-    const { ratePerSecond, concurrency } = options;
-    if (!Number.isFinite(ratePerSecond) || ratePerSecond <= 0) {
-      throw new RangeError(`ratePerSecond must be a positive number, got ${ratePerSecond}`);
-    }
+    const { rate, concurrency } = options;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new RangeError(`concurrency must be a whole number ≥ 1, got ${concurrency}`);
     }
+    this.#rate = typeof rate === 'number' ? new FixedRate(rate) : rate;
     this.#maxPauseMs = options.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS;
+    this.#minPauseMs = Math.min(MIN_PAUSE_MS, this.#maxPauseMs);
+    this.#giveUpMs = options.rateLimitedGiveUpMs ?? DEFAULT_RATE_LIMITED_GIVE_UP_MS;
     this.#backoff = options.backoff ?? { baseMs: DEFAULT_BACKOFF_BASE_MS, capMs: this.#maxPauseMs };
     this.#random = options.random ?? Math.random;
     this.#onRateLimited = options.onRateLimited;
+    this.#onRateChange = options.onRateChange;
     this.#onDepthChange = options.onDepthChange;
-    this.#pq = new PQueue({ concurrency, ...rateWindow(ratePerSecond), strict: true });
+    this.#pq = new PQueue({ concurrency });
+  }
+
+  /** Starts a second now: the fixed rate, or what has been learned so far. */
+  get rate(): number {
+    return this.#rate.rate;
   }
 
   /** Requests not yet settled: waiting (including 429 retries) plus in flight. */
@@ -137,6 +187,8 @@ export class RequestQueue implements RequestScheduler {
         controller: new AbortController(),
         abortedBy: undefined,
         state: 'queued',
+        firstRateLimitedAt: undefined,
+        rateLimitedAnswers: 0,
         dequeue: undefined,
         resolve: resolve as (value: unknown) => void,
         reject,
@@ -196,27 +248,58 @@ export class RequestQueue implements RequestScheduler {
   }
 
   async #execute(job: Job): Promise<void> {
+    // p-queue calls this synchronously as it starts the task, so the hold below stops its start loop here.
+    const startedAt = Date.now();
+    const rateBound = this.#releasing;
+    this.#pace(startedAt);
     job.state = 'running';
     job.dequeue = undefined;
     try {
       const value = await job.attempt(job.controller.signal);
       this.#rateLimitStreak = 0;
+      this.#observe({ kind: 'accepted', startedAt, at: Date.now(), rateBound });
       this.#settle(job, () => job.resolve(value));
     } catch (error) {
       if (isRateLimited(error)) {
+        this.#observe({ kind: 'rate-limited', startedAt, at: Date.now(), rateBound });
         this.#onRateLimit(job, error);
       } else {
+        if (job.abortedBy === undefined) this.#observe({ kind: 'accepted', startedAt, at: Date.now(), rateBound });
         this.#settle(job, () => job.reject(this.#abortedError(job, error)));
       }
     }
   }
 
+  /**
+   * Spaces starts 1/rate apart. A start at most half a slot late keeps the schedule, so the next
+   * one comes that much sooner; a later one (the queue was idle) starts a new schedule from now.
+   */
+  #pace(now: number): void {
+    const slotMs = 1000 / this.#rate.rate;
+    const onSchedule = now - this.#nextSlot <= Math.min(slotMs / 2, MAX_CATCH_UP_MS);
+    this.#nextSlot = (onSchedule ? Math.max(this.#nextSlot, now) : now) + slotMs;
+    this.#holdUntil(this.#nextSlot);
+  }
+
+  #observe(sample: Parameters<RateController['record']>[0]): void {
+    if (!this.#rate.record(sample)) return;
+    this.#onRateChange?.(this.#rate.rate);
+  }
+
   #onRateLimit(job: Job, error: RateLimited): void {
+    const now = Date.now();
     this.#rateLimitedCount += 1;
     this.#rateLimitStreak += 1;
+    job.firstRateLimitedAt ??= now;
+    job.rateLimitedAnswers += 1;
     const delayMs = this.#pauseDelay(error);
     this.#pauseFor(delayMs);
-    if (job.abortedBy !== undefined) {
+    const limitedForMs = now - job.firstRateLimitedAt;
+    if (limitedForMs >= this.#giveUpMs) {
+      this.#settle(job, () =>
+        job.reject(new RateLimitedTooLongError(limitedForMs, job.rateLimitedAnswers, this.#giveUpMs, error)),
+      );
+    } else if (job.abortedBy !== undefined) {
       this.#settle(job, () => job.reject(this.#abortedError(job, error)));
     } else if (this.#closing) {
       this.#settle(job, () =>
@@ -229,13 +312,14 @@ export class RequestQueue implements RequestScheduler {
     this.#onRateLimited?.(delayMs);
   }
 
+  /** `Retry-After` (or the back-off without one), never under 1 s nor over the cap. */
   #pauseDelay(error: RateLimited): number {
     const retryAfter = error.retryAfterMs;
     const delay =
       retryAfter !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0
         ? retryAfter
         : backoffDelay(this.#rateLimitStreak - 1, { ...this.#backoff, random: this.#random, jitter: 'equal' });
-    return Math.min(delay, this.#maxPauseMs);
+    return Math.min(Math.max(delay, this.#minPauseMs), this.#maxPauseMs);
   }
 
   /** Extends the global pause; a shorter request never cuts an active longer pause short. */
@@ -243,12 +327,27 @@ export class RequestQueue implements RequestScheduler {
     const until = Date.now() + delayMs;
     if (until <= this.#pausedUntil || this.#closing) return;
     this.#pausedUntil = until;
+    this.#holdUntil(until);
+  }
+
+  /** No start before `until`; an active later hold is kept. */
+  #holdUntil(until: number): void {
+    if (this.#closing || (until <= this.#heldUntil && this.#holdTimer !== undefined)) return;
+    this.#heldUntil = Math.max(this.#heldUntil, until);
     this.#pq.pause();
-    clearTimeout(this.#resumeTimer);
-    this.#resumeTimer = setTimeout(() => {
-      this.#resumeTimer = undefined;
-      this.#pq.start();
-    }, delayMs);
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = setTimeout(
+      () => {
+        this.#holdTimer = undefined;
+        this.#releasing = true;
+        try {
+          this.#pq.start();
+        } finally {
+          this.#releasing = false;
+        }
+      },
+      Math.max(0, this.#heldUntil - Date.now()),
+    );
   }
 
   #abortByCaller(job: Job, reason: unknown): void {
@@ -276,8 +375,8 @@ export class RequestQueue implements RequestScheduler {
   #beginClosing(): void {
     this.#accepting = false;
     this.#closing = true;
-    clearTimeout(this.#resumeTimer);
-    this.#resumeTimer = undefined;
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
     for (const job of [...this.#jobs]) {
       if (job.state !== 'queued') continue;
       job.dequeue?.abort();

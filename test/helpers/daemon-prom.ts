@@ -111,6 +111,7 @@ export const DAEMON_METRIC_NAMES = [
   'role_sync_api_request_duration_seconds',
   'role_sync_rate_limited_total',
   'role_sync_queue_depth',
+  'role_sync_request_rate',
   'role_sync_last_success_timestamp_seconds',
   'role_sync_drift_detected_total',
   'role_sync_build_info',
