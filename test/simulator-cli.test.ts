@@ -212,6 +212,15 @@ describe('role-sync simulate', () => {
     }
   });
 
+  it('applies --retry-after to its 429s', async () => {
+    const { listening } = await startCli(['--rate-limit', '0.1', '--retry-after', '0']);
+    const o = listening.organizations[0];
+    expect((await mint(listening)).status).toBe(200);
+    const limited = await fetch(`${listening.env.PARCHMENT_BASE_URL}/v1/organizations/${o?.id}/users`);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('0');
+  });
+
   it('serves a seed file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sim-cli-'));
     const seed = join(dir, 'seed.yaml');
@@ -249,6 +258,7 @@ describe('role-sync simulate', () => {
     ['an unknown list shape', () => ['--list-shape', 'csv'], /argument 'csv' is invalid/],
     ['a bad fault rate', () => ['--fault-rate', '2'], /"2" is not a fraction between 0 and 1/],
     ['a bad rate', () => ['--rate-limit', 'fast'], /"fast" is not a rate/],
+    ['a bad Retry-After mode', () => ['--retry-after', 'soon'], /"soon" is not seconds, none, past-date/],
     ['a duration without a unit', () => ['--latency', '20'], /"20" is not a duration/],
     ['a --wrong-user without a pair', () => ['--wrong-user', 'u1'], /"u1" is not a list of ASKED=OTHER user id pairs/],
   ])('exits 1 on %s', async (_label, args, message) => {

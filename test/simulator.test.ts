@@ -672,6 +672,41 @@ describe('rate limit', () => {
     await new Promise((r) => setTimeout(r, 80));
     expect((await mintRequest(sim)).status).toBe(200);
   });
+
+  it('is a token bucket: a burst of one second, then perSecond', async () => {
+    await start({ rateLimit: { perSecond: 5 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await mintRequest(sim)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+  });
+
+  it.each([
+    ['none', (v: string | null) => expect(v).toBeNull()],
+    [0, (v: string | null) => expect(v).toBe('0')],
+    [1_000_000_000, (v: string | null) => expect(v).toBe('1000000000')],
+    [
+      'past-date',
+      (v: string | null) => {
+        expect(v).toMatch(/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+        expect(Date.parse(v ?? '')).toBeLessThan(Date.now());
+      },
+    ],
+  ] as const)('retryAfter %j shapes the Retry-After of rate-limit and forced 429s alike', async (mode, check) => {
+    await start({ rateLimit: { perSecond: 0.1, burst: 1 }, retryAfter: mode });
+    expect((await mintRequest(sim)).status).toBe(200);
+    const limited = await mintRequest(sim);
+    expect(limited.status).toBe(429);
+    check(limited.headers.get('retry-after'));
+
+    sim.configure({ rateLimit: undefined, failUser: { [DEMO_USERS.cameron]: 429 } });
+    const token = await mintToken(sim);
+    const forced = await call(sim, 'PUT', usersPath(COLLINS, DEMO_USERS.cameron, 'roles'), {
+      headers: authHeaders(token),
+      body: { access_roles: ['provider'] },
+    });
+    expect(forced.status).toBe(429);
+    check(forced.headers.get('retry-after'));
+  });
 });
 
 describe('faults', () => {

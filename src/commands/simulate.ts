@@ -14,6 +14,7 @@ import {
   type FaultKind,
   type HugeBody,
   type ListShape,
+  type RetryAfterMode,
   type RunningSimulator,
   type SimOrg,
   type SimSeed,
@@ -28,6 +29,7 @@ interface SimulateOptions {
   listShape: ListShape;
   pageSize?: number;
   rateLimit?: number;
+  retryAfter?: RetryAfterMode;
   faultRate?: number;
   faults?: FaultKind[];
   latency?: number;
@@ -56,6 +58,13 @@ function rateArg(value: string): number {
   const n = m ? Number(m[1]) : NaN;
   if (!(n > 0)) throw new InvalidArgumentError(`"${value}" is not a rate; use requests a second, e.g. 10 or 10/s`);
   return n;
+}
+
+function retryAfterArg(value: string): RetryAfterMode {
+  const v = value.trim();
+  if (v === 'seconds' || v === 'none' || v === 'past-date') return v;
+  if (/^\d+$/.test(v) && Number.isSafeInteger(Number(v))) return Number(v);
+  throw new InvalidArgumentError(`"${value}" is not seconds, none, past-date or a whole number of seconds`);
 }
 
 function fractionArg(value: string): number {
@@ -172,6 +181,7 @@ async function simulate(opts: SimulateOptions): Promise<void> {
         logger,
         pageSize: opts.pageSize,
         rateLimit: opts.rateLimit !== undefined ? { perSecond: opts.rateLimit } : undefined,
+        retryAfter: opts.retryAfter,
         faultRate: opts.faultRate,
         faults: opts.faults,
         latencyMs: opts.latency,
@@ -249,7 +259,16 @@ export function register(program: Command): void {
     )
     .addOption(new Option('--page-size <n>', 'most users per list page').argParser(positiveIntArg))
     .addOption(
-      new Option('--rate-limit <n>', 'requests a second before answering 429 (e.g. 10 or 10/s)').argParser(rateArg),
+      new Option(
+        '--rate-limit <n>',
+        'requests a second before answering 429 (a token bucket holding one second of requests; e.g. 10 or 10/s)',
+      ).argParser(rateArg),
+    )
+    .addOption(
+      new Option(
+        '--retry-after <mode>',
+        'what a 429 says in Retry-After: seconds (until a request would pass), none, past-date, or a number of seconds',
+      ).argParser(retryAfterArg),
     )
     .addOption(
       new Option('--fault-rate <fraction>', 'fraction of requests answered 500, 503 or dropped (0-1)').argParser(

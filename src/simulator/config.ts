@@ -23,6 +23,7 @@ export const configPatchSchema = z.strictObject({
   faults: z.array(z.enum(FAULT_KINDS)).min(1).optional(),
   latencyMs: z.number().min(0).optional(),
   tokenTtlSeconds: z.number().int().min(0).optional(),
+  retryAfter: z.union([z.enum(['seconds', 'none', 'past-date']), z.number().int().min(0)]).optional(),
   failUser: z.record(z.string(), z.number().int().min(400).max(599)).optional(),
   wrongUser: z.record(z.string().min(1), z.string().min(1)).optional(),
   overlapPages: z.boolean().optional(),
@@ -61,6 +62,7 @@ export function initialConfig(opts: SimOptions): SimConfig {
     faults: [...DEFAULT_FAULTS],
     latencyMs: 0,
     tokenTtlSeconds: 3600,
+    retryAfter: 'seconds',
     failUser: {},
     wrongUser: {},
     overlapPages: false,
@@ -79,6 +81,7 @@ export function initialConfig(opts: SimOptions): SimConfig {
     overlapPages,
     echoSecrets,
     hugeListBody,
+    retryAfter,
   } = opts;
   return applyPatch(
     base,
@@ -95,6 +98,7 @@ export function initialConfig(opts: SimOptions): SimConfig {
         overlapPages,
         echoSecrets,
         hugeListBody,
+        retryAfter,
       }),
     ),
   );
@@ -116,6 +120,7 @@ export function applyPatch(config: SimConfig, patch: ConfigPatch): SimConfig {
   if (patch.tokenTtlSeconds !== undefined) next.tokenTtlSeconds = patch.tokenTtlSeconds;
   if (patch.echoSecrets !== undefined) next.echoSecrets = patch.echoSecrets;
   if ('hugeListBody' in patch) next.hugeListBody = patch.hugeListBody;
+  if (patch.retryAfter !== undefined) next.retryAfter = patch.retryAfter;
   if (patch.failUser !== undefined) {
     next.failUser = Object.fromEntries(
       Object.entries(patch.failUser).map(([id, status]) => [normalizeUserId(id), status]),

@@ -17,6 +17,8 @@
  * - Hostile cases (one email on two accounts, a read answering for another user, an unknown live role,
  *   one id on two pages) are described in hostile.ts.
  * - Faults are decided before the route runs, so a faulted or dropped write changes nothing.
+ * - The rate limit is a token bucket over every API request (burst: one second's worth); its 429s
+ *   say how long until a request would pass, unless `retryAfter` makes them lie or stay silent.
  * - reset() restores users, log and configuration; tokens already issued stay valid.
  */
 import { demoSeed } from './demo-seed.js';
@@ -31,6 +33,7 @@ export type {
   ListShape,
   RateLimitOptions,
   RecordedRequest,
+  RetryAfterMode,
   RunningSimulator,
   SimConfig,
   SimOptions,

@@ -1,4 +1,4 @@
-import type { RateLimitOptions } from './types.js';
+import type { RateLimitOptions, RetryAfterMode } from './types.js';
 
 export type TakeResult = { ok: true } | { ok: false; retryAfterSeconds: number };
 
@@ -25,5 +25,19 @@ export class TokenBucket {
     }
     // Retry-After is whole seconds (RFC 9110), so round up and never say 0.
     return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - this.tokens) / this.opts.perSecond)) };
+  }
+}
+
+/** The headers of a 429 under `mode`; `seconds` is what the rate limit (or a forced 429) would say. */
+export function retryAfterHeaders(mode: RetryAfterMode, seconds: number, nowMs: number): Record<string, string> {
+  switch (mode) {
+    case 'seconds':
+      return { 'retry-after': String(seconds) };
+    case 'none':
+      return {};
+    case 'past-date':
+      return { 'retry-after': new Date(nowMs - 60_000).toUTCString() };
+    default:
+      return { 'retry-after': String(mode) };
   }
 }

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { isAssignableRole } from '../core/domain.js';
 import { failure, problemForStatus, problems, success, type Outcome, type ValidationItem } from './envelopes.js';
 import { overlapPage, readAnswerUser, rolesAnswerUserId } from './hostile.js';
+import { retryAfterHeaders } from './rate-limit.js';
 import { normalizeOrgId, normalizeUserId } from './seed.js';
 import type { SimState } from './state.js';
 import type { TokenGrant, TokenStore } from './tokens.js';
@@ -275,9 +276,14 @@ const updateRoles: Handler = (req, deps) => {
   if (isOutcome(grant)) return grant;
   const orgId = req.params['organization_id'] as string;
   const userId = req.params['user_id'] as string;
-  const forced = deps.config().failUser[normalizeUserId(userId)];
+  const config = deps.config();
+  const forced = config.failUser[normalizeUserId(userId)];
   if (forced !== undefined) {
-    return failure(forced, problemForStatus(forced), forced === 429 ? { 'retry-after': '1' } : undefined);
+    return failure(
+      forced,
+      problemForStatus(forced),
+      forced === 429 ? retryAfterHeaders(config.retryAfter, 1, Date.now()) : undefined,
+    );
   }
   if (req.bodyInvalid) return failure(400, problems.invalidRequest(INVALID_ROLES));
   const roles = (req.body as { access_roles?: unknown } | undefined)?.access_roles;

@@ -15,7 +15,7 @@ import {
   type Outcome,
 } from './envelopes.js';
 import { pickFault } from './faults.js';
-import { TokenBucket, type TakeResult } from './rate-limit.js';
+import { retryAfterHeaders, TokenBucket, type TakeResult } from './rate-limit.js';
 import { RequestLog } from './request-log.js';
 import { LIST_USERS_TEMPLATE, matchRoute, type ApiRequest, type RouteDeps, type RouteMatch } from './routes.js';
 import { SimState } from './state.js';
@@ -324,7 +324,11 @@ class Simulator implements RunningSimulator, SimControl {
     input: { headers: IncomingMessage['headers']; body: unknown; invalid: boolean },
   ): Outcome | 'drop' {
     if (limited && !limited.ok)
-      return failure(429, problems.rateLimited(), { 'retry-after': String(limited.retryAfterSeconds) });
+      return failure(
+        429,
+        problems.rateLimited(),
+        retryAfterHeaders(this.config.retryAfter, limited.retryAfterSeconds, Date.now()),
+      );
     if (tooLarge) return failure(413, problems.payloadTooLarge());
     const fault = pickFault(this.config.faultRate, this.config.faults, this.random);
     if (fault === 'drop') return 'drop';

@@ -49,6 +49,13 @@ export interface RateLimitOptions {
   burst?: number;
 }
 
+/**
+ * What every 429 says in `Retry-After`: `seconds` — whole seconds until the rate limit has a token
+ * again (at least 1; a forced 429 says 1); `none` — no header; `past-date` — an HTTP date a minute
+ * ago; a number — that many seconds, as given (0, or 1000000000 for "come back in 30 years").
+ */
+export type RetryAfterMode = 'seconds' | 'none' | 'past-date' | number;
+
 export interface SimOptions {
   host?: string;
   port?: number;
@@ -71,6 +78,8 @@ export interface SimOptions {
   echoSecrets?: boolean;
   /** Hostile: list-users answers with a body of this many bytes, or one that never ends (see SimConfig). */
   hugeListBody?: HugeBody;
+  /** What every 429 says in Retry-After (see RetryAfterMode); default `seconds`. */
+  retryAfter?: RetryAfterMode;
   random?: () => number;
   logger?: Logger;
 }
@@ -84,6 +93,7 @@ export interface SimConfig {
   faults: FaultKind[];
   latencyMs: number;
   tokenTtlSeconds: number;
+  retryAfter: RetryAfterMode;
   /** userId -> HTTP status that `PUT .../roles` for that user answers; 502 is a gateway's HTML page. */
   failUser: Record<string, number>;
   /** Hostile case: asked userId -> the userId that read-user and `PUT .../roles` answer for instead. */
@@ -119,6 +129,7 @@ export type ConfigPatch = Partial<
     | 'wrongUser'
     | 'overlapPages'
     | 'echoSecrets'
+    | 'retryAfter'
   >
 > & { failUser?: Record<string, number>; hugeListBody?: HugeBody | undefined };
 
