@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { QueueClosedError, RequestAbortedError, RequestQueue } from '../src/queue/request-queue.js';
+import { AimdRate } from '../src/queue/rate-controller.js';
+import {
+  nextStartSlot,
+  QueueClosedError,
+  RateLimitedTooLongError,
+  RequestAbortedError,
+  RequestQueue,
+} from '../src/queue/request-queue.js';
 import { deferred, outcome, sleep, TooManyRequests } from './helpers/queue-helpers.js';
 import { until } from './helpers/wait-for.js';
 
@@ -91,6 +98,23 @@ describe('rate and concurrency (real timers)', () => {
     expect(() => new RequestQueue({ rate: Number.NaN, concurrency: 1 })).toThrow(RangeError);
     expect(() => new RequestQueue({ rate: 5, concurrency: 0 })).toThrow(RangeError);
     expect(() => new RequestQueue({ rate: 5, concurrency: 1.5 })).toThrow(RangeError);
+  });
+});
+
+describe('nextStartSlot', () => {
+  it('keeps the schedule when a start is a little late, so the rate does not fall short', () => {
+    // 50/s: slots every 20 ms. A timer that fires 3 ms late must not push every later slot back.
+    expect(nextStartSlot(1000, 1003, 20)).toBe(1020);
+    expect(nextStartSlot(1000, 1010, 20)).toBe(1020);
+    expect(nextStartSlot(1000, 1000, 20)).toBe(1020);
+  });
+
+  it('starts a new schedule after an idle spell or a pause', () => {
+    expect(nextStartSlot(1000, 1011, 20)).toBe(1031);
+    expect(nextStartSlot(0, 1_000_000, 200)).toBe(1_000_200);
+    // Half a slot, but never more than 25 ms, of catching up.
+    expect(nextStartSlot(1000, 1025, 1000)).toBe(2000);
+    expect(nextStartSlot(1000, 1026, 1000)).toBe(2026);
   });
 });
 
@@ -259,6 +283,119 @@ describe('429 timing (fake timers)', () => {
     await vi.advanceTimersByTimeAsync(1);
     await all;
     expect(starts).toEqual([0, 2000, 4000]);
+  });
+});
+
+describe('Retry-After that asks for no pause, or for ever (fake timers)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it.each([
+    ['Retry-After: 0', 0],
+    ['a date in the past (parsed as 0 ms)', 0],
+    ['a sub-second value', 200],
+  ])('%s still pauses every start for 1 s, and the 429 is counted', async (_label, retryAfterMs) => {
+    vi.useFakeTimers();
+    const t0 = Date.now();
+    const delays: number[] = [];
+    const q = new RequestQueue({ rate: 1000, concurrency: 1, onRateLimited: (d) => delays.push(d) });
+    const attempts: number[] = [];
+    const p = q.run(async () => {
+      attempts.push(Date.now() - t0);
+      if (attempts.length <= 3) throw new TooManyRequests(retryAfterMs);
+      return 'ok';
+    });
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(attempts).toEqual([0, 1000, 2000]);
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(p).resolves.toBe('ok');
+    expect(attempts).toEqual([0, 1000, 2000, 3000]);
+    expect(delays).toEqual([1000, 1000, 1000]);
+    expect(q.rateLimitedCount).toBe(3);
+  });
+
+  it('fails a request answered 429 for more than 5 minutes in all, saying Parchment kept rate-limiting', async () => {
+    vi.useFakeTimers();
+    const t0 = Date.now();
+    const q = new RequestQueue({ rate: 1000, concurrency: 2 });
+    const attempts: number[] = [];
+    // Retry-After: 10^9 s is capped at 60 s a pause; without the 5-minute limit this would never end.
+    const stuck = outcome(
+      q.run(async () => {
+        attempts.push(Date.now() - t0);
+        throw new TooManyRequests(1e9 * 1000);
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(5 * 60_000 + 10);
+    const r = await stuck;
+    expect(attempts).toEqual([0, 60_000, 120_000, 180_000, 240_000, 300_000]);
+    expect(r.ok).toBe(false);
+    const error = (r as { error: unknown }).error;
+    expect(error).toBeInstanceOf(RateLimitedTooLongError);
+    expect((error as Error).message).toMatch(
+      /^Parchment kept rate-limiting this request: answered 429 6 times over 5 min 0 s, more than the 5 min 0 s/,
+    );
+    expect((error as Error).message).toContain('last answer: 429 Too Many Requests');
+    expect((error as RateLimitedTooLongError).cause).toBeInstanceOf(TooManyRequests);
+    expect(q.depth).toBe(0);
+    // The queue goes on: the next request runs once the last pause is over.
+    const next = q.run(async () => 'next');
+    await vi.advanceTimersByTimeAsync(60_000);
+    await expect(next).resolves.toBe('next');
+  });
+
+  it('counts the 5 minutes per request, from its own first 429', async () => {
+    vi.useFakeTimers();
+    const q = new RequestQueue({ rate: 1000, concurrency: 1, rateLimitedGiveUpMs: 3_000 });
+    let n = 0;
+    // Limited twice (2 s), then fine: well inside the limit.
+    const p = q.run(async () => {
+      if (++n <= 2) throw new TooManyRequests(1000);
+      return 'ok';
+    });
+    await vi.advanceTimersByTimeAsync(2_000);
+    await expect(p).resolves.toBe('ok');
+    const stuck = outcome(q.run(async () => Promise.reject(new TooManyRequests(1000))));
+    await vi.advanceTimersByTimeAsync(3_010);
+    expect((await stuck).ok).toBe(false);
+  });
+});
+
+describe('a learned rate', () => {
+  it('reports every change, and cuts the rate on a 429 burst once', async () => {
+    const changes: number[] = [];
+    const q = new RequestQueue({
+      rate: new AimdRate({ maxPerSecond: 50 }),
+      concurrency: 4,
+      onRateChange: (r) => changes.push(r),
+    });
+    expect(q.rate).toBe(5);
+    // Twenty quick requests waiting on the budget: slow start doubles the rate on every clean half-second window.
+    await Promise.all(Array.from({ length: 20 }, () => q.run(async () => 'ok')));
+    expect(changes.length).toBeGreaterThanOrEqual(2);
+    expect(changes.slice(0, 2)).toEqual([10, 20]);
+    const before = q.rate;
+    const cutsBefore = changes.length;
+    // Four attempts in flight together, all answered 429: one burst, one cut.
+    let started = 0;
+    const allStarted = deferred();
+    await Promise.all(
+      Array.from({ length: 4 }, () =>
+        q.run(async () => {
+          started += 1;
+          if (started === 4) allStarted.resolve();
+          if (started <= 4) {
+            await allStarted.promise;
+            throw new TooManyRequests(1000);
+          }
+          return 'ok';
+        }),
+      ),
+    );
+    expect(q.rateLimitedCount).toBe(4);
+    expect(changes.slice(cutsBefore, cutsBefore + 1)).toEqual([before * 0.9]);
+    expect(q.rate).toBeLessThan(before);
   });
 });
 
