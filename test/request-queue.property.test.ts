@@ -69,7 +69,8 @@ describe('RequestQueue properties', () => {
         fc.integer({ min: 1, max: 4 }),
         fc.array(taskArb, { minLength: 1, maxLength: 10 }),
         async (concurrency, tasks) => {
-          const q = new RequestQueue({ rate: 10_000, concurrency, backoff: { baseMs: 1, capMs: 4 } });
+          // A pause cap of 4 ms also lowers the 1 s minimum pause to 4 ms, so 30 runs take milliseconds.
+          const q = new RequestQueue({ rate: 10_000, concurrency, maxPauseMs: 4, backoff: { baseMs: 1, capMs: 4 } });
           const attempts = tasks.map(() => 0);
           const successes = tasks.map(() => 0);
           const startsInsidePause: number[] = [];
