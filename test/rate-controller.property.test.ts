@@ -60,16 +60,16 @@ describe('AimdRate properties', () => {
           const changed = c.record(s);
           expect(changed).toBe(c.rate !== before);
           if (s.kind !== 'rate-limited') continue;
-          const newBurst = burstAt === undefined || s.startedAt >= burstAt;
+          const newBurst = burstAt === undefined || s.startedAt > burstAt;
           if (!newBurst) {
-            // Sent before the last cut: part of the burst already counted.
+            // Sent before (or in the very millisecond of) the last cut: part of the burst already counted.
             expect(c.rate).toBe(before);
             continue;
           }
           burstAt = s.at;
           if (before > AUTO_FLOOR_RATE) expect(c.rate).toBeLessThan(before);
           else expect(c.rate).toBe(AUTO_FLOOR_RATE);
-          expect(c.rate).toBeGreaterThanOrEqual(Math.max(AUTO_FLOOR_RATE, before * 0.5) - 1e-9);
+          expect(c.rate).toBeGreaterThanOrEqual(Math.max(AUTO_FLOOR_RATE, before * 0.25) - 1e-9);
         }
       }),
       { numRuns: 300 },
@@ -97,7 +97,8 @@ describe('AimdRate properties', () => {
         const late = answers.filter((a) => a.at >= 20);
         const limited = late.filter((a) => a.limited).length;
         const accepted = late.length - limited;
-        expect(limited / late.length).toBeLessThanOrEqual(0.03);
+        // A probe above the limit every 15 s or more, whatever the limit (3% of the answers from 2 a second up).
+        expect(limited).toBeLessThanOrEqual(Math.max(6, 0.03 * late.length));
         expect(accepted / 100).toBeGreaterThanOrEqual(0.85 * limit);
       }),
       { numRuns: 25 },

@@ -45,22 +45,35 @@ export const AIMD = {
   windowSeconds: 0.5,
   /** Until the first 429, each clean window doubles the rate (slow start): 5 → 50 in under 2 s. */
   slowStartGrowth: 2,
-  /** After a 429: the rate to cut to is 95% of what Parchment accepted since the previous 429 … */
-  acceptedShare: 0.95,
-  /** … but never less than half the rate nor more than 90% of it (the first cut, with no estimate: 90%). */
-  cutAtLeast: 0.5,
+  /** On a 429 the rate is cut to 97% of the requests a second Parchment accepted (see AimdRate) … */
+  acceptedShare: 0.97,
+  /** … but never to less than a quarter of the rate nor more than 90% of it. */
+  cutAtLeast: 0.25,
   cutAtMost: 0.9,
-  /** After a cut, the rate grows by 0.5% of the rate the cut left, a second … */
-  probePerSecond: 0.005,
-  /** … a growth that doubles every 20 s without a 429, so a limit that rose is found again. */
-  probeAccelerationSeconds: 20,
+  /**
+   * A cut whose figure began at the start of a busy spell (no 429 earlier in it) may land well under
+   * the limit, since the spell's slow start is in the average: each clean window then grows the rate
+   * by a tenth, up to 90% of the rate before the cut, until the next 429 …
+   */
+  regrowth: 1.1,
+  /** … but only from this long after the cut: a 429 sooner than that says the cut was not too deep. */
+  regrowAfterMs: 3_000,
+  /** Otherwise, after a cut the rate grows by 0.4% of the rate the cut left, a second … */
+  probePerSecond: 0.004,
+  /** … a growth that doubles every 30 s of work without a 429, so a limit that rose is found again. */
+  probeAccelerationSeconds: 30,
+  /** Rate-bound starts this far apart (or three slots, if longer) are two busy spells, not one. */
+  idleGapMs: 2_000,
 } as const;
 
 /**
- * The learned rate. Between two 429s a token bucket (which is how API gateways limit) is empty at
- * both ends, so the requests it accepted in between, divided by the time, never exceed its refill
- * rate: cutting to 95% of that lands just under the limit rather than far below it, which keeps
- * both the time lost and the number of 429s small.
+ * The learned rate: slow start, then additive increase and multiplicative decrease. A token bucket
+ * (how API gateways limit) is empty when it answers 429, so between two 429s the requests it
+ * accepted, divided by the time, cannot exceed its refill rate; from the start of a busy spell to
+ * its first 429 the figure is off by the bucket's burst less what it wasted while role-sync sent
+ * slower than the limit, spread over the spell. Cutting to 97% of that figure lands just under
+ * the limit rather than far below it, as halving would, and from 10/s against a limit of 3 it
+ * gets there in two cuts rather than three: fewer 429s and less time lost.
  */
 export class AimdRate implements RateController {
   readonly adaptive = true;
@@ -72,8 +85,13 @@ export class AimdRate implements RateController {
   #lastCutAt: number | undefined;
   /** The rate the last cut left: the unit of additive increase. */
   #base = 0;
-  #acceptedSinceCut = 0;
-  #windowStart: number | undefined;
+  /** Regrow quickly up to this rate (0: no regrowth); see AIMD.regrowth. */
+  #regrowTo = 0;
+  /** Accepted attempts started at or after `#countFrom`: the last cut, or the start of this busy spell. */
+  #countFrom: number | undefined;
+  #accepted = 0;
+  #lastBoundStart: number | undefined;
+  #windowStart = 0;
   #windowCount = 0;
 
   constructor(opts: { readonly maxPerSecond: number; readonly initialPerSecond?: number }) {
@@ -102,35 +120,52 @@ export class AimdRate implements RateController {
   }
 
   #onRateLimited(s: AttemptSample): void {
-    if (this.#lastCutAt !== undefined && s.startedAt < this.#lastCutAt) return;
+    if (this.#lastCutAt !== undefined && s.startedAt <= this.#lastCutAt) return;
     const r = this.#rate;
-    let next = r * AIMD.cutAtMost;
-    if (this.#lastCutAt !== undefined && s.at > this.#lastCutAt) {
-      const accepted = (this.#acceptedSinceCut * 1000) / (s.at - this.#lastCutAt);
-      next = Math.min(r * AIMD.cutAtMost, Math.max(r * AIMD.cutAtLeast, accepted * AIMD.acceptedShare));
-    }
+    const from = this.#countFrom;
+    const fromSpell = from !== undefined && from !== this.#lastCutAt;
+    // Half a request more: a bucket that answers 429 may still hold a fraction of a token, unused.
+    const accepted = from !== undefined && s.at > from ? ((this.#accepted + 0.5) * 1000) / (s.at - from) : undefined;
+    const next =
+      accepted === undefined
+        ? r * AIMD.cutAtMost
+        : Math.min(r * AIMD.cutAtMost, Math.max(r * AIMD.cutAtLeast, accepted * AIMD.acceptedShare));
     this.#rate = this.#clamp(next);
     this.#base = this.#rate;
+    this.#regrowTo = fromSpell ? r * AIMD.cutAtMost : 0;
     this.#phase = 'probe';
     this.#lastCutAt = s.at;
-    this.#acceptedSinceCut = 0;
+    this.#countFrom = s.at;
+    this.#accepted = 0;
     this.#windowStart = s.at;
     this.#windowCount = 0;
   }
 
   #onAccepted(s: AttemptSample): void {
-    if (this.#lastCutAt !== undefined && s.startedAt < this.#lastCutAt) return;
-    this.#acceptedSinceCut += 1;
-    this.#windowStart ??= s.startedAt;
+    if (this.#lastCutAt !== undefined && s.startedAt <= this.#lastCutAt) return;
+    if (s.rateBound) {
+      const gap = Math.max(AIMD.idleGapMs, 3000 / this.#rate);
+      if (this.#lastBoundStart === undefined || s.startedAt - this.#lastBoundStart > gap) {
+        // A new busy spell: the limit may have refilled while idle, and idle time says nothing of it.
+        this.#countFrom = s.startedAt;
+        this.#accepted = 0;
+        this.#windowStart = s.startedAt;
+        this.#windowCount = 0;
+      }
+      this.#lastBoundStart = Math.max(this.#lastBoundStart ?? s.startedAt, s.startedAt);
+    }
+    if (this.#countFrom !== undefined && s.startedAt >= this.#countFrom) this.#accepted += 1;
     if (!s.rateBound) return;
     this.#windowCount += 1;
     if (this.#windowCount < Math.max(1, this.#rate * AIMD.windowSeconds)) return;
     if (this.#phase === 'slow-start') {
       this.#rate = this.#clamp(this.#rate * AIMD.slowStartGrowth);
+    } else if (this.#rate < this.#regrowTo && s.at - (this.#lastCutAt ?? s.at) >= AIMD.regrowAfterMs) {
+      this.#rate = this.#clamp(Math.min(this.#regrowTo, this.#rate * AIMD.regrowth));
     } else {
       const dt = Math.max(0, s.at - this.#windowStart) / 1000;
-      const since = Math.max(0, s.at - (this.#lastCutAt ?? s.at)) / 1000;
-      const step = this.#base * AIMD.probePerSecond * dt * (1 + since / AIMD.probeAccelerationSeconds);
+      const busy = Math.max(0, s.at - (this.#countFrom ?? s.at)) / 1000;
+      const step = this.#base * AIMD.probePerSecond * dt * (1 + busy / AIMD.probeAccelerationSeconds);
       this.#rate = this.#clamp(this.#rate + step);
     }
     this.#windowStart = s.at;
