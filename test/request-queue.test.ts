@@ -11,7 +11,7 @@ import { deferred, outcome, sleep, TooManyRequests } from './helpers/queue-helpe
 import { until } from './helpers/wait-for.js';
 
 describe('rate and concurrency (real timers)', () => {
-  it('runs 50 tasks at 20/s in ≥ 2.4 s, spaced evenly: never more than 21 starts in any 1 s window', async () => {
+  it('runs 50 tasks at 20/s in ≥ 2.35 s, spaced evenly: never more than 23 starts in any 1 s window', async () => {
     const q = new RequestQueue({ rate: 20, concurrency: 5 });
     const starts: number[] = [];
     let inFlight = 0;
@@ -32,10 +32,10 @@ describe('rate and concurrency (real timers)', () => {
     const elapsed = Date.now() - began;
 
     expect(starts).toHaveLength(50);
-    // 49 gaps of 50 ms; a late start lets the next catch up by at most 25 ms, never more.
-    expect(elapsed).toBeGreaterThanOrEqual(49 * 50 - 25);
+    // 49 gaps of 50 ms; after a late start the next ones catch up by at most 100 ms, never more.
+    expect(elapsed).toBeGreaterThanOrEqual(49 * 50 - 100);
     for (let i = 0; i + 20 < starts.length; i++) {
-      expect(starts[i + 20]! - starts[i]!).toBeGreaterThanOrEqual(1000 - 25);
+      expect(starts[i + 20]! - starts[i]!).toBeGreaterThanOrEqual(1000 - 100);
     }
     expect(maxInFlight).toBeLessThanOrEqual(5);
     expect(q.depth).toBe(0);
@@ -102,19 +102,17 @@ describe('rate and concurrency (real timers)', () => {
 });
 
 describe('nextStartSlot', () => {
-  it('keeps the schedule when a start is a little late, so the rate does not fall short', () => {
+  it('keeps the schedule when a start is late by up to 100 ms, so the rate does not fall short', () => {
     // 50/s: slots every 20 ms. A timer that fires 3 ms late must not push every later slot back.
     expect(nextStartSlot(1000, 1003, 20)).toBe(1020);
-    expect(nextStartSlot(1000, 1010, 20)).toBe(1020);
     expect(nextStartSlot(1000, 1000, 20)).toBe(1020);
+    // 100 ms late: the next four slots are already due, and go back to back.
+    expect(nextStartSlot(1000, 1100, 20)).toBe(1020);
   });
 
   it('starts a new schedule after an idle spell or a pause', () => {
-    expect(nextStartSlot(1000, 1011, 20)).toBe(1031);
+    expect(nextStartSlot(1000, 1101, 20)).toBe(1121);
     expect(nextStartSlot(0, 1_000_000, 200)).toBe(1_000_200);
-    // Half a slot, but never more than 25 ms, of catching up.
-    expect(nextStartSlot(1000, 1025, 1000)).toBe(2000);
-    expect(nextStartSlot(1000, 1026, 1000)).toBe(2026);
   });
 });
 
