@@ -70,6 +70,9 @@ describe('apply killed with SIGKILL halfway', () => {
     });
     watched.events.removeAllListeners('answer');
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    // PUTs the simulator received before the kill still take effect after its 50 ms latency. A request
+    // of ours, sent now, waits out the same latency behind them: once it is answered, they all are.
+    await fetch(`${sim.baseUrl}/v1/token`, { method: 'POST' });
 
     const left = divergent(sim, world.desired);
     expect(left.length).toBeGreaterThan(0);
