@@ -105,6 +105,21 @@ describe('AimdRate properties', () => {
     );
   });
 
+  it('on a steady limit, probes it about every two minutes: a long busy spell sees few 429s', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 1, max: 45, noNaN: true }), (limit) => {
+        const c = new AimdRate({ maxPerSecond: 50 });
+        const { answers } = runModel(c, () => limit, { seconds: 1200 });
+        const late = answers.filter((a) => a.at >= 300);
+        const limited = late.filter((a) => a.limited).length;
+        // 15 minutes: fewer than one 429 a minute, with most of the limit used.
+        expect(limited).toBeLessThan(15);
+        expect((late.length - limited) / 900).toBeGreaterThanOrEqual(0.8 * limit);
+      }),
+      { numRuns: 10 },
+    );
+  });
+
   it('recovers after the limit rises, and follows it down again', () => {
     fc.assert(
       fc.property(

@@ -62,6 +62,13 @@ export const AIMD = {
   probePerSecond: 0.004,
   /** … a growth that doubles every 30 s of work without a 429, so a limit that rose is found again. */
   probeAccelerationSeconds: 30,
+  /**
+   * A cut that lands within a tenth of the one before says the limit is steady: the rate then holds
+   * this long before probing again, so a long busy spell meets a 429 burst about every two minutes
+   * rather than every 20 s (and an alert on 429s stays quiet).
+   */
+  steadyWithin: 0.1,
+  steadyHoldMs: 120_000,
   /** Rate-bound starts this far apart (or three slots, if longer) are two busy spells, not one. */
   idleGapMs: 2_000,
 } as const;
@@ -87,6 +94,14 @@ export class AimdRate implements RateController {
   #base = 0;
   /** Regrow quickly up to this rate (0: no regrowth); see AIMD.regrowth. */
   #regrowTo = 0;
+  /** No additive increase before this (epoch ms); see AIMD.steadyHoldMs. */
+  #holdUntil = 0;
+  /**
+   * The highest figure measured between two 429s while the limit stayed put: each is a lower bound
+   * of the limit, but one that shrinks with every second spent below the limit (holding after a
+   * cut), so the next cut would creep down without it.
+   */
+  #knownLimit = 0;
   /** Accepted attempts started at or after `#countFrom`: the last cut, or the start of this busy spell. */
   #countFrom: number | undefined;
   #accepted = 0;
@@ -126,13 +141,23 @@ export class AimdRate implements RateController {
     const fromSpell = from !== undefined && from !== this.#lastCutAt;
     // Half a request more: a bucket that answers 429 may still hold a fraction of a token, unused.
     const accepted = from !== undefined && s.at > from ? ((this.#accepted + 0.5) * 1000) / (s.at - from) : undefined;
+    let figure = accepted;
+    if (accepted !== undefined && !fromSpell) {
+      // A 429 at a rate under the known limit means the limit fell: forget what was known.
+      this.#knownLimit = r > this.#knownLimit ? Math.max(this.#knownLimit, accepted) : accepted;
+      figure = this.#knownLimit;
+    }
     const next =
-      accepted === undefined
+      figure === undefined
         ? r * AIMD.cutAtMost
-        : Math.min(r * AIMD.cutAtMost, Math.max(r * AIMD.cutAtLeast, accepted * AIMD.acceptedShare));
+        : Math.min(r * AIMD.cutAtMost, Math.max(r * AIMD.cutAtLeast, figure * AIMD.acceptedShare));
+    const previousCut = this.#base;
     this.#rate = this.#clamp(next);
     this.#base = this.#rate;
     this.#regrowTo = fromSpell ? r * AIMD.cutAtMost : 0;
+    const steady =
+      !fromSpell && previousCut > 0 && Math.abs(this.#rate - previousCut) <= AIMD.steadyWithin * previousCut;
+    this.#holdUntil = steady ? s.at + AIMD.steadyHoldMs : 0;
     this.#phase = 'probe';
     this.#lastCutAt = s.at;
     this.#countFrom = s.at;
@@ -162,7 +187,7 @@ export class AimdRate implements RateController {
       this.#rate = this.#clamp(this.#rate * AIMD.slowStartGrowth);
     } else if (this.#rate < this.#regrowTo && s.at - (this.#lastCutAt ?? s.at) >= AIMD.regrowAfterMs) {
       this.#rate = this.#clamp(Math.min(this.#regrowTo, this.#rate * AIMD.regrowth));
-    } else {
+    } else if (s.at >= this.#holdUntil) {
       const dt = Math.max(0, s.at - this.#windowStart) / 1000;
       const busy = Math.max(0, s.at - (this.#countFrom ?? s.at)) / 1000;
       const step = this.#base * AIMD.probePerSecond * dt * (1 + busy / AIMD.probeAccelerationSeconds);
