@@ -86,7 +86,8 @@ describe('Retry-After that asks for no pause', () => {
     const limited = log.filter((r) => r.status === 429);
     expect(limited.length).toBeGreaterThan(0);
     expect(limited.length / log.length).toBeLessThan(0.5);
-    // Requests already on the wire when a 429 was sent may arrive just after it; none may start later inside the second.
+    // Requests already on the wire when a 429 was sent may arrive just after it; none may start
+    // later inside the second.
     const IN_FLIGHT_MS = 200;
     const CLOCK_MS = 5;
     for (const l of limited) {

@@ -171,7 +171,10 @@ function isLoopback(hostname: string): boolean {
   return host === '::1' || host === '0:0:0:0:0:0:0:1';
 }
 
-/** ROLE_SYNC_RATE_MAX is checked even beside a fixed rate, where it is not used, so a typo never waits for a later change. */
+/**
+ * ROLE_SYNC_RATE_MAX is checked even beside a fixed rate, where it is not used, so a typo never
+ * waits for a later change of ROLE_SYNC_RATE to surface.
+ */
 function parseRate(text: string | undefined, maxText: string | undefined): RateSetting {
   const maxPerSecond = maxText === undefined ? DEFAULT_RATE_MAX : positiveNumber(maxText, V.rateMax);
   if (text === undefined || text.trim().toLowerCase() === 'auto') return { kind: 'auto', maxPerSecond };

@@ -59,7 +59,8 @@ export class RateLimitedTooLongError extends Error {
     const lastText = last instanceof Error ? `; last answer: ${last.message}` : '';
     super(
       `Parchment kept rate-limiting this request: answered 429 ${answers} times over ` +
-        `${formatSeconds(rateLimitedMs)}, more than the ${formatSeconds(limitMs)} role-sync waits for one request${lastText}`,
+        `${formatSeconds(rateLimitedMs)}, more than the ${formatSeconds(limitMs)} role-sync waits for ` +
+        `one request${lastText}`,
       { cause: last },
     );
   }
