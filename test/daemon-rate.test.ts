@@ -18,7 +18,13 @@ afterEach(async () => {
 describe('role-sync run with ROLE_SYNC_RATE=auto', () => {
   it('learns the rate in its first cycle, exposes it as a metric and keeps it for the next cycles', async () => {
     const world = buildWorld({ users: 50, changes: 40 });
-    const { sim, dir, stateDir } = await startWorld({ seed: world.seed, rateLimit: { perSecond: 8 }, latencyMs: 5 });
+    // A list that carries roles and emails: a resync cycle is one list page, which never waits on the budget.
+    const { sim, dir, stateDir } = await startWorld({
+      seed: world.seed,
+      listShape: 'rs',
+      rateLimit: { perSecond: 8 },
+      latencyMs: 5,
+    });
     sims.push(sim);
     const path = join(dir, 'roles.yaml');
     await writeInPlace(path, world.yaml);
