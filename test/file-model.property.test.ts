@@ -15,8 +15,9 @@ import {
 import { parseDesiredState } from '../src/core/file-model.js';
 import { desiredFileJsonSchema, desiredFileSchema } from '../src/core/file-schema.js';
 import { hasErrors } from '../src/core/problems.js';
-import { desiredStateArb, lifecycleStateArb } from './helpers/desired-arbitraries.js';
+import { desiredStateArb, lifecycleStateArb, userKeyArb as validKeyArb } from './helpers/desired-arbitraries.js';
 
+const ORG_ID = '7fa84d2b-26d7-4c71-9b5b-e591eff97e7d';
 const EXAMPLE = readFileSync(fileURLToPath(new URL('../roles.example.yaml', import.meta.url)), 'utf8');
 
 interface Style {
@@ -210,6 +211,32 @@ describe('file model properties', () => {
         ]);
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it('a user key with an invisible character anywhere in it is an error at that character', () => {
+    const invisible = fc.constantFrom(
+      '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00a0', '\u00ad', '\u202f', '\u2007', '\u3000',
+      '\u200e', '\u200f', '\u202a', '\u202e', '\u2066', '\u2069', '\u061c', '\u180e', '\u034f', '\u2800',
+      '\u3164', '\ufe0f', '\u{e0041}', '\u2062',
+    ); // prettier-ignore
+    fc.assert(
+      fc.property(validKeyArb, invisible, fc.nat(), fc.boolean(), ({ key }, char, at, quoted) => {
+        const index = at % (key.length + 1);
+        const bad = key.slice(0, index) + char + key.slice(index);
+        // Quoted as YAML single-quoted scalars: the character stays literal in the source, never escaped.
+        const written = quoted ? `'${bad}'` : bad;
+        const text = `version: 1\norganizations:\n  ${ORG_ID}:\n    users:\n      ${written}: [admin]\n`;
+        const { state, problems } = parseDesiredState(text);
+        expect(state).toBeUndefined();
+        const col = 7 + (quoted ? 1 : 0) + index;
+        expect(problems).toContainEqual({
+          severity: 'error',
+          pos: { line: 5, col },
+          message: expect.stringContaining('an invisible character') as string,
+        });
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -502,3 +502,54 @@ describe('account state and expiring grants', () => {
     expect(parseDesiredState(text, { now: Date.parse('2027-01-31T12:59:59Z') }).problems).toEqual([]);
   });
 });
+
+describe('keys a reviewer would misread', () => {
+  it('refuses an invisible character in a key, at the character, showing where it is', () => {
+    // ZERO WIDTH SPACE after "front": column 7 + 5.
+    expect(lines(withUsers('front\u200bdesk@collins.example: [receptionist]'))).toEqual([
+      'f.yaml:5:12: error: user key "front<U+200B>desk@collins.example" contains U+200B ZERO WIDTH SPACE, ' +
+        'an invisible character; remove it: a reviewer cannot see it',
+    ]);
+  });
+
+  it('names NBSP, soft hyphen and bidi controls, and finds the character inside a quoted key', () => {
+    const cases: [string, string][] = [
+      ['\u00a0', 'U+00A0 NO-BREAK SPACE'],
+      ['\u00ad', 'U+00AD SOFT HYPHEN'],
+      ['\u202e', 'U+202E RIGHT-TO-LEFT OVERRIDE'],
+      ['\u2066', 'U+2066 LEFT-TO-RIGHT ISOLATE'],
+      ['\ufeff', 'U+FEFF ZERO WIDTH NO-BREAK SPACE'],
+    ];
+    for (const [char, name] of cases) {
+      const p = only(withUsers(`"dr${char}who@x.example": [admin]`));
+      expect(p).toMatchObject({ severity: 'error', pos: { line: 5, col: 10 } });
+      expect(p.message).toContain(`contains ${name}, an invisible character`);
+    }
+  });
+
+  it('counts further invisible characters in the same key and reports the key once', () => {
+    const p = only(withUsers('a\u200bb\u200cc@x.example: [admin]'));
+    expect(p.pos).toEqual({ line: 5, col: 8 });
+    expect(p.message).toContain('(and 1 more invisible characters)');
+  });
+
+  it('warns about a non-ASCII letter, naming it and where it is, and keeps the user', () => {
+    const text = withUsers('dr.c\u0430meron@collins.example: [provider]');
+    const { state, problems } = parseDesiredState(text);
+    expect(problems.map((p) => formatProblem('f.yaml', p))).toEqual([
+      'f.yaml:5:11: warning: user key "dr.c\u0430meron@collins.example" contains U+0430 CYRILLIC SMALL LETTER A, ' +
+        'not an ASCII letter; in review it may pass for another address',
+    ]);
+    expect(state?.organizations[0]?.users.map((u) => u.key)).toEqual(['dr.c\u0430meron@collins.example']);
+  });
+
+  it('names Greek and accented Latin letters, and falls back to the code point and script', () => {
+    const named = (key: string): string => only(withUsers(`${key}: [admin]`)).message;
+    expect(named('j\u03bfhn@x.example')).toContain('U+03BF GREEK SMALL LETTER OMICRON');
+    expect(named('\u0391lex@x.example')).toContain('U+0391 GREEK CAPITAL LETTER ALPHA');
+    expect(named('\u03a4om@x.example')).toContain('U+03A4 GREEK CAPITAL LETTER TAU');
+    expect(named('jos\u00e9@x.example')).toContain('U+00E9 LATIN SMALL LETTER E WITH ACUTE');
+    expect(named('\u0406van@x.example')).toContain('U+0406 CYRILLIC CAPITAL LETTER BYELORUSSIAN-UKRAINIAN I');
+    expect(named('\u0563@x.example')).toContain('U+0563 (a Armenian character)');
+  });
+});

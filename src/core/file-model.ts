@@ -26,6 +26,7 @@ import {
   type AssignableRole,
   type SourcePos,
 } from './domain.js';
+import { describeCharacter, revealInvisible, scanKey, type CharacterAt } from './characters.js';
 import type {
   DesiredEntry,
   DesiredOrg,
@@ -104,7 +105,7 @@ export function parseDesiredState(text: string, opts: ParseOptions = {}): ParseR
     problems.push(error(START_OF_FILE, 'the file is empty; it needs "version: 1" and "organizations"'));
     return { problems: finish(problems) };
   }
-  const model = new FileModel(lines, problems, opts.now);
+  const model = new FileModel(text, lines, problems, opts.now);
   model.index(contents, 'root');
   const state = model.root(contents);
   const sorted = finish(problems);
@@ -252,6 +253,7 @@ class FileModel {
   private zoneOk = true;
 
   constructor(
+    private readonly text: string,
     private readonly lines: LineCounter,
     private readonly problems: Problem[],
     private readonly now: EpochMs | undefined,
@@ -646,7 +648,7 @@ class FileModel {
         continue;
       }
       const keyPos = this.pos(keyNode, via, pos);
-      const keyOk = this.zodIssues(userKeySchema, key, keyPos);
+      const keyOk = this.userKey(keyNode, key, via, keyPos);
       const entry = this.userValue(pair.value, via, this.pos(pair.value, via, keyPos), key, keyPos);
       const ref = parseUserRef(key);
       if (keyOk && entry !== undefined && ref !== undefined)
@@ -770,6 +772,44 @@ class FileModel {
       `the grant of ${key} ended ${expiry.shown} (${relativeTime(expiry.at, this.now)}): ` +
         `the entry now means ${now}; update or remove "until"`,
     );
+  }
+
+  /**
+   * A key a reviewer could misread: an invisible character is an error, since no one can see it in a
+   * diff; any other non-ASCII character is a warning, since a Cyrillic `а` reads as a Latin `a`.
+   * Both are reported where the character is.
+   */
+  private userKey(node: ParsedNode, key: string, via: AliasNode | undefined, keyPos: Offset): boolean {
+    const { invisible, nonAscii } = scanKey(key);
+    const more = (found: readonly CharacterAt[], what: string): string =>
+      found.length > 1 ? ` (and ${found.length - 1} more ${what})` : '';
+    if (invisible.length > 0) {
+      const first = invisible[0]!;
+      this.error(
+        this.charOffset(node, via, keyPos, first),
+        `user key "${revealInvisible(key)}" contains ${describeCharacter(first.char)}, an invisible character` +
+          `${more(invisible, 'invisible characters')}; remove it: a reviewer cannot see it`,
+      );
+      return false;
+    }
+    if (!this.zodIssues(userKeySchema, key, keyPos)) return false;
+    if (nonAscii.length > 0) {
+      const first = nonAscii[0]!;
+      this.warning(
+        this.charOffset(node, via, keyPos, first),
+        `user key "${key}" contains ${describeCharacter(first.char)}, not an ASCII letter` +
+          `${more(nonAscii, 'non-ASCII characters')}; in review it may pass for another address`,
+      );
+    }
+    return true;
+  }
+
+  /** Where a character of a key is: exact in a plain key, or where it appears literally in a quoted one. */
+  private charOffset(node: ParsedNode, via: AliasNode | undefined, keyPos: Offset, at: CharacterAt): Offset {
+    if (via !== undefined || !isScalar(node)) return keyPos;
+    if (node.type === 'PLAIN') return node.range[0] + at.index;
+    const literal = this.text.slice(node.range[0], node.range[1]).indexOf(at.char);
+    return literal >= 0 ? node.range[0] + literal : keyPos;
   }
 
   private roles(
