@@ -4,17 +4,19 @@
  * Two single-organization files of 50,000 users that differ in 1,000 users (the PR view):
  *   baseline  = yaml.parse(text, { uniqueKeys: false }) of both files;
  *   role-sync = loadDesiredFile of both (read, hash, parse, validate) + buildOfflineReport (the offline plan).
- * Peak RSS is measured in fresh child processes that run only one path once; the bare parse's peak is
+ * Peak RSS is measured in fresh child processes that run only one path once (with the parser processes
+ * role-sync starts for files over 64 KiB); the bare parse's peak is
  * printed beside ours because the yaml library's document tree dominates both.
  * Targets: ratio <= 1.5, peak RSS < 300 MB. Run after a build: `node bench/parse-plan.js`.
  */
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadDesiredFile } from '../dist/desired-file.js';
+import { peakSampler } from './lib/live.js';
 
 const USERS = 50_000;
 const CHANGED = 1_000;
@@ -52,7 +54,10 @@ function makeFile(variant) {
 
 async function roleSyncPath(headFile, baseFile, buildOfflineReport) {
   const [head, base] = await Promise.all([loadDesiredFile(headFile), loadDesiredFile(baseFile)]);
-  if (!head.ok || !base.ok) throw new Error('benchmark files must be valid');
+  if (!head.ok || !base.ok) {
+    const problem = [head, base].find((r) => !r.ok).problems[0];
+    throw new Error(`benchmark files must be valid: ${problem.message}`);
+  }
   if (buildOfflineReport === undefined) return undefined;
   return buildOfflineReport(head.state, base.state, {
     source: { file: headFile, sha256: head.sha256, base: { file: baseFile, sha256: base.sha256 } },
@@ -75,7 +80,7 @@ function bareParse(headFile, baseFile) {
 async function child(path, headFile, baseFile) {
   if (path === 'bare') bareParse(headFile, baseFile);
   else await roleSyncPath(headFile, baseFile, await loadPlanner());
-  process.stdout.write(JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS }));
+  process.stdout.write('done');
 }
 
 /**
@@ -85,11 +90,16 @@ async function child(path, headFile, baseFile) {
  */
 const SMALL_SEMI_SPACE = '--max-semi-space-size=2';
 
-function peakRssMb(path, headFile, baseFile, nodeOptions = '') {
+/** The peak RSS of a fresh child running one path, its parser processes included (they run in parallel). */
+async function peakRssMb(path, headFile, baseFile, nodeOptions = '') {
   const script = fileURLToPath(import.meta.url);
   const env = { ...process.env, NODE_OPTIONS: nodeOptions };
-  const out = execFileSync(process.execPath, [script, '--child', path, headFile, baseFile], { encoding: 'utf8', env });
-  return JSON.parse(out).maxRssKb / 1024;
+  const child = spawn(process.execPath, [script, '--child', path, headFile, baseFile], { env, stdio: 'ignore' });
+  const sampler = peakSampler(child.pid);
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  sampler.stop();
+  if (code !== 0) throw new Error(`the ${path} child exited ${code}`);
+  return (sampler.take() ?? 0) / 1024 / 1024;
 }
 
 async function main() {
@@ -118,9 +128,9 @@ async function main() {
       }
     }
 
-    const peakMb = peakRssMb('role-sync', headFile, baseFile);
-    const smallSemiPeakMb = peakRssMb('role-sync', headFile, baseFile, SMALL_SEMI_SPACE);
-    const barePeakMb = peakRssMb('bare', headFile, baseFile);
+    const peakMb = await peakRssMb('role-sync', headFile, baseFile);
+    const smallSemiPeakMb = await peakRssMb('role-sync', headFile, baseFile, SMALL_SEMI_SPACE);
+    const barePeakMb = await peakRssMb('bare', headFile, baseFile);
     const bareMs = median(bare);
     const oursMs = median(ours);
     const ratio = oursMs / bareMs;

@@ -3,7 +3,7 @@
  * One organization of 20,000 managed users, all already as the file says. The list (shape `oas`,
  * which carries roles; 100 users a page) must be the only reads: a live `plan` and an `apply` each
  * send the token call and the list pages, nothing else. Reported: requests, wall time and the peak
- * RSS of the role-sync child process (VmHWM from /proc/<pid>/status, sampled every 20 ms).
+ * RSS of the role-sync child process and its parser process together (from /proc, every 10 ms).
  * ROLE_SYNC_RATE=1000 so the figures measure the tool, not the budget; at the default 5/s the same
  * requests would take (pages + 1) / 5 seconds. Target: peak RSS < 250 MB.
  * Run after a build: `node bench/scale.js` (USERS=… to change the size).

@@ -15,8 +15,12 @@ import { loadDesiredFile, MAX_FILE_BYTES } from './desired-file.js';
 
 /** More parts than any partner has clinics; a bound on what one directory can make role-sync read. */
 export const MAX_PARTS = 10_000;
-/** All parts together; each part also has the single file's own limit. */
-export const MAX_DIRECTORY_BYTES = 8 * MAX_FILE_BYTES;
+/**
+ * All parts together, as for one file: the daemon holds the merged desired state in its own heap,
+ * so the parts' total is bounded by what one file may hold (each part is also parsed within the
+ * single file's limits).
+ */
+export const MAX_DIRECTORY_BYTES = MAX_FILE_BYTES;
 /** Parts read at once: enough to overlap I/O, few enough never to run out of file descriptors. */
 const READ_CONCURRENCY = 16;
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,25 @@ async function run(args: readonly string[], extraEnv: Record<string, string> = {
   if (extraEnv['ROLE_SYNC_CONFIG'] === undefined) delete env['ROLE_SYNC_CONFIG'];
   const { code, stdout, stderr } = await runToEnd(process.execPath, [CLI, ...args], { cwd, env });
   return { code, stdout, stderr };
+}
+
+/** Runs the CLI, killing it (and failing) if it has not ended within `ms`: a blocked read must not hang the suite. */
+async function runWithin(args: readonly string[], ms: number): Promise<Run> {
+  let timer: NodeJS.Timeout | undefined;
+  let killed = false;
+  const result = await runToEnd(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ROLE_SYNC_CONFIG: '' },
+    onSpawn: (child) => {
+      timer = setTimeout(() => {
+        killed = true;
+        child.kill('SIGKILL');
+      }, ms);
+    },
+  });
+  clearTimeout(timer);
+  expect(killed, `role-sync ${args.join(' ')} still running after ${ms} ms`).toBe(false);
+  return result;
 }
 
 let dir: string;
@@ -144,17 +164,29 @@ describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => 
     );
   });
 
-  it('file over 32 MiB', async () => {
+  it('file over 3 MiB', async () => {
     const path = join(dir, 'huge.yaml');
     await writeFile(path, 'version: 1\n');
-    await truncate(path, 32 * 1024 * 1024 + 1);
+    await truncate(path, 3 * 1024 * 1024 + 1);
     const result = await run(['validate', '-c', path]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
-      `${path}:1:1: error: ${path} is too large (33554433 bytes); the limit is 32 MiB (33554432 bytes)`,
+      `${path}:1:1: error: ${path} is too large (3145729 bytes); the limit is 3 MiB (3145728 bytes)`,
     );
     expect(result.stderr).not.toContain('    at ');
   });
+
+  it('a file under the size limit whose syntax tree does not fit the parse heap: refused, not a crash', async () => {
+    // 1.4 million one-character list items: about 2 bytes a node, far more nodes a byte than any roles file.
+    const path = await file(withUsers(`a@b.example: [${Array(1_400_000).fill('1').join(',')}]`));
+    // The parser's heap is its own: a larger heap given to role-sync does not lift it.
+    for (const nodeOptions of ['', '--max-old-space-size=2048']) {
+      const result = await run(['validate', '-c', path], { NODE_OPTIONS: nodeOptions });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`${path}:1:1: error: ${path} is too large to parse within 192 MB of memory`);
+      expect(result.stderr).not.toContain('    at ');
+    }
+  }, 120_000);
 
   it('alias bomb', async () => {
     const started = Date.now();
@@ -179,6 +211,44 @@ describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => 
       `${sub}:1:1: error: ${sub} holds no *.yaml or *.yml file (directly in it, not hidden): nothing to manage`,
     );
     expect(result.stderr).not.toContain('    at ');
+  });
+
+  it('a FIFO given as the file is refused at once, never read (validate, plan, plan --against)', async () => {
+    const fifo = join(dir, 'roles.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const good = await file(withUsers('a@b.example: [admin]'));
+    const message = `${fifo}:1:1: error: cannot read ${fifo}: it is a named pipe (FIFO), not a regular file`;
+    for (const args of [
+      ['validate', '-c', fifo],
+      ['plan', '-c', fifo, '--against', good],
+      ['plan', '-c', good, '--against', fifo],
+      ['plan', '-c', fifo],
+      ['apply', '-c', fifo],
+    ]) {
+      const result = await runWithin(args, 10_000);
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).not.toContain('    at ');
+    }
+  });
+
+  it('a character device given as the file is refused', async () => {
+    const result = await runWithin(['validate', '-c', '/dev/zero'], 10_000);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('cannot read /dev/zero: it is a character device, not a regular file');
+  });
+
+  it('a key with a Cyrillic letter validates with a warning at the letter; one with a zero-width space does not', async () => {
+    const path = await file(withUsers('dr.c\u0430meron@collins.example: [provider]'));
+    const warned = await run(['validate', '-c', path]);
+    expect(warned.code).toBe(0);
+    expect(warned.stderr).toContain(
+      `${path}:5:11: warning: user key "dr.c\u0430meron@collins.example" contains U+0430 CYRILLIC SMALL LETTER A`,
+    );
+    const { stderr } = await invalid(withUsers('dr.\u200bcameron@collins.example: [provider]'));
+    expect(stderr).toMatch(
+      /:5:10: error: user key "dr\.<U\+200B>cameron@collins\.example" contains U\+200B ZERO WIDTH/,
+    );
   });
 
   it('bytes that are not UTF-8', async () => {

@@ -58,39 +58,53 @@ export function cliEnv(sim, stateDir, extra) {
   };
 }
 
-/** VmHWM (peak resident set) of a live process in bytes, or undefined once it is gone or off Linux. */
-async function peakRss(pid) {
+/**
+ * Resident bytes of a process and all its descendants now (0 once it is gone, or off Linux). The
+ * parser of a large file runs in a child process, and a container's limit counts both.
+ */
+export async function treeRss(pid) {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const m = /^VmHWM:\s+(\d+) kB$/m.exec(status);
-    return m ? Number(m[1]) * 1024 : undefined;
+    const own = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0) * 1024;
+    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(/\s+/).filter(Boolean);
+    const theirs = await Promise.all(children.map((c) => treeRss(Number(c))));
+    return own + theirs.reduce((a, b) => a + b, 0);
   } catch {
-    return undefined;
+    return 0;
   }
 }
 
-/**
- * Runs the CLI to its end. VmHWM only grows, so the last sample before exit is the peak up to
- * then; sampling every 20 ms misses at most the process's last moments.
- */
+/** Samples treeRss every 10 ms; `take()` returns the peak since the last take (undefined if never seen). */
+export function peakSampler(pid) {
+  let peak;
+  const timer = setInterval(async () => {
+    const rss = await treeRss(pid);
+    if (rss > 0) peak = Math.max(peak ?? 0, rss);
+  }, 10);
+  return {
+    take() {
+      const p = peak;
+      peak = undefined;
+      return p;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** Runs the CLI to its end, with the peak RSS of it and its parser process together. */
 export function runCli(args, env) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    let peak;
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    const sample = async () => {
-      const rss = await peakRss(child.pid);
-      if (rss !== undefined) peak = Math.max(peak ?? 0, rss);
-    };
-    const timer = setInterval(() => void sample(), 20);
+    const sampler = peakSampler(child.pid);
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      clearInterval(timer);
-      resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started, peakRssBytes: peak });
+      sampler.stop();
+      resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started, peakRssBytes: sampler.take() });
     });
   });
 }

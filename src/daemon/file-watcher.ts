@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { lstat, readlink, realpath } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import { directorySha256, isDirectory, listParts } from '../config-source.js';
+import { openRegularFile } from '../desired-file.js';
 import type { Logger } from '../log.js';
 import { messageOf } from '../core/wording.js';
 
@@ -20,7 +20,10 @@ import { messageOf } from '../core/wording.js';
  * whatever its parts link through, and fingerprinted as the names and digests of its parts.
  */
 
-/** What one read found: the content's sha256, or why there was none (ENOENT mid-swap, EISDIR, EACCES). */
+/**
+ * What one read found: the content's sha256, or why there was none (ENOENT mid-swap, EISDIR, EACCES,
+ * or NOT_REGULAR: a FIFO, socket or device, which is never read).
+ */
 export type FileFingerprint =
   { readonly kind: 'content'; readonly sha256: string } | { readonly kind: 'unreadable'; readonly code: string };
 
@@ -213,9 +216,11 @@ async function isSymlink(path: string): Promise<boolean> {
 
 export async function fingerprintFile(path: string): Promise<FileFingerprint> {
   try {
+    const opened = await openRegularFile(path);
+    if ('kind' in opened) return { kind: 'unreadable', code: 'NOT_REGULAR' };
     // Streamed: an oversized file (refused by validation) must not be loaded whole on every re-read.
     const hash = createHash('sha256');
-    await pipeline(createReadStream(path), hash);
+    await pipeline(opened.handle.createReadStream(), hash);
     return { kind: 'content', sha256: hash.digest('hex') };
   } catch (err) {
     return { kind: 'unreadable', code: (err as NodeJS.ErrnoException).code ?? 'EIO' };
