@@ -42,7 +42,13 @@ export type ConfigLoadResult =
       /** Set when the path is a directory: its parts, in name order. */
       readonly parts?: readonly PartDigest[];
     }
-  | { readonly ok: false; readonly file: string; readonly problems: Problem[] };
+  | {
+      readonly ok: false;
+      readonly file: string;
+      readonly problems: Problem[];
+      /** A single file's content hash, when it could be read (see LoadResult). */
+      readonly sha256?: string;
+    };
 
 /**
  * A directory entry that is a part: a regular file, or a link to one (a ConfigMap mount's

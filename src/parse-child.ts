@@ -1,7 +1,7 @@
 /**
  * The parser process (see parser-process.ts): reads frames (a 4-byte big-endian length, the clock
- * as an 8-byte big-endian double, then the file's bytes) from stdin and answers each with a ParseReply over IPC, until stdin ends or the
- * parent goes away.
+ * as an 8-byte big-endian double, then the file's bytes) from stdin and answers each with a
+ * ParseReply over IPC, until stdin ends or the parent goes away.
  */
 import { parseBytes } from './desired-file.js';
 

@@ -136,11 +136,18 @@ describe('secrets echoed by Parchment', () => {
 
   it('never reach the daemon logs or /status', async () => {
     sim.clearRequests();
-    const daemon = spawnDaemon(config, ['--resync-interval', '1h'], env());
+    const token = 'a-status-token-for-the-full-page';
+    const daemon = spawnDaemon(config, ['--resync-interval', '1h'], env({ ROLE_SYNC_STATUS_TOKEN: token }));
     await daemon.waitForLog((l) => l.msg?.startsWith('reconcile cycle finished') === true, 20_000);
     const status = await (await fetch(`${await daemon.base}/status`)).text();
+    // The full page carries Parchment's failure details: redacted there too.
+    const full = await (
+      await fetch(`${await daemon.base}/status`, { headers: { authorization: `Bearer ${token}` } })
+    ).text();
     await daemon.stop();
     expect(leaks(status)).toEqual([]);
+    expect(full).toContain('"detail"');
+    expect(leaks(full)).toEqual([]);
     expect(leaks(daemon.output())).toEqual([]);
     // The cycle did meet every echoing failure.
     const answered = new Set(sim.requests().map((r) => r.status));

@@ -238,7 +238,7 @@ describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => 
     expect(result.stderr).toContain('cannot read /dev/zero: it is a character device, not a regular file');
   });
 
-  it('a key with a Cyrillic letter validates with a warning at the letter; one with a zero-width space does not', async () => {
+  it('a key with a Cyrillic letter is valid with a warning at the letter; a zero-width space is an error', async () => {
     const path = await file(withUsers('dr.c\u0430meron@collins.example: [provider]'));
     const warned = await run(['validate', '-c', path]);
     expect(warned.code).toBe(0);

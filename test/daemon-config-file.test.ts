@@ -67,7 +67,7 @@ describe('role-sync run: a FIFO as the file', () => {
     expect(sim.requests()).toEqual([]);
   });
 
-  it('refuses a FIFO swapped in for the file, keeps its last good state, and still stops promptly on SIGTERM', async () => {
+  it('refuses a FIFO swapped in for the file, keeps its last good state, still stops promptly on SIGTERM', async () => {
     const { sim, dir, path, stateDir } = await world();
     await writeFile(path, collinsFile());
     const d = spawnDaemon(path, ['--debounce', '100ms', '--reread-interval', '200ms'], daemonEnv({ sim, stateDir }));
@@ -93,7 +93,7 @@ describe('role-sync run: a FIFO as the file', () => {
 });
 
 describe('role-sync run: a file too large to parse', () => {
-  it('stays up on its last good state under the Deployment’s heap limit, config_valid 0, then takes the fix', async () => {
+  it('stays up on its last good state under the Deployment’s heap limit, config_valid 0, takes the fix', async () => {
     const { sim, dir, path, stateDir } = await world();
     await writeFile(path, collinsFile());
     const env = { ...daemonEnv({ sim, stateDir }), NODE_OPTIONS: deploymentNodeOptions() };
@@ -105,7 +105,8 @@ describe('role-sync run: a file too large to parse', () => {
     const huge = join(dir, 'huge.yaml');
     await writeFile(
       huge,
-      `version: 1\norganizations:\n  ${COLLINS}:\n    users:\n      a@b.example: [${Array(1_400_000).fill('1').join(',')}]\n`,
+      `version: 1\norganizations:\n  ${COLLINS}:\n    users:\n` +
+        `      a@b.example: [${Array(1_400_000).fill('1').join(',')}]\n`,
     );
     await rename(huge, path);
     await d.waitForLog((l) => String(l.msg).includes('is too large to parse within 192 MB of memory'), 60_000);

@@ -61,6 +61,8 @@ describe('DaemonMetrics', () => {
     expect(sampleValue(families, 'role_sync_unmanaged_users', { organization: ORG })).toBe(1);
     expect(sampleValue(families, 'role_sync_reconcile_runs_total', { result: 'failure' })).toBe(1);
     expect(sampleValue(families, 'role_sync_reconcile_runs_total', { result: 'success' })).toBe(0);
+    expect(sampleValue(families, 'role_sync_reconcile_runs_total', { result: 'interrupted' })).toBe(0);
+    expect(sampleValue(families, 'role_sync_snapshot_ok')).toBe(1);
     expect(sampleValue(families, 'role_sync_apply_failures_total', { organization: ORG, reason: 'not-found' })).toBe(1);
     expect(sampleValue(families, 'role_sync_apply_failures_total', { organization: ORG, reason: 'rejected' })).toBe(0);
     expect(sampleValue(families, 'role_sync_changes_applied_total', { organization: ORG })).toBe(0);
@@ -155,7 +157,12 @@ describe('ops server', () => {
     const metrics = new DaemonMetrics({ queueDepth: () => 0, requestRate: () => 5 });
     server = await startOpsServer(
       { host: '127.0.0.1', port: 0 },
-      { readiness, metrics: () => metrics.render(), status: () => ({ fileHash: 'abc' }) },
+      {
+        readiness,
+        metrics: () => metrics.render(),
+        status: (detail) => JSON.stringify({ detail }),
+        statusToken: 'the-status-token-0123',
+      },
       silentLogger(),
     );
     return `http://127.0.0.1:${server.address.port}`;
@@ -173,7 +180,12 @@ describe('ops server', () => {
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(parsePrometheusText(await metrics.text()).has('role_sync_config_valid')).toBe(true);
-    expect(await (await fetch(`${base}/status`)).json()).toEqual({ fileHash: 'abc' });
+    expect(await (await fetch(`${base}/status`)).json()).toEqual({ detail: 'summary' });
+    const authorized = { authorization: 'Bearer the-status-token-0123' };
+    expect(await (await fetch(`${base}/status`, { headers: authorized })).json()).toEqual({ detail: 'full' });
+    const wrong = await fetch(`${base}/status`, { headers: { authorization: 'Bearer the-status-token-0124' } });
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).not.toContain('detail');
     expect((await fetch(`${base}/nope`)).status).toBe(404);
     expect((await fetch(`${base}/healthz`, { method: 'POST' })).status).toBe(405);
   });

@@ -25,6 +25,8 @@ import {
 import { DAEMON_METRIC_NAMES } from './helpers/daemon-prom.js';
 import { writeInPlace } from './helpers/daemon-writers.js';
 
+const STATUS_TOKEN = 'a-status-token-for-tests';
+
 const sims: RunningSimulator[] = [];
 afterEach(async () => {
   await stopAllDaemons();
@@ -87,7 +89,7 @@ describe('role-sync run: drift', () => {
     const d = spawnDaemon(
       path,
       ['--dry-run', '--debounce', '200ms', '--resync-interval', '500ms'],
-      daemonEnv({ sim, stateDir }),
+      daemonEnv({ sim, stateDir, extra: { ROLE_SYNC_STATUS_TOKEN: STATUS_TOKEN } }),
     );
     await finished(d);
     sim.setRoles(COLLINS, USERS.cameron, ['provider']);
@@ -106,14 +108,24 @@ describe('role-sync run: drift', () => {
 
     const status = (await d.status()) as {
       dryRun: boolean;
-      drift: { userId: string; from: string[]; to: string[]; firstSeen: string }[];
       pendingChanges: number;
+      organizations: { id: string; driftedUsers: { userId: string; firstSeen: string }[] }[];
     };
     expect(status.dryRun).toBe(true);
-    expect(status.drift).toEqual([
-      expect.objectContaining({ userId: USERS.cameron, from: ['admin', 'provider'], to: ['provider'] }),
+    // The summary names drifted users by id only; the roles are on the full page.
+    expect(status.organizations).toEqual([
+      expect.objectContaining({
+        id: COLLINS,
+        driftedUsers: [{ userId: USERS.cameron, firstSeen: expect.any(String) }],
+      }),
     ]);
     expect(status.pendingChanges).toBe(1);
+    const full = (await (
+      await fetch(`${await d.base}/status`, { headers: { authorization: `Bearer ${STATUS_TOKEN}` } })
+    ).json()) as { drift: { userId: string; from: string[]; to: string[] }[] };
+    expect(full.drift).toEqual([
+      expect.objectContaining({ userId: USERS.cameron, from: ['admin', 'provider'], to: ['provider'] }),
+    ]);
     expect(await d.metric('role_sync_drifted_users', { organization: COLLINS })).toBe(1);
     expect(await d.metric('role_sync_pending_changes', { organization: COLLINS })).toBe(1);
     expect(sim.requests().filter((r) => r.method !== 'GET' && !r.path.endsWith('/v1/token'))).toEqual([]);
@@ -141,8 +153,15 @@ describe('role-sync run: organizations', () => {
       d.logs.slice(after).some((l) => l.msg === 'cannot load credentials for every organization in the file'),
     ).toBe(true);
     expect(puts(sim).map(putSummary)).toEqual([{ user: USERS.smith, roles: ['admin'] }]);
-    const status = (await d.status()) as { failures: { organization: string; reason: string }[] };
-    expect(status.failures).toEqual([expect.objectContaining({ organization: fitzroy, reason: 'observe' })]);
+    const status = (await d.status()) as {
+      reason: string;
+      organizations: { id: string; reason: string; failedUsers: unknown[] }[];
+    };
+    expect(status.reason).toBe('ObserveFailed');
+    expect(status.organizations).toEqual([
+      expect.objectContaining({ id: COLLINS, reason: 'Succeeded', failedUsers: [] }),
+      expect.objectContaining({ id: fitzroy, reason: 'ObserveFailed', failedUsers: [{ reason: 'observe' }] }),
+    ]);
     expect(await d.metric('role_sync_apply_failures_total', { organization: fitzroy, reason: 'observe' })).toBe(1);
   });
 });
@@ -224,6 +243,8 @@ describe('role-sync run: shutdown', () => {
     expect(exit.code).toBe(0);
     expect(tookMs).toBeLessThan(10_000);
     expect(d.logs.some((l) => l.msg === 'stopped')).toBe(true);
+    // The cycle the signal cut short is not a success.
+    expect(d.cycles().at(-1)?.['cycle']).toMatchObject({ result: 'interrupted', reason: 'Interrupted' });
 
     // No new work after the signal: far fewer than the 40 writes went out.
     const written = puts(sim).filter((r) => r.status === 200);
@@ -260,7 +281,11 @@ describe('role-sync run: secrets', () => {
     const { sim, path, stateDir } = await world();
     await writeFile(path, collinsFile({ patel: ['admin'] }));
     sim.configure({ faultRate: 0.2 });
-    const d = spawnDaemon(path, ['--debounce', '200ms', '--resync-interval', '1s'], daemonEnv({ sim, stateDir }));
+    const d = spawnDaemon(
+      path,
+      ['--debounce', '200ms', '--resync-interval', '1s'],
+      daemonEnv({ sim, stateDir, extra: { ROLE_SYNC_STATUS_TOKEN: STATUS_TOKEN } }),
+    );
     await finished(d);
     sim.configure({ faultRate: 0 });
     sim.revokeTokens();
@@ -273,13 +298,19 @@ describe('role-sync run: secrets', () => {
     );
 
     const base = await d.base;
-    const served = [await (await fetch(`${base}/status`)).text(), await (await fetch(`${base}/metrics`)).text()];
+    const full = { headers: { authorization: `Bearer ${STATUS_TOKEN}` } };
+    const served = [
+      await (await fetch(`${base}/status`)).text(),
+      await (await fetch(`${base}/status`, full)).text(),
+      await (await fetch(`${base}/metrics`)).text(),
+    ];
     await d.stop();
     const everything = [d.output(), ...served].join('\n');
     // The run did see a 401 (and re-minted), so the token was in play while these were written.
     expect(sim.requests().some((r) => r.status === 401)).toBe(true);
     expect(d.output()).toContain('"status":401');
-    for (const secret of [DEMO_PARTNER.partnerSecret, COLLINS_SECRET]) expect(everything).not.toContain(secret);
+    for (const secret of [DEMO_PARTNER.partnerSecret, COLLINS_SECRET, STATUS_TOKEN])
+      expect(everything).not.toContain(secret);
     expect(everything.toLowerCase()).not.toContain('bearer ');
     expect(everything).not.toMatch(/sim_[A-Za-z0-9_-]{16,}/);
   });

@@ -12,8 +12,9 @@ import { createLogger, type Logger } from '../log.js';
 import { loadSettings, SettingsError } from '../parchment/settings.js';
 import { WriteCoordinator } from '../queue/write-coordinator.js';
 import { connect, requestQueue } from '../engine/connection.js';
-import { loadSnapshot, snapshotOrEmpty, saveSnapshot } from '../engine/snapshot.js';
+import { checkStateDir, loadSnapshot, snapshotOrEmpty, saveSnapshot } from '../engine/snapshot.js';
 import { writes, type RunMode } from '../core/run-mode.js';
+import { messageOf } from '../core/wording.js';
 
 export interface LiveRunOptions {
   readonly config: string;
@@ -50,6 +51,16 @@ export async function runLive(opts: LiveRunOptions): Promise<ExitCode> {
     throw err;
   }
 
+  // Before anything is sent: changes made by a run that cannot then record them would be lost to later reports.
+  const stateProblem = writes(opts.mode) ? await checkStateDir(settings.stateDir) : undefined;
+  if (stateProblem !== undefined) {
+    process.stderr.write(
+      `role-sync: cannot write the observed-state snapshot in ${settings.stateDir} (ROLE_SYNC_STATE_DIR): ` +
+        `${stateProblem}; nothing was sent\n`,
+    );
+    return ExitCode.error;
+  }
+
   const connection = connect(settings, {
     logger,
     scheduler: requestQueue(settings, logger),
@@ -69,11 +80,24 @@ export async function runLive(opts: LiveRunOptions): Promise<ExitCode> {
       onProgress: progress.update,
     });
     progress.finish();
+    let snapshotProblem: string | undefined;
     if (writes(opts.mode) && result.refusals.length === 0) {
-      await saveSnapshot(settings.stateDir, result.snapshot, new Date());
+      try {
+        await saveSnapshot(settings.stateDir, result.snapshot, new Date());
+      } catch (err) {
+        snapshotProblem = messageOf(err);
+      }
     }
+    // The report comes first whatever happened after the writes: it is the record of what was changed.
     await emitReport(withLeftOut(result.report, leftOut), opts.format, opts.out);
     for (const r of result.refusals) process.stderr.write(`role-sync: refused: ${r.message}\n`);
+    if (snapshotProblem !== undefined) {
+      process.stderr.write(
+        `role-sync: the changes in the report were made, but the observed-state snapshot could not be written ` +
+          `in ${settings.stateDir} (ROLE_SYNC_STATE_DIR): ${snapshotProblem}\n`,
+      );
+      return ExitCode.error;
+    }
     return exitCodeOf(result.report, result.refusals.length > 0, opts);
   } finally {
     connection.close();

@@ -12,7 +12,8 @@ import { loadDesiredConfig } from '../config-source.js';
 import { connect, requestQueue, type Connection } from '../engine/connection.js';
 import type { UserWrite } from '../engine/reconciler.js';
 import { createLogger } from '../log.js';
-import { loadSettings, SettingsError, type ParchmentSettings } from '../parchment/settings.js';
+import { checkStateDir } from '../engine/snapshot.js';
+import { loadSettings, loadStatusToken, SettingsError, type ParchmentSettings } from '../parchment/settings.js';
 import { WriteCoordinator } from '../queue/write-coordinator.js';
 import { messageOf } from '../core/wording.js';
 
@@ -142,14 +143,27 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
   }
 
   let settings: ParchmentSettings;
+  let statusToken: string | undefined;
   try {
     settings = await loadSettings(process.env, organizations);
+    statusToken = await loadStatusToken(process.env);
   } catch (err) {
     if (err instanceof SettingsError) {
       logger.error({ variable: err.variable }, err.message);
       return ExitCode.error;
     }
     throw err;
+  }
+
+  // A daemon that cannot remember what it wrote should fail its rollout, as an invalid file does.
+  // Dry-run writes no snapshot.
+  const stateProblem = opts.dryRun ? undefined : await checkStateDir(settings.stateDir);
+  if (stateProblem !== undefined) {
+    logger.error(
+      { stateDir: settings.stateDir, variable: 'ROLE_SYNC_STATE_DIR' },
+      `cannot write the observed-state snapshot in ${settings.stateDir} (ROLE_SYNC_STATE_DIR): ${stateProblem}`,
+    );
+    return ExitCode.error;
   }
 
   const metrics = new DaemonMetrics({ queueDepth: () => queue.depth, requestRate: () => queue.rate });
@@ -185,6 +199,7 @@ export async function runDaemon(opts: RunOptions): Promise<ExitCode> {
       coordinator,
       connect: reconnect,
       stateDir: settings.stateDir,
+      ...(statusToken !== undefined ? { statusToken } : {}),
       now: () => new Date(),
     },
   );

@@ -2,15 +2,7 @@ import { nextWake } from '../core/desired-state.js';
 import type { OrgId } from '../core/domain.js';
 import { analyzeDrift, type DriftEntry } from '../core/drift.js';
 import { EMPTY_SNAPSHOT, type Snapshot } from '../core/observed-state.js';
-import {
-  credentialsRejected,
-  failuresOf,
-  isPlanned,
-  orgIdOf,
-  type OrgOutcome,
-  type PlannedOutcome,
-} from '../core/outcome.js';
-import type { Failure, Report, ReportSummary } from '../core/report.js';
+import { credentialsRejected, failuresOf, isPlanned, type OrgOutcome, type PlannedOutcome } from '../core/outcome.js';
 import { writes, type RunMode } from '../core/run-mode.js';
 import { withLeftOut } from '../core/scope.js';
 import type { MaxChanges } from '../core/units.js';
@@ -23,6 +15,7 @@ import type { DesiredSource, GoodDesired } from './desired-source.js';
 import { FileWatcher, type CheckReason, type FileFingerprint } from './file-watcher.js';
 import type { CycleResultLabel, DaemonMetrics, OrgGauges } from './metrics.js';
 import { startOpsServer, type ListenAddress, type OpsServer, type Readiness } from './ops-server.js';
+import { cycleReason, StatusPages, type CycleRecord, type StatusDetail, type StatusFacts } from './status.js';
 import { messageOf } from '../core/wording.js';
 
 /**
@@ -60,47 +53,13 @@ export interface DaemonDeps {
   /** Credentials for these organizations; throws (a SettingsError) when some have none. */
   readonly connect: (organizations: readonly OrgId[]) => Promise<Connection>;
   readonly stateDir: string;
+  /** ROLE_SYNC_STATUS_TOKEN: who may read the full `/status`; without it, only the page without personal data. */
+  readonly statusToken?: string;
   readonly now: () => Date;
 }
 
 /** `expiry`: a grant's `until` has come, so its `then` applies now rather than at the next resync. */
 export type Trigger = 'start' | 'file-change' | 'resync' | 'signal' | 'expiry';
-
-export interface CycleRecord {
-  readonly triggers: readonly Trigger[];
-  readonly startedAt: string;
-  readonly durationMs: number;
-  readonly result: CycleResultLabel;
-  /** `apply` writes (unless dry-run); `plan` only observes, while the file is invalid. */
-  readonly mode: 'apply' | 'plan';
-  readonly dryRun: boolean;
-  readonly summary?: ReportSummary;
-  readonly drift?: { readonly detected: number; readonly healed: number };
-  readonly refusals?: readonly string[];
-  readonly error?: string;
-  readonly report?: Report;
-}
-
-export interface DaemonStatus {
-  readonly fileHash: string | undefined;
-  readonly configValid: boolean;
-  readonly configProblems: readonly string[];
-  readonly dryRun: boolean;
-  readonly ready: boolean;
-  readonly readyReason?: string;
-  readonly shuttingDown: boolean;
-  readonly lastCycle: CycleRecord | undefined;
-  readonly lastCompletedAt: string | undefined;
-  readonly drift: readonly DriftEntry[];
-  readonly failures: readonly (Failure & { readonly organization: OrgId })[];
-  readonly pendingChanges: number;
-  readonly process: {
-    readonly uptimeSeconds: number;
-    readonly cpuUserMicros: number;
-    readonly cpuSystemMicros: number;
-    readonly rssBytes: number;
-  };
-}
 
 export class Daemon {
   readonly #opts: DaemonOptions;
@@ -126,6 +85,11 @@ export class Daemon {
   #cycleAbort: AbortController | undefined;
   /** The last cycle saw credentials rejected (401 after a fresh token): read them again before the next. */
   #credentialsRejected = false;
+  #lastAttemptedHash: string | undefined;
+  #lastAppliedHash: string | undefined;
+  /** Why the last snapshot write failed; undefined once one succeeds. */
+  #snapshotError: string | undefined;
+  readonly #status = new StatusPages(() => this.#statusFacts());
 
   constructor(opts: DaemonOptions, deps: DaemonDeps) {
     this.#opts = opts;
@@ -159,7 +123,8 @@ export class Daemon {
       {
         readiness: () => this.readiness(),
         metrics: () => metrics.render(),
-        status: () => this.status(),
+        status: (detail) => this.statusPage(detail),
+        ...(this.#deps.statusToken !== undefined ? { statusToken: this.#deps.statusToken } : {}),
       },
       logger,
     );
@@ -203,6 +168,7 @@ export class Daemon {
   readiness(): Readiness {
     if (this.#stopping) return { ready: false, reason: 'shutting down' };
     if (!this.#deps.source.valid) return { ready: false, reason: 'the desired-state file is not valid' };
+    if (this.#snapshotError !== undefined) return { ready: false, reason: this.#snapshotError };
     if (!this.#lastCompleted) return { ready: false, reason: 'no reconcile has completed yet' };
     const age = this.#deps.now().getTime() - this.#lastCompleted.getTime();
     if (age > 3 * this.#opts.resyncIntervalMs)
@@ -210,29 +176,26 @@ export class Daemon {
     return { ready: true };
   }
 
-  status(): DaemonStatus {
+  /** `/status` as JSON text: built once per change of what the daemon knows, whatever the number of requests. */
+  statusPage(detail: StatusDetail): string {
+    return this.#status.render(detail, { readiness: this.readiness(), shuttingDown: this.#stopping });
+  }
+
+  #statusFacts(): StatusFacts {
     const { source } = this.#deps;
-    const readiness = this.readiness();
-    const cpu = process.cpuUsage();
     return {
-      fileHash: source.good?.sha256,
+      dryRun: this.#dryRun,
       configValid: source.valid,
       configProblems: source.problems,
-      dryRun: this.#dryRun,
-      ready: readiness.ready,
-      ...(readiness.ready ? {} : { readyReason: readiness.reason }),
-      shuttingDown: this.#stopping,
+      desiredHash: source.good?.sha256,
+      lastAttemptedHash: this.#lastAttemptedHash,
+      lastAppliedHash: this.#lastAppliedHash,
+      snapshotError: this.#snapshotError,
       lastCycle: this.#lastCycle,
+      outcomes: this.#outcomes,
       lastCompletedAt: this.#lastCompleted?.toISOString(),
       drift: this.#drift,
-      failures: this.#outcomes.flatMap((o) => failuresOf(o).map((f) => ({ organization: orgIdOf(o), ...f }))),
-      pendingChanges: [...this.#gauges.values()].reduce((n, g) => n + g.pendingChanges, 0),
-      process: {
-        uptimeSeconds: Math.round(process.uptime()),
-        cpuUserMicros: cpu.user,
-        cpuSystemMicros: cpu.system,
-        rssBytes: process.memoryUsage.rss(),
-      },
+      gauges: this.#gauges,
     };
   }
 
@@ -248,6 +211,7 @@ export class Daemon {
   async #shutdown(signal: string): Promise<void> {
     const { logger, queue, coordinator } = this.#deps;
     this.#stopping = true;
+    this.#status.invalidate();
     // A start still under way finishes first, so nothing it opens outlives the shutdown.
     await this.#started?.catch(() => undefined);
     this.#requested.clear();
@@ -281,8 +245,11 @@ export class Daemon {
     if (fingerprint.kind === 'unreadable')
       logger.warn({ code: fingerprint.code, reason }, 'the desired-state file cannot be read');
     const update = await source.reload();
+    this.#status.invalidate();
     switch (update.kind) {
       case 'invalid':
+        // As Flux's lastAttemptedRevision: this content was tried and refused; the last good one stays applied.
+        if (update.sha256 !== undefined) this.#lastAttemptedHash = update.sha256;
         metrics.setConfigValid(false);
         return;
       case 'same':
@@ -344,9 +311,17 @@ export class Daemon {
     const desired = source.good!;
     // While the file is invalid the last good state is kept, but nothing is written on its behalf.
     const mode: RunMode = source.valid ? this.#opts.mode : 'plan';
+    if (mode !== 'plan') this.#lastAttemptedHash = desired.sha256;
     const started = now();
     const connection = await this.#connectionFor(desired);
     const before = this.#snapshot;
+    const base = {
+      triggers,
+      startedAt: started.toISOString(),
+      mode: mode === 'plan' ? ('plan' as const) : ('apply' as const),
+      dryRun: this.#dryRun,
+      fileHash: desired.sha256,
+    };
     let record: CycleRecord;
     try {
       this.#cycleAbort = new AbortController();
@@ -374,46 +349,57 @@ export class Daemon {
       metrics.recordLifecycle(outcomes, desired.state, ended);
 
       const failed = outcomes.some((o) => failuresOf(o).length > 0);
-      const resultLabel: CycleResultLabel = refused ? 'refused' : failed ? 'failure' : 'success';
+      const interrupted = this.#stopping && (failed || cutByShutdown(outcomes));
+      const reason = cycleReason(outcomes, { refused, interrupted });
+      const resultLabel: CycleResultLabel = interrupted
+        ? 'interrupted'
+        : refused
+          ? 'refused'
+          : failed
+            ? 'failure'
+            : 'success';
       metrics.recordCycle(resultLabel, outcomes, this.#gauges, ended);
       if (outcomes.every(isPlanned)) this.#lastCompleted = ended;
+      // As Flux's lastAppliedRevision: only a cycle that wrote everything it had to moves it.
+      if (reason === 'Succeeded' && writes(mode)) this.#lastAppliedHash = desired.sha256;
       record = {
-        triggers,
-        startedAt: started.toISOString(),
+        ...base,
         durationMs: ended.getTime() - started.getTime(),
         result: resultLabel,
-        mode: mode === 'plan' ? 'plan' : 'apply',
-        dryRun: this.#dryRun,
+        reason,
         summary: report.summary,
         drift: {
           detected: drift.detected.length,
           healed: drift.detected.length - drift.open.filter((d) => drift.detected.includes(d)).length,
         },
-        ...(refused ? { refusals: result.refusals.map((r) => r.message) } : {}),
+        ...(refused ? { refusals: result.refusals } : {}),
         report,
       };
     } catch (err) {
       const ended = now();
-      metrics.recordCycle('failure', [], this.#gauges, ended);
+      // An error once shutdown began is the shutdown's doing (aborted requests), not a failed reconcile.
+      const resultLabel: CycleResultLabel = this.#stopping ? 'interrupted' : 'failure';
+      metrics.recordCycle(resultLabel, [], this.#gauges, ended);
       record = {
-        triggers,
-        startedAt: started.toISOString(),
+        ...base,
         durationMs: ended.getTime() - started.getTime(),
-        result: 'failure',
-        mode: mode === 'plan' ? 'plan' : 'apply',
-        dryRun: this.#dryRun,
+        result: resultLabel,
+        reason: this.#stopping ? 'Interrupted' : 'CycleFailed',
         error: messageOf(err),
       };
       logger.error({ err: record.error }, 'reconcile cycle failed');
     }
     this.#lastCycle = record;
+    this.#status.invalidate();
     const s = record.summary;
     logger.info(
       {
         cycle: {
           triggers,
           result: record.result,
+          reason: record.reason,
           mode: record.mode,
+          sha256: desired.sha256,
           dryRun: this.#dryRun,
           durationMs: record.durationMs,
           changes: s?.changes ?? 0,
@@ -504,15 +490,29 @@ export class Daemon {
   }
 
   async #saveSnapshot(): Promise<void> {
+    const { stateDir, logger, metrics } = this.#deps;
     try {
-      await saveSnapshot(this.#deps.stateDir, this.#snapshot, this.#deps.now());
+      await saveSnapshot(stateDir, this.#snapshot, this.#deps.now());
+      if (this.#snapshotError !== undefined) logger.info({ stateDir }, 'the observed-state snapshot is written again');
+      this.#snapshotError = undefined;
+      metrics.setSnapshotOk(true);
     } catch (err) {
-      this.#deps.logger.error(
-        { stateDir: this.#deps.stateDir, err: messageOf(err) },
-        'cannot write the observed-state snapshot',
-      );
+      const message = messageOf(err);
+      this.#snapshotError = `cannot write the observed-state snapshot in ${stateDir}: ${message}`;
+      metrics.setSnapshotOk(false);
+      logger.error({ stateDir, err: message }, 'cannot write the observed-state snapshot');
     }
+    this.#status.invalidate();
   }
+}
+
+/** Writes left unsent because shutdown began: the cycle did not get to finish its work. */
+function cutByShutdown(outcomes: readonly OrgOutcome[]): boolean {
+  return outcomes.some(
+    (o) =>
+      isPlanned(o) &&
+      o.users.some((u) => u.kind === 'write' && u.result.state === 'not-attempted' && u.result.reason === 'shutdown'),
+  );
 }
 
 async function settledWithin(work: Promise<void> | undefined, ms: number): Promise<void> {

@@ -28,7 +28,8 @@ export type SourceUpdate =
   | { readonly kind: 'changed'; readonly desired: GoodDesired }
   /** Valid, and the same content as the last good one (e.g. fixed back after a bad edit). */
   | { readonly kind: 'same'; readonly desired: GoodDesired }
-  | { readonly kind: 'invalid'; readonly problems: readonly Problem[] };
+  /** `sha256` is the content's, when there was one to read (an invalid file, not a missing one). */
+  | { readonly kind: 'invalid'; readonly problems: readonly Problem[]; readonly sha256?: string };
 
 export type DesiredLoader = (path: string) => Promise<ConfigLoadResult>;
 
@@ -67,11 +68,11 @@ export class DesiredSource {
   /** Read and validate the file; every problem is logged with its line and column. */
   async reload(): Promise<SourceUpdate> {
     const loaded = await this.#load(this.#path);
-    if (!loaded.ok) return this.#invalid(loaded.file, loaded.problems);
+    if (!loaded.ok) return this.#invalid(loaded.file, loaded.problems, loaded.sha256);
     const scoped = scopeDesired(loaded.state, this.#orgs);
     if (!scoped.ok) {
       const message = unknownOrgsMessage(loaded.file, scoped.unknown, loaded.state);
-      return this.#invalid(loaded.file, [{ severity: 'error', pos: { line: 1, col: 1 }, message }]);
+      return this.#invalid(loaded.file, [{ severity: 'error', pos: { line: 1, col: 1 }, message }], loaded.sha256);
     }
     for (const p of loaded.warnings) this.#logProblem(loaded.file, p);
     this.#valid = true;
@@ -92,7 +93,7 @@ export class DesiredSource {
     return same ? { kind: 'same', desired } : { kind: 'changed', desired };
   }
 
-  #invalid(file: string, problems: readonly Problem[]): SourceUpdate {
+  #invalid(file: string, problems: readonly Problem[], sha256: string | undefined): SourceUpdate {
     this.#valid = false;
     this.#problems = problems.map((p) => formatProblem(file, p));
     for (const p of problems) this.#logProblem(file, p);
@@ -102,7 +103,7 @@ export class DesiredSource {
         ? 'the desired-state file is not valid; keeping the last good state and writing nothing until it is fixed'
         : 'the desired-state file is not valid',
     );
-    return { kind: 'invalid', problems };
+    return { kind: 'invalid', problems, ...(sha256 !== undefined ? { sha256 } : {}) };
   }
 
   #logProblem(file: string, p: Problem): void {

@@ -11,8 +11,9 @@ import { VERSION } from '../version.js';
  * prom-client's global one, so several daemons (tests, benchmarks) can live in one process.
  */
 
-export type CycleResultLabel = 'success' | 'failure' | 'refused';
-const CYCLE_RESULTS: readonly CycleResultLabel[] = ['success', 'failure', 'refused'];
+/** `interrupted`: shutdown began mid-cycle and cut it short; not a success, not Parchment's failure either. */
+export type CycleResultLabel = 'success' | 'failure' | 'refused' | 'interrupted';
+const CYCLE_RESULTS: readonly CycleResultLabel[] = ['success', 'failure', 'refused', 'interrupted'];
 const FAILURE_REASONS: readonly FailureReason[] = [
   'not-found',
   'ambiguous',
@@ -63,6 +64,7 @@ export class DaemonMetrics {
   readonly #lastSuccess: Gauge;
   readonly #driftDetected: Counter<'organization'>;
   readonly #lifecycle: LifecycleMetrics;
+  readonly #snapshotOk: Gauge;
 
   constructor(opts: DaemonMetricsOptions) {
     const registers = [this.registry];
@@ -165,6 +167,12 @@ export class DaemonMetrics {
       registers,
     }).set({ version: VERSION }, 1);
     this.#lifecycle = new LifecycleMetrics(registers);
+    this.#snapshotOk = new Gauge({
+      name: 'role_sync_snapshot_ok',
+      help: '0 when the last write of the observed-state snapshot failed (see /readyz), else 1',
+      registers,
+    });
+    this.#snapshotOk.set(1);
     // Series exist from the start, so dashboards and alerts see 0 rather than "no data".
     for (const result of CYCLE_RESULTS) this.#runs.inc({ result }, 0);
     this.#rateLimited.inc(0);
@@ -178,6 +186,10 @@ export class DaemonMetrics {
   readonly recordRateLimited = (): void => {
     this.#rateLimited.inc();
   };
+
+  setSnapshotOk(ok: boolean): void {
+    this.#snapshotOk.set(ok ? 1 : 0);
+  }
 
   setConfigValid(valid: boolean): void {
     this.#configValid.set(valid ? 1 : 0);

@@ -1,13 +1,16 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { messageOf } from '../core/wording.js';
+import type { StatusDetail } from './status.js';
 
 /**
  * The daemon's operations endpoints (README.md, "The daemon") on plain node:http:
  * `/healthz` says the process answers and never looks at Parchment (a liveness probe tied to a
  * dependency restarts every pod during its outage); `/readyz`, `/metrics` and `/status` report
- * what the daemon knows.
+ * what the daemon knows. `/status` is the summary without personal data, or the full page for a
+ * request bearing the status token.
  */
 
 export interface ListenAddress {
@@ -20,7 +23,10 @@ export type Readiness = { readonly ready: true } | { readonly ready: false; read
 export interface OpsHandlers {
   readonly readiness: () => Readiness;
   readonly metrics: () => Promise<{ readonly contentType: string; readonly body: string }>;
-  readonly status: () => unknown;
+  /** The page as JSON text. */
+  readonly status: (detail: StatusDetail) => string;
+  /** ROLE_SYNC_STATUS_TOKEN; without one, no request gets the full page. */
+  readonly statusToken?: string;
 }
 
 export interface OpsServer {
@@ -29,6 +35,10 @@ export interface OpsServer {
 }
 
 export const DEFAULT_LISTEN = '0.0.0.0:9464';
+
+const UNAUTHORIZED =
+  'unauthorized: without an Authorization header /status is the summary; ' +
+  'the full page needs "Authorization: Bearer" and the status token';
 
 /** `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces). Undefined when malformed. */
 export function parseListenAddress(text: string): ListenAddress | undefined {
@@ -41,8 +51,9 @@ export function parseListenAddress(text: string): ListenAddress | undefined {
 }
 
 export async function startOpsServer(listen: ListenAddress, handlers: OpsHandlers, logger: Logger): Promise<OpsServer> {
+  const tokenDigest = handlers.statusToken === undefined ? undefined : digest(handlers.statusToken);
   const server = createServer((req, res) => {
-    handle(req, res, handlers).catch((err: unknown) => {
+    handle(req, res, handlers, tokenDigest).catch((err: unknown) => {
       logger.error({ err: messageOf(err), path: req.url }, 'ops endpoint failed');
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
@@ -63,7 +74,29 @@ export async function startOpsServer(listen: ListenAddress, handlers: OpsHandler
   return { address: { host: info.address, port: info.port }, close: () => closeServer(server) };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, handlers: OpsHandlers): Promise<void> {
+/** Hashed, so the comparison is constant-time whatever the length presented. */
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/**
+ * No Authorization header: the summary. A bearer token equal to the status token: the full page.
+ * Anything else is refused, so a wrong or mistyped token is noticed rather than silently given less.
+ */
+function statusAccess(req: IncomingMessage, tokenDigest: Buffer | undefined): StatusDetail | 'unauthorized' {
+  const header = req.headers.authorization;
+  if (header === undefined) return 'summary';
+  const bearer = /^Bearer +(\S+) *$/i.exec(header)?.[1];
+  if (bearer === undefined || tokenDigest === undefined) return 'unauthorized';
+  return timingSafeEqual(digest(bearer), tokenDigest) ? 'full' : 'unauthorized';
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handlers: OpsHandlers,
+  tokenDigest: Buffer | undefined,
+): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
     send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
@@ -84,9 +117,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, handlers: OpsHa
       send(res, 200, m.contentType, m.body);
       return;
     }
-    case '/status':
-      send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(handlers.status(), null, 2)}\n`);
+    case '/status': {
+      const detail = statusAccess(req, tokenDigest);
+      if (detail === 'unauthorized') {
+        res.setHeader('www-authenticate', 'Bearer realm="role-sync status"');
+        send(res, 401, 'application/json; charset=utf-8', `${JSON.stringify({ error: UNAUTHORIZED })}\n`);
+        return;
+      }
+      send(res, 200, 'application/json; charset=utf-8', `${handlers.status(detail)}\n`);
       return;
+    }
     default:
       send(res, 404, 'text/plain; charset=utf-8', 'not found; try /healthz, /readyz, /metrics or /status\n');
   }

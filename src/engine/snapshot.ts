@@ -1,9 +1,10 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { asLiveRole, parseEmail, parseOrgId, parseUserId, type OrgId, type UserId } from '../core/domain.js';
 import { EMPTY_SNAPSHOT, type Snapshot, type OrgSnapshot, type RememberedUser } from '../core/observed-state.js';
 import { defined } from '../core/objects.js';
+import { messageOf } from '../core/wording.js';
 
 /**
  * The observed-state snapshot in ROLE_SYNC_STATE_DIR. Written atomically (temp file, fsync, rename,
@@ -108,6 +109,47 @@ export async function saveSnapshot(stateDir: string, snapshot: Snapshot, now: Da
     await dir.sync();
   } finally {
     await dir.close();
+  }
+}
+
+const PROBLEMS: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EEXIST: 'it exists and is not a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+};
+
+function problemOf(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== undefined && PROBLEMS[code] !== undefined) return `${PROBLEMS[code]} (${code})`;
+  return messageOf(err);
+}
+
+/**
+ * Whether the snapshot could be written: the state directory exists or can be created, is a
+ * directory, and takes a new file (created and removed again). Undefined when it can; else why
+ * not. Checked before the first write, so a run never makes changes it then cannot remember.
+ */
+export async function checkStateDir(stateDir: string): Promise<string | undefined> {
+  try {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    if (!(await stat(stateDir)).isDirectory()) return 'it exists and is not a directory';
+    const existing = await lstat(join(stateDir, SNAPSHOT_FILE)).catch(() => undefined);
+    if (existing !== undefined && !existing.isFile()) return `${SNAPSHOT_FILE} in it is not a regular file`;
+    const probe = join(stateDir, `.write-probe.${process.pid}.${Date.now()}.tmp`);
+    const handle = await open(probe, 'wx', 0o600);
+    try {
+      await handle.writeFile('probe\n');
+    } finally {
+      await handle.close();
+      await rm(probe, { force: true });
+    }
+    return undefined;
+  } catch (err) {
+    return problemOf(err);
   }
 }
 

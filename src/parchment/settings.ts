@@ -113,6 +113,26 @@ export async function loadSettings(
   };
 }
 
+export const STATUS_TOKEN_VARIABLE = 'ROLE_SYNC_STATUS_TOKEN';
+/** Long enough that guessing it over HTTP is hopeless; `openssl rand -hex 32` gives 64. */
+const MIN_STATUS_TOKEN_LENGTH = 16;
+
+/**
+ * ROLE_SYNC_STATUS_TOKEN (or `_FILE`): the bearer token that unlocks the daemon's full `/status`.
+ * Undefined when unset: then only the summary, which holds no personal data, is served.
+ */
+export async function loadStatusToken(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const token = await credential(env, STATUS_TOKEN_VARIABLE);
+  if (token === undefined) return undefined;
+  if (token.length < MIN_STATUS_TOKEN_LENGTH || /\s/.test(token)) {
+    throw new SettingsError(
+      STATUS_TOKEN_VARIABLE,
+      `must be at least ${MIN_STATUS_TOKEN_LENGTH} characters with no spaces (e.g. from "openssl rand -hex 32")`,
+    );
+  }
+  return token;
+}
+
 /** A set, non-empty variable; an empty value counts as unset, as container env files often leave them. */
 function plain(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name];

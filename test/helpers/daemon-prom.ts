@@ -118,4 +118,5 @@ export const DAEMON_METRIC_NAMES = [
   'role_sync_disables_total',
   'role_sync_enables_total',
   'role_sync_grants_expiring',
+  'role_sync_snapshot_ok',
 ] as const;
