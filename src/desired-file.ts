@@ -8,9 +8,9 @@ import { constants, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { START_OF_FILE } from './core/domain.js';
 import type { DesiredState } from './core/desired-state.js';
-import { parseDesiredState, type ParseResult } from './core/file-model.js';
 import { formatProblem, sortProblems, type Problem } from './core/problems.js';
 import { messageOf } from './core/wording.js';
+import { parseBytes } from './parse-bytes.js';
 import { PARSER_HEAP_MB, parseInParserProcess } from './parser-process.js';
 
 const MIB = 1024 * 1024;
@@ -180,20 +180,6 @@ export async function loadDesiredFile(file: string, opts: { readonly now?: numbe
       return { ok: true, file, state, warnings: problems, sha256 };
     }
   }
-}
-
-export type ParseReply = { readonly kind: 'parsed'; readonly result: ParseResult } | { readonly kind: 'not-utf8' };
-
-/** Decoding and parsing, pure apart from the decoder: what the child process runs for a large file. */
-export function parseBytes(bytes: Uint8Array, now: number): ParseReply {
-  let text: string;
-  try {
-    // fatal: a mis-encoded file is refused rather than silently turned into U+FFFD user keys. A BOM is dropped.
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return { kind: 'not-utf8' };
-  }
-  return { kind: 'parsed', result: parseDesiredState(text, { now }) };
 }
 
 /** One problem per line, in file order: `FILE:LINE:COL: severity: message`. */

@@ -3,7 +3,7 @@
  * as an 8-byte big-endian double, then the file's bytes) from stdin and answers each with a
  * ParseReply over IPC, until stdin ends or the parent goes away.
  */
-import { parseBytes } from './desired-file.js';
+import { parseBytes } from './parse-bytes.js';
 
 const chunks: Buffer[] = [];
 let buffered = 0;

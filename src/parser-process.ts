@@ -11,7 +11,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ParseReply } from './desired-file.js';
+import type { ParseReply } from './parse-bytes.js';
 
 /** The parser's heap (V8 old generation); see MAX_PARSE_HEAP_MB in desired-file.ts for the sizing. */
 export const PARSER_HEAP_MB = 192;

@@ -14,8 +14,8 @@ import type { RequestQueue } from '../queue/request-queue.js';
 import type { DesiredSource, GoodDesired } from './desired-source.js';
 import { FileWatcher, type CheckReason, type FileFingerprint } from './file-watcher.js';
 import type { CycleResultLabel, DaemonMetrics, OrgGauges } from './metrics.js';
-import { startOpsServer, type ListenAddress, type OpsServer, type Readiness } from './ops-server.js';
-import { cycleReason, StatusPages, type CycleRecord, type StatusDetail, type StatusFacts } from './status.js';
+import { startOpsServer, type ListenAddress, type OpsServer, type Readiness, type StatusDetail } from './ops-server.js';
+import { cycleReason, StatusPages, type CycleRecord, type StatusFacts } from './status.js';
 import { messageOf } from '../core/wording.js';
 
 /**

@@ -3,7 +3,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { messageOf } from '../core/wording.js';
-import type { StatusDetail } from './status.js';
 
 /**
  * The daemon's operations endpoints (README.md, "The daemon") on plain node:http:
@@ -17,6 +16,9 @@ export interface ListenAddress {
   readonly host: string;
   readonly port: number;
 }
+
+/** `/status` without personal data (`summary`), or with it for a request bearing the status token. */
+export type StatusDetail = 'summary' | 'full';
 
 export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
 

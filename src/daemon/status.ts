@@ -5,7 +5,7 @@ import { appliedCount, failuresOf, isPlanned, orgIdOf, type OrgOutcome } from '.
 import type { FailureReason, Report, ReportSummary } from '../core/report.js';
 import { boundedJson } from './bounded-json.js';
 import type { CycleResultLabel, OrgGauges } from './metrics.js';
-import type { Readiness } from './ops-server.js';
+import type { Readiness, StatusDetail } from './ops-server.js';
 
 /**
  * The daemon's `/status` page. Whoever reaches the port may read it, so the default page holds no
@@ -157,8 +157,6 @@ export interface StatusFacts {
   readonly drift: readonly DriftEntry[];
   readonly gauges: ReadonlyMap<OrgId, OrgGauges>;
 }
-
-export type StatusDetail = 'summary' | 'full';
 
 export function statusReason(facts: StatusFacts): StatusReason {
   if (!facts.configValid) return 'ConfigInvalid';
