@@ -120,7 +120,7 @@ describe('export → validate → plan shows no change', () => {
       s.clearRequests();
       const plan = await runCli(['plan', '-c', file, '--detailed-exitcode', '--format', 'json'], env);
       expect(plan.code, plan.stderr).toBe(0);
-      expect(jsonReport(plan).summary).toMatchObject({ changes: 0, pending: 0, failed: 0 });
+      expect(jsonReport(plan).summary).toMatchObject({ changes: 0, pending: 0, failed: 0, skipped: 0, unchanged: 4 });
       expect(readOnly(s)).toBe(true);
 
       const again = await runCli(['export', '--org', ORG], env);
