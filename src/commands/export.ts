@@ -8,7 +8,8 @@ import { EXPORT_KEYS, renderExport, type ExportKey, type ExportOrg } from '../co
 import type { ObservedUser } from '../core/observed-state.js';
 import { failureText } from '../core/render/words.js';
 import { messageOf } from '../core/wording.js';
-import { mapLimited } from '../config-source.js';
+import { MAX_DIRECTORY_BYTES, mapLimited } from '../config-source.js';
+import { MAX_FILE_BYTES } from '../desired-file.js';
 import { failureOf } from '../engine/failures.js';
 import { createLogger } from '../log.js';
 import { connect, requestQueue } from '../engine/connection.js';
@@ -182,12 +183,14 @@ async function writeExport(orgs: readonly ExportOrg[], opts: ExportCommand): Pro
   if (opts.out === undefined) {
     const { text, counts } = renderExport(orgs, { key: opts.key });
     process.stdout.write(text);
+    warnIfTooLarge('the export', text);
     summary(orgs.length, counts, 'stdout');
     return;
   }
   if (!(await isDirectoryTarget(opts.out))) {
     const { text, counts } = renderExport(orgs, { key: opts.key });
     await writeAtomically(opts.out, text);
+    warnIfTooLarge(opts.out, text);
     summary(orgs.length, counts, opts.out);
     return;
   }
@@ -198,6 +201,17 @@ async function writeExport(orgs: readonly ExportOrg[], opts: ExportCommand): Pro
     ...renderExport([org], { key: opts.key }),
   }));
   for (const part of parts) await writeAtomically(part.file, part.text);
+  let total = 0;
+  for (const part of parts) {
+    warnIfTooLarge(part.file, part.text, 'this organization is too large to be managed from one part');
+    total += Buffer.byteLength(part.text);
+  }
+  if (total > MAX_DIRECTORY_BYTES) {
+    process.stderr.write(
+      `role-sync export: warning: the parts hold ${total} bytes in all; role-sync reads at most ` +
+        `${MAX_DIRECTORY_BYTES} bytes from a directory: manage these organizations from more than one directory\n`,
+    );
+  }
   const counts = parts.reduce(
     (sum, p) => ({
       managed: sum.managed + p.counts.managed,
@@ -207,6 +221,23 @@ async function writeExport(orgs: readonly ExportOrg[], opts: ExportCommand): Pro
     { managed: 0, disabled: 0, comments: 0 },
   );
   summary(orgs.length, counts, `${opts.out} (one file per organization)`);
+}
+
+/**
+ * An export is written whatever its size, but one role-sync would refuse to read is no start: said
+ * at once rather than at the first `validate`.
+ */
+function warnIfTooLarge(
+  what: string,
+  text: string,
+  hint = 'export to a directory (--out DIR/), one part per organization',
+): void {
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= MAX_FILE_BYTES) return;
+  process.stderr.write(
+    `role-sync export: warning: ${what} is ${bytes} bytes; role-sync reads at most ${MAX_FILE_BYTES} bytes ` +
+      `from one file: ${hint}\n`,
+  );
 }
 
 async function isDirectoryTarget(path: string): Promise<boolean> {
