@@ -1,4 +1,4 @@
-# role-sync container image (PRODUCT.md §8; README "Running in a container").
+# role-sync container image (README "Running in a container").
 #   docker build -t role-sync .
 #   docker run --rm -v "$PWD/roles.yaml:/config/roles.yaml:ro" role-sync validate -c /config/roles.yaml
 # The tag is pinned to the Node 24 LTS line; pin a digest (node:24-slim@sha256:...) for reproducible releases.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * PRODUCT.md §5: the daemon applies a saved file "within seconds", and costs nothing while idle.
+ * The daemon applies a saved file "within seconds", and costs nothing while idle.
  *   latency   = file saved (writeFile resolved) → the PUT arrives at the simulator, over 50 edits,
  *               with the default 1 s debounce. Target: p50 within debounce + 200 ms.
  *   idle cost = CPU time (utime + stime from /proc/<pid>/stat, else /status) of the daemon over 60 s

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * PRODUCT.md §1: validating 50,000 users must cost about what parsing the bytes costs.
+ * Validating 50,000 users must cost about what parsing the bytes costs.
  * Two single-organization files of 50,000 users that differ in 1,000 users (the PR view):
  *   baseline  = yaml.parse(text, { uniqueKeys: false }) of both files;
  *   role-sync = loadDesiredFile of both (read, hash, parse, validate) + buildOfflineReport (the offline plan).

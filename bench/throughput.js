@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * PRODUCT.md §4 "Requests": role-sync uses the request budget it is given and no more.
+ * role-sync uses the request budget it is given and no more.
  * `role-sync apply` of 2,000 changes against a simulator that allows 50 requests/s (429 above it)
  * and answers after 20 ms, with ROLE_SYNC_RATE=50 and ROLE_SYNC_CONCURRENCY=4 (4 in flight at
  * 20 ms each could start 200/s, so the rate, not the concurrency, is the limit).

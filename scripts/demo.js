@@ -55,7 +55,7 @@ const sim = await startSimulator();
 try {
   const { baseUrl, env: partnerEnv, organizations } = sim.info;
   const origin = new URL(baseUrl).origin;
-  // Several organizations: their secrets and acting users go in one credentials file (PRODUCT.md §3).
+  // Several organizations: their secrets and acting users go in one credentials file (see README, Settings and credentials).
   const credentialsFile = join(work, 'credentials.json');
   const orgs = Object.fromEntries(
     organizations.map((o) => [o.id, { secret: o.env.PARCHMENT_ORGANIZATION_SECRET, userId: o.env.PARCHMENT_USER_ID }]),

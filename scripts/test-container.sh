@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The container test (`npm run test:container`): builds the root Dockerfile and runs the image, with
-# no Docker engine and no registry, as /work/shared/notes/CONTAINER-BUILD.md found works here:
+# no Docker engine and no registry, as was found to work on this kind of machine:
 # Debian's buildah + podman + runc, rootful, chroot isolation for builds, overlay storage in a
 # private work dir, and a locally assembled stand-in for the Dockerfile's base image.
 #

@@ -1,5 +1,5 @@
 /** The code points at the repository's own documents, never at notes that are not in it. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sourceFiles } from './helpers/import-graph.js';
@@ -14,8 +14,16 @@ const OUTSIDE = [
 ];
 
 describe('the repository is self-contained', () => {
-  it('has no file in src/ or test/ citing a note outside the repository', () => {
-    const files = [...sourceFiles(join(ROOT, 'src')), ...sourceFiles(join(ROOT, 'test'))];
+  it('has no source, script, benchmark or build file citing a note outside the repository', () => {
+    const files = [
+      ...sourceFiles(join(ROOT, 'src')),
+      ...sourceFiles(join(ROOT, 'test')),
+      ...readdirSync(join(ROOT, 'scripts')).map((f) => join(ROOT, 'scripts', f)),
+      ...readdirSync(join(ROOT, 'bench'), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => join(ROOT, 'bench', f)),
+      join(ROOT, 'Dockerfile'),
+    ];
     expect(files.length).toBeGreaterThan(100);
     const citing = files.flatMap((file) => {
       const text = readFileSync(file, 'utf8');
