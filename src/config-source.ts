@@ -7,11 +7,10 @@ import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { START_OF_FILE } from './core/domain.js';
-import type { DesiredState } from './core/desired-state.js';
 import { mergeParts, type DesiredPart } from './core/config-parts.js';
 import { compareText, sortProblems, type Problem } from './core/problems.js';
 import { messageOf } from './core/wording.js';
-import { loadDesiredFile, MAX_FILE_BYTES } from './desired-file.js';
+import { loadDesiredFile, MAX_FILE_BYTES, type LoadResult } from './desired-file.js';
 
 /** More parts than any partner has clinics; a bound on what one directory can make role-sync read. */
 export const MAX_PARTS = 10_000;
@@ -30,25 +29,12 @@ export interface PartDigest {
   readonly sha256: string;
 }
 
+/**
+ * What loading a file gives (LoadResult), plus, when the path is a directory, its parts in name order;
+ * a directory's `sha256` is then of its parts' names and digests (`directorySha256`).
+ */
 export type ConfigLoadResult =
-  | {
-      readonly ok: true;
-      /** The path as given, for messages. */
-      readonly file: string;
-      readonly state: DesiredState;
-      readonly warnings: Problem[];
-      /** sha256 of the file's bytes; for a directory, of its parts' names and digests (`directorySha256`). */
-      readonly sha256: string;
-      /** Set when the path is a directory: its parts, in name order. */
-      readonly parts?: readonly PartDigest[];
-    }
-  | {
-      readonly ok: false;
-      readonly file: string;
-      readonly problems: Problem[];
-      /** A single file's content hash, when it could be read (see LoadResult). */
-      readonly sha256?: string;
-    };
+  (Extract<LoadResult, { ok: true }> & { readonly parts?: readonly PartDigest[] }) | Extract<LoadResult, { ok: false }>;
 
 /**
  * A directory entry that is a part: a regular file, or a link to one (a ConfigMap mount's

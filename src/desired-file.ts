@@ -17,21 +17,10 @@ const MIB = 1024 * 1024;
 
 /**
  * A larger file is refused before it is parsed: a first cut, before the limit that decides,
- * MAX_PARSE_HEAP_MB. In the usual shape (one `key: [roles]` line a user) this many bytes hold
+ * PARSER_HEAP_MB. In the usual shape (one `key: [roles]` line a user) this many bytes hold
  * 60,000 to 100,000 users, about what the parse heap holds.
  */
 export const MAX_FILE_BYTES = 3 * MIB;
-
-/**
- * The parser's heap (V8 old generation), in a child process: building the yaml tree takes about
- * 3 KB a user, so 192 MB hold about 60,000 users. A file that needs more is refused with a
- * message, and the process that asked (the daemon, on its last good state) carries on.
- * A child process rather than a worker thread, because a `--max-old-space-size` in NODE_OPTIONS
- * overrides a worker's own heap limit; the child gets its own flags and none of the parent's.
- * With the daemon's own heap this fits the shipped Deployment's 512Mi memory limit (README
- * "Security model").
- */
-export const MAX_PARSE_HEAP_MB = PARSER_HEAP_MB;
 
 /**
  * Files up to this size are parsed in the calling process: even a hostile one (one node every two
@@ -168,7 +157,7 @@ export async function loadDesiredFile(file: string, opts: { readonly now?: numbe
     case 'out-of-memory':
       return failure(
         file,
-        `${file} is too large to parse within ${MAX_PARSE_HEAP_MB} MB of memory (${bytes.length} bytes); ` +
+        `${file} is too large to parse within ${PARSER_HEAP_MB} MB of memory (${bytes.length} bytes); ` +
           'make it smaller',
         sha256,
       );

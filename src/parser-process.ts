@@ -13,7 +13,15 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ParseReply } from './parse-bytes.js';
 
-/** The parser's heap (V8 old generation); see MAX_PARSE_HEAP_MB in desired-file.ts for the sizing. */
+/**
+ * The parser's heap (V8 old generation), in a child process: building the yaml tree takes about
+ * 3 KB a user, so 192 MB hold about 60,000 users. A file that needs more is refused with a
+ * message, and the process that asked (the daemon, on its last good state) carries on.
+ * A child process rather than a worker thread, because a `--max-old-space-size` in NODE_OPTIONS
+ * overrides a worker's own heap limit; the child gets its own flags and none of the parent's.
+ * With the daemon's own heap this fits the shipped Deployment's 512Mi memory limit (README
+ * "Security model").
+ */
 export const PARSER_HEAP_MB = 192;
 const IDLE_MS = 2_000;
 /** Enough of the parser's stderr to recognise V8's out-of-memory message. */

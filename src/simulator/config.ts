@@ -69,39 +69,9 @@ export function initialConfig(opts: SimOptions): SimConfig {
     echoSecrets: false,
     hugeListBody: undefined,
   };
-  const {
-    listShape,
-    pageSize,
-    rateLimit,
-    faultRate,
-    faults,
-    latencyMs,
-    tokenTtlSeconds,
-    wrongUser,
-    overlapPages,
-    echoSecrets,
-    hugeListBody,
-    retryAfter,
-  } = opts;
-  return applyPatch(
-    base,
-    parseConfigPatch(
-      dropUndefined({
-        listShape,
-        pageSize,
-        rateLimit,
-        faultRate,
-        faults,
-        latencyMs,
-        tokenTtlSeconds,
-        wrongUser,
-        overlapPages,
-        echoSecrets,
-        hugeListBody,
-        retryAfter,
-      }),
-    ),
-  );
+  // Everything but the start-up options is a run-time knob, validated as a patch would be.
+  const { host: _host, port: _port, seed: _seed, random: _random, logger: _logger, ...knobs } = opts;
+  return applyPatch(base, parseConfigPatch(dropUndefined(knobs)));
 }
 
 export function applyPatch(config: SimConfig, patch: ConfigPatch): SimConfig {
