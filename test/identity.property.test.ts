@@ -177,6 +177,28 @@ describe('the no-admin guard', () => {
         if (demotes) expect(refused).toBe(adminsAfter(plan, observed).length === 0);
         else expect(refused).toBe(false);
       }),
+      {
+        // Found by CI: an unmanaged admin listed on a second page without roles was counted from its first listing.
+        examples: [
+          [
+            {
+              id: ORG,
+              pos: { line: 3, col: 3 },
+              unlisted: 'keep',
+              keep: [],
+              users: [desiredUser('u1', ['provider'], 4)],
+            },
+            {
+              id: ORG,
+              users: [
+                { id: 'u4' as UserId, roles: [asLiveRole('admin')] },
+                { id: 'u4' as UserId },
+                { id: 'u1' as UserId, roles: [asLiveRole('admin')] },
+              ],
+            },
+          ],
+        ],
+      },
     );
   });
 });

@@ -188,7 +188,7 @@ function noAdminLeft(plan: OrgPlan): GuardRefusal | undefined {
         break;
     }
   }
-  plan.unmanaged.forEach(seeLive);
+  for (const u of plan.unmanaged) (u.listings ?? [u]).forEach(seeLive);
   const all = [...states.values()];
   if (all.includes('admin')) return undefined;
   const unknown = all.filter((s) => s === 'unknown').length;

@@ -121,6 +121,12 @@ export interface PlanContext {
   readonly actingUser?: UserId;
 }
 
+/** One id of the organization the file does not name: what all its listings agree on. */
+export interface UnmanagedUser extends ObservedUser {
+  /** Every listing, when the list named the id more than once: the guards judge each sighting. */
+  readonly listings?: readonly ObservedUser[];
+}
+
 export interface OrgPlan {
   readonly id: OrgId;
   readonly name?: string;
@@ -130,7 +136,7 @@ export interface OrgPlan {
    */
   readonly entries: readonly PlanEntry[];
   /** In the organization, not named by the file, and not disabled by `unlisted: disable`. Each id once. */
-  readonly unmanaged: readonly ObservedUser[];
+  readonly unmanaged: readonly UnmanagedUser[];
   /** Present when the organization says `unlisted: disable`. */
   readonly unlisted?: UnlistedPlan;
   /** Grants of the file whose `until` is still ahead, soonest first. */
@@ -150,6 +156,37 @@ export interface UserIndex {
   readonly byId: ReadonlyMap<UserId, readonly ObservedUser[]>;
   /** The distinct ids holding each email. */
   readonly byEmail: ReadonlyMap<Email, readonly UserId[]>;
+}
+
+/**
+ * One user from every listing of its id. A broken list may name an id twice with different data; what the
+ * listings disagree on is unknown, never the first or the last sighting: otherwise the no-admin guard could count
+ * an admin that another page says is not one, and `unlisted: disable` could disable an owner listed once without
+ * the role.
+ */
+function oneView(listings: readonly ObservedUser[]): UnmanagedUser | undefined {
+  const [first, ...rest] = listings;
+  if (first === undefined || rest.length === 0) return first;
+  const agree = <T>(pick: (u: ObservedUser) => T | undefined, same: (a: T, b: T) => boolean = Object.is) => {
+    const value = pick(first);
+    const all =
+      value !== undefined &&
+      rest.every((u) => {
+        const other = pick(u);
+        return other !== undefined && same(value, other);
+      });
+    return all ? value : undefined;
+  };
+  const email = agree((u) => u.email);
+  const fullName = agree((u) => u.fullName);
+  const roles = agree((u) => (u.roles ? canonicalLiveRoles(u.roles) : undefined), sameRoles);
+  return {
+    id: first.id,
+    ...(email !== undefined ? { email } : {}),
+    ...(fullName !== undefined ? { fullName } : {}),
+    ...(roles !== undefined ? { roles } : {}),
+    listings,
+  };
 }
 
 export function indexUsers(observed: ObservedOrg): UserIndex {
@@ -254,7 +291,10 @@ export function planOrg(
       }
     }
   });
-  const unlistedUsers = [...index.byId.values()].flatMap(([first]) => (first && !named.has(first.id) ? [first] : []));
+  const unlistedUsers = [...index.byId.values()].flatMap((listings) => {
+    const one = oneView(listings);
+    return one && !named.has(one.id) ? [one] : [];
+  });
   const unlisted = desired.unlisted === 'disable' ? planUnlisted(desired, observed, unlistedUsers, context) : undefined;
   const unmanaged = unlisted ? unlistedUsers.filter((u) => unlisted.exempt.has(u.id)) : unlistedUsers;
   if (unlisted) entries.push(...unlisted.disables);
@@ -314,7 +354,7 @@ function isDisabledAccount(roles: readonly LiveRole[]): boolean {
 function planUnlisted(
   desired: DesiredOrg,
   observed: ObservedOrg,
-  unlisted: readonly ObservedUser[],
+  unlisted: readonly UnmanagedUser[],
   context: PlanContext,
 ): UnlistedPlan & { readonly disables: readonly DisableEntry[] } {
   const keptIds = new Set<UserId>();
