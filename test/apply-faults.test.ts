@@ -143,6 +143,37 @@ describe('apply with faults', () => {
     expect(unauthorized.length).toBeLessThanOrEqual(8);
   });
 
+  it('withdraws the writes still waiting once Parchment refuses the credentials: they are never sent', async () => {
+    const world = buildWorld({ users: 40, changes: 30 });
+    const watched = await watchedSimulator({ seed: world.seed, latencyMs: 10 });
+    sim = watched.sim;
+    // Every role write is answered 401, even with a fresh token: the credentials are refused.
+    sim.configure({ failUser: Object.fromEntries(world.changing.map((id) => [id, 401])) });
+    ws = await workspace();
+    const config = await ws.file('roles.yaml', world.yaml);
+
+    const run = await runCli(
+      ['apply', '-c', config, '--format', 'json', ...NO_GUARD],
+      liveEnv({ sim, stateDir: ws.stateDir, rate: 20 }),
+    );
+    expect(run.code, run.stderr).toBe(1);
+    const changes = jsonReport(run).organizations[0]!.changes;
+    expect(changes).toHaveLength(30);
+    const sentTo = new Set(puts(sim.requests()).map((r) => r.userId));
+    // Only the writes already on the wire when the first refusal was known went out; the rest of the
+    // queue (all 30 were queued at once) was withdrawn and is reported as not attempted.
+    expect(sentTo.size).toBeGreaterThan(0);
+    expect(sentTo.size).toBeLessThanOrEqual(10);
+    // One token at the start, one renewal after the first 401; the refusal of that fresh token ends it.
+    expect(tokenCalls(sim.requests())).toHaveLength(2);
+    for (const change of changes) {
+      const sent = sentTo.has(change.user.id ?? change.user.key);
+      expect(change.result, change.user.key).toMatchObject(
+        sent ? { state: 'failed', failure: { reason: 'auth' } } : { state: 'not-attempted', reason: 'auth' },
+      );
+    }
+  });
+
   it('never prints a secret or a token, through faults and a 401', async () => {
     const world = buildWorld({ users: 40, changes: 30 });
     const watched = await watchedSimulator({

@@ -1,5 +1,6 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { RequestWithdrawnError } from '../src/queue/contract.js';
 import { RequestQueue } from '../src/queue/request-queue.js';
 import { flush, sleep, TooManyRequests } from './helpers/queue-helpers.js';
 
@@ -104,6 +105,57 @@ describe('RequestQueue properties', () => {
         },
       ),
       { numRuns: 30 },
+    );
+  });
+
+  it('withdrawing: nothing starts after the withdraw, a withdrawn request never succeeded', async () => {
+    const taskArb = fc.record({
+      duration: durationArb,
+      rateLimits: fc.array(fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }), { maxLength: 2 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(taskArb, { minLength: 1, maxLength: 10 }),
+        fc.nat({ max: 12 }),
+        async (concurrency, tasks, withdrawAtStart) => {
+          const q = new RequestQueue({ rate: 10_000, concurrency, maxPauseMs: 4, backoff: { baseMs: 1, capMs: 4 } });
+          const withdraw = new AbortController();
+          const attempts = tasks.map(() => 0);
+          const successes = tasks.map(() => 0);
+          const startsAfterWithdraw: number[] = [];
+          let starts = 0;
+          const results = tasks.map((t, i) =>
+            q
+              .run(
+                async () => {
+                  if (withdraw.signal.aborted) startsAfterWithdraw.push(i);
+                  // The withdraw fires as the n-th attempt starts: that one is on the wire and must finish.
+                  if (starts++ === withdrawAtStart) withdraw.abort();
+                  const n = attempts[i]!;
+                  attempts[i] = n + 1;
+                  await take(t.duration);
+                  if (n < t.rateLimits.length) throw new TooManyRequests(t.rateLimits[n]);
+                  successes[i]! += 1;
+                  return 'done' as const;
+                },
+                { withdraw: withdraw.signal },
+              )
+              .catch((e: unknown) => {
+                expect(e).toBeInstanceOf(RequestWithdrawnError);
+                return 'withdrawn' as const;
+              }),
+          );
+          const settled = await Promise.all(results);
+          expect(startsAfterWithdraw).toEqual([]);
+          settled.forEach((r, i) => expect(successes[i]).toBe(r === 'done' ? 1 : 0));
+          if (withdrawAtStart >= tasks.reduce((n, t) => n + t.rateLimits.length + 1, 0)) {
+            expect(settled.every((r) => r === 'done')).toBe(true);
+          }
+          expect(q.depth).toBe(0);
+        },
+      ),
+      { numRuns: 40 },
     );
   });
 });

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { RequestWithdrawnError } from '../src/queue/contract.js';
 import { AimdRate } from '../src/queue/rate-controller.js';
 import {
   nextStartSlot,
@@ -470,6 +471,66 @@ describe('abort signals', () => {
     expect(Date.now() - began).toBeLessThan(1000);
     expect(result.ok).toBe(false);
     expect((result as { error: unknown }).error).toBeInstanceOf(RequestAbortedError);
+    expect(attempt).toHaveBeenCalledTimes(1);
+    expect(q.depth).toBe(0);
+    q.close();
+  });
+});
+
+describe('withdrawing a request', () => {
+  it('takes a waiting request out of the queue: it is never attempted', async () => {
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
+    const gate = deferred();
+    const blocker = q.run(() => gate.promise);
+    const attempt = vi.fn(async () => 'never');
+    const withdraw = new AbortController();
+    const waiting = q.run(attempt, { withdraw: withdraw.signal });
+    expect(q.depth).toBe(2);
+    withdraw.abort('credentials refused');
+    await expect(waiting).rejects.toSatisfy(
+      (e) => e instanceof RequestWithdrawnError && e.cause === 'credentials refused',
+    );
+    expect(q.depth).toBe(1);
+    gate.resolve();
+    await blocker;
+    await q.onIdle();
+    expect(attempt).not.toHaveBeenCalled();
+  });
+
+  it('lets a request already on the wire run to its end, and refuses one withdrawn before it was queued', async () => {
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
+    const withdraw = new AbortController();
+    const started = deferred();
+    const answer = deferred<string>();
+    let seen: AbortSignal | undefined;
+    const running = q.run(
+      (signal) => {
+        seen = signal;
+        started.resolve();
+        return answer.promise;
+      },
+      { withdraw: withdraw.signal },
+    );
+    await started.promise;
+    withdraw.abort();
+    expect(seen?.aborted).toBe(false);
+    answer.resolve('stored');
+    await expect(running).resolves.toBe('stored');
+    const late = vi.fn(async () => 'never');
+    await expect(q.run(late, { withdraw: withdraw.signal })).rejects.toBeInstanceOf(RequestWithdrawnError);
+    expect(late).not.toHaveBeenCalled();
+  });
+
+  it('withdraws a request waiting to be retried after a 429 (Parchment did not act on it)', async () => {
+    const q = new RequestQueue({ rate: 1000, concurrency: 1 });
+    const withdraw = new AbortController();
+    const attempt = vi.fn(async () => {
+      throw new TooManyRequests(30_000);
+    });
+    const p = q.run(attempt, { withdraw: withdraw.signal });
+    await until(() => q.pausedUntil > 0, { what: 'the 429 pause to be armed' });
+    withdraw.abort();
+    await expect(p).rejects.toBeInstanceOf(RequestWithdrawnError);
     expect(attempt).toHaveBeenCalledTimes(1);
     expect(q.depth).toBe(0);
     q.close();

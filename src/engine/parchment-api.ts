@@ -1,5 +1,6 @@
 import type { AssignableRole, LiveRole, OrgId, UserId } from '../core/domain.js';
 import type { ObservedUser } from '../core/observed-state.js';
+import type { WriteOptions } from '../parchment/client.js';
 
 /**
  * What the engine needs from Parchment, and nothing more. `ParchmentClient` is the real one (HTTP,
@@ -15,11 +16,11 @@ export interface ParchmentApi {
    * Replaces the whole role list; answers with what Parchment stored, which may differ from what was
    * sent. Throws WrongUserAnswerError when the answer names another user.
    */
-  replaceRoles(org: OrgId, user: UserId, roles: readonly AssignableRole[], signal?: AbortSignal): Promise<RolesWritten>;
+  replaceRoles(org: OrgId, user: UserId, roles: readonly AssignableRole[], opts?: WriteOptions): Promise<RolesWritten>;
   /** Idempotent: disabling a disabled user succeeds. Parchment drops the user's roles to `member`. */
-  disableUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<UserToggled>;
+  disableUser(org: OrgId, user: UserId, opts?: WriteOptions): Promise<UserToggled>;
   /** Idempotent: enabling an enabled user succeeds. */
-  enableUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<UserToggled>;
+  enableUser(org: OrgId, user: UserId, opts?: WriteOptions): Promise<UserToggled>;
 }
 
 export interface RolesWritten {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { DesiredState } from '../core/desired-state.js';
 import { sameGrantedRoles, type AssignableRole, type LiveRole, type OrgId, type UserId } from '../core/domain.js';
 import { checkGuards, guardWarnings, type GuardRefusal } from '../core/guards.js';
@@ -11,6 +12,8 @@ import type { MaxChanges } from '../core/units.js';
 import { defined } from '../core/objects.js';
 import type { Logger } from '../log.js';
 import { AuthFailedError } from '../parchment/errors.js';
+import type { WriteOptions } from '../parchment/client.js';
+import { RequestWithdrawnError } from '../queue/contract.js';
 import { QueueClosedError } from '../queue/request-queue.js';
 import type { WriteCoordinator } from '../queue/write-coordinator.js';
 import { failureOf } from './failures.js';
@@ -152,8 +155,11 @@ export class Reconciler {
   }
 
   async #writeOrg(plan: OrgPlan, progress: () => void, signal: AbortSignal | undefined): Promise<OrgWrites> {
-    // Once Parchment rejects the credentials, writes of this organization not yet sent are not sent.
-    const stop = { auth: false };
+    // Once Parchment rejects the credentials, writes of this organization not yet sent are not sent:
+    // those waiting in the request queue are withdrawn, those not yet queued are never queued.
+    const stop = new AbortController();
+    // Every queued write of the organization listens on it: thousands are normal, not a leak.
+    setMaxListeners(0, stop.signal);
     const results = await Promise.all(
       writesOf(plan).map(async (change) => {
         const result = await this.#writeOne(plan.id, change, stop, signal);
@@ -175,15 +181,15 @@ export class Reconciler {
   async #writeOne(
     org: OrgId,
     entry: WriteEntry,
-    stop: { auth: boolean },
+    stop: AbortController,
     signal: AbortSignal | undefined,
   ): Promise<ChangeResult> {
     const { coordinator } = this.#deps;
     const context = `${writeName(entry)} of ${entry.user.key} in organization ${org}`;
     const outcome = await coordinator.submit(`${org}/${entry.id}`, userWrite(entry), async (write, writeSignal) => {
-      if (stop.auth) throw new NotAttempted('auth');
+      if (stop.signal.aborted) throw new NotAttempted('auth');
       if (signal?.aborted) throw new NotAttempted('shutdown');
-      return this.#send(org, entry.id, write, anySignal(signal, writeSignal));
+      return this.#send(org, entry.id, write, { signal: anySignal(signal, writeSignal), withdraw: stop.signal });
     });
     switch (outcome.status) {
       case 'done': {
@@ -196,9 +202,10 @@ export class Reconciler {
       }
       case 'failed': {
         if (outcome.error instanceof NotAttempted) return { state: 'not-attempted', reason: outcome.error.reason };
+        if (outcome.error instanceof RequestWithdrawnError) return { state: 'not-attempted', reason: 'auth' };
         // Shutdown drained the queue before this write started: nothing was sent.
         if (outcome.error instanceof QueueClosedError) return { state: 'not-attempted', reason: 'shutdown' };
-        if (outcome.error instanceof AuthFailedError) stop.auth = true;
+        if (outcome.error instanceof AuthFailedError) stop.abort();
         return { state: 'failed', failure: failureOf(outcome.error, 'rejected', context) };
       }
       case 'superseded':
@@ -207,19 +214,23 @@ export class Reconciler {
     }
   }
 
-  /** One user's requests, in order: an enable is answered before its roles are sent. */
-  async #send(org: OrgId, user: UserId, write: UserWrite, signal: AbortSignal): Promise<WriteAnswer> {
+  /**
+   * One user's requests, in order: an enable is answered before its roles are sent. Only the first
+   * request may be withdrawn: once the enable went out, its roles follow, so that a write reported
+   * as not attempted really sent nothing.
+   */
+  async #send(org: OrgId, user: UserId, write: UserWrite, opts: Required<WriteOptions>): Promise<WriteAnswer> {
     const { api } = this.#deps;
     switch (write.kind) {
       case 'roles':
-        return api.replaceRoles(org, user, write.roles, signal);
+        return api.replaceRoles(org, user, write.roles, opts);
       case 'disable': {
-        const { requestId } = await api.disableUser(org, user, signal);
+        const { requestId } = await api.disableUser(org, user, opts);
         return requestId === undefined ? {} : { requestId };
       }
       case 'enable':
-        await api.enableUser(org, user, signal);
-        return api.replaceRoles(org, user, write.roles, signal);
+        await api.enableUser(org, user, opts);
+        return api.replaceRoles(org, user, write.roles, { signal: opts.signal });
     }
   }
 }

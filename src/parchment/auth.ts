@@ -23,6 +23,11 @@ export interface TokenLease {
    * simply outlived its lifetime while the request waited.
    */
   readonly renewAt: number;
+  /**
+   * Minted because Parchment answered 401 to the token before it. A 401 on this one while it is
+   * still fresh means the credentials themselves are refused: minting again would only repeat it.
+   */
+  readonly replacesRefused: boolean;
 }
 
 export interface TokenSource {
@@ -55,7 +60,7 @@ export interface TokenSourceDeps {
 
 export function createTokenSource(auth: AuthSettings, deps: TokenSourceDeps): TokenSource {
   if (auth.kind === 'token') {
-    const lease: TokenLease = { token: auth.accessToken, generation: 1, renewAt: Infinity };
+    const lease: TokenLease = { token: auth.accessToken, generation: 1, renewAt: Infinity, replacesRefused: false };
     return { current: async () => lease, peek: () => lease, renew: async () => undefined };
   }
   return new MintedTokens(auth, deps);
@@ -80,7 +85,7 @@ class MintedTokens implements TokenSource {
   async current(org: OrgCredentials, signal?: AbortSignal): Promise<TokenLease> {
     const state = this.#state(org.organizationId);
     if (state.held !== undefined && this.#deps.now() < state.held.renewAt) return state.held;
-    return abortable(state.minting ?? this.#mint(org, state), signal);
+    return abortable(state.minting ?? this.#mint(org, state, false), signal);
   }
 
   peek(org: OrgCredentials): TokenLease | undefined {
@@ -93,7 +98,7 @@ class MintedTokens implements TokenSource {
     // A newer token another request had minted is shared, unless it too is already due for renewal.
     if (held !== undefined && held.generation > stale.generation && this.#deps.now() < held.renewAt) return held;
     if (state.minting === undefined) state.held = undefined;
-    return abortable(state.minting ?? this.#mint(org, state), signal);
+    return abortable(state.minting ?? this.#mint(org, state, true), signal);
   }
 
   #state(org: OrgId): OrgTokens {
@@ -106,8 +111,8 @@ class MintedTokens implements TokenSource {
   }
 
   /** Shared by every waiter, so it takes no caller's signal; the request timeout bounds it. */
-  #mint(org: OrgCredentials, state: OrgTokens): Promise<TokenLease> {
-    const minting = this.#requestToken(org).then((held) => {
+  #mint(org: OrgCredentials, state: OrgTokens, replacesRefused: boolean): Promise<TokenLease> {
+    const minting = this.#requestToken(org, replacesRefused).then((held) => {
       state.held = held;
       return held;
     });
@@ -119,7 +124,7 @@ class MintedTokens implements TokenSource {
     return minting;
   }
 
-  async #requestToken(org: OrgCredentials): Promise<TokenLease> {
+  async #requestToken(org: OrgCredentials, replacesRefused: boolean): Promise<TokenLease> {
     const req: HttpRequest = {
       method: 'POST',
       route: ROUTES.token,
@@ -159,7 +164,8 @@ class MintedTokens implements TokenSource {
     }
     const lead = Math.min(RENEW_LEAD_S, expiresIn / 2);
     this.#generation += 1;
-    return { token: accessToken, generation: this.#generation, renewAt: this.#deps.now() + (expiresIn - lead) * 1000 };
+    const renewAt = this.#deps.now() + (expiresIn - lead) * 1000;
+    return { token: accessToken, generation: this.#generation, renewAt, replacesRefused };
   }
 }
 

@@ -47,6 +47,16 @@ const MAX_RENEWALS = 5;
 /** 100,000 users: far beyond any clinic, so hitting it means the cursor is broken. */
 const MAX_PAGES = 1_000;
 
+export interface WriteOptions {
+  /** Aborts the write wherever it is; aborted in flight, whether Parchment acted on it is unknown. */
+  readonly signal?: AbortSignal;
+  /**
+   * Takes the write back while it still waits for its turn; it then fails with
+   * RequestWithdrawnError (from the request queue's contract) and was never sent.
+   */
+  readonly withdraw?: AbortSignal;
+}
+
 export class ParchmentClient {
   readonly #opts: ClientOptions;
   readonly #settings: ParchmentSettings;
@@ -55,6 +65,8 @@ export class ParchmentClient {
   readonly #tokens: TokenSource;
   readonly #now: () => number;
   readonly #redactor: SecretRedactor;
+  /** Per organization, the newest token generation a request succeeded with. */
+  readonly #accepted = new Map<OrgId, number>();
 
   /**
    * `shared` is given only by `sibling`, so siblings share one token per organization and redact
@@ -165,7 +177,7 @@ export class ParchmentClient {
     org: OrgId,
     user: UserId,
     roles: readonly AssignableRole[],
-    signal?: AbortSignal,
+    opts: WriteOptions = {},
   ): Promise<{ roles: readonly LiveRole[]; requestId?: string }> {
     const accessRoles = canonicalRoles(roles);
     if (accessRoles.length === 0) {
@@ -180,7 +192,7 @@ export class ParchmentClient {
       userId: user,
       json: { access_roles: accessRoles },
     } as const;
-    const res = await this.#authorized(req, signal);
+    const res = await this.#authorized(req, opts.signal, opts.withdraw);
     const parsed = parseRolesBody(res.body);
     if (!parsed.ok) throw responseError(req, res, parsed.problem);
     const { roles: stored, userId: answeredFor } = parsed.value;
@@ -189,20 +201,20 @@ export class ParchmentClient {
   }
 
   /** Idempotent: a user already disabled is answered 200 as well. An answer for another user fails. */
-  disableUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<{ userId: UserId; requestId?: string }> {
-    return this.#toggle('disable', org, user, signal);
+  disableUser(org: OrgId, user: UserId, opts: WriteOptions = {}): Promise<{ userId: UserId; requestId?: string }> {
+    return this.#toggle('disable', org, user, opts);
   }
 
   /** Idempotent: a user already enabled is answered 200 as well. An answer for another user fails. */
-  enableUser(org: OrgId, user: UserId, signal?: AbortSignal): Promise<{ userId: UserId; requestId?: string }> {
-    return this.#toggle('enable', org, user, signal);
+  enableUser(org: OrgId, user: UserId, opts: WriteOptions = {}): Promise<{ userId: UserId; requestId?: string }> {
+    return this.#toggle('enable', org, user, opts);
   }
 
   async #toggle(
     kind: 'disable' | 'enable',
     org: OrgId,
     user: UserId,
-    signal: AbortSignal | undefined,
+    opts: WriteOptions,
   ): Promise<{ userId: UserId; requestId?: string }> {
     const req = {
       method: 'PUT',
@@ -211,7 +223,7 @@ export class ParchmentClient {
       organizationId: org,
       userId: user,
     } as const;
-    const res = await this.#authorized(req, signal);
+    const res = await this.#authorized(req, opts.signal, opts.withdraw);
     const parsed = parseUserIdBody(res.body);
     if (!parsed.ok) throw responseError(req, res, parsed.problem);
     if (parsed.value !== user) throw wrongUser(req, res, parsed.value);
@@ -228,10 +240,15 @@ export class ParchmentClient {
    * attempt starts, not when it was queued, so requests waiting behind a renewal use the new token
    * instead of each collecting a 401 of their own. A 401 on a token that was already due for
    * renewal when the attempt went out (it outlived its lifetime while the request waited) is
-   * renewed again; only a token minted after this request's own 401, refused while still fresh,
-   * means the credentials are refused.
+   * renewed again; a token minted after a 401, refused while still fresh, means the credentials
+   * are refused. `withdraw` applies to the first send only: a request that already met a 401 (or
+   * a transient failure) is seen through rather than reported as never sent.
    */
-  async #authorized(req: Omit<HttpRequest, 'headers'>, signal: AbortSignal | undefined): Promise<HttpResponse> {
+  async #authorized(
+    req: Omit<HttpRequest, 'headers'>,
+    signal: AbortSignal | undefined,
+    withdraw?: AbortSignal,
+  ): Promise<HttpResponse> {
     const org = this.#credentials(req.organizationId);
     let used = await this.#tokens.current(org, signal);
     let sentAt = 0;
@@ -245,11 +262,19 @@ export class ParchmentClient {
     let mintedForThis: number | undefined;
     for (let renewals = 0; ; renewals++) {
       try {
-        return await this.#send(prepare(), { signal, prepare });
+        const res = await this.#send(prepare(), { signal, prepare, ...(renewals === 0 ? { withdraw } : {}) });
+        const accepted = this.#accepted.get(org.organizationId) ?? 0;
+        if (used.generation > accepted) this.#accepted.set(org.organizationId, used.generation);
+        return res;
       } catch (err) {
         if (!isUnauthorized(err)) throw err;
         const outlived = sentAt >= used.renewAt;
-        if (!outlived && mintedForThis !== undefined && used.generation >= mintedForThis) {
+        // A token minted after a 401 (this request's or another's) and refused before Parchment ever
+        // accepted it: the credentials are refused, and each queued request minting a token of its own
+        // would only repeat that. A token that has worked before may have been revoked: renew it.
+        const unproven = used.replacesRefused && (this.#accepted.get(org.organizationId) ?? 0) < used.generation;
+        const refusedAfterRenewal = unproven || (mintedForThis !== undefined && used.generation >= mintedForThis);
+        if (!outlived && refusedAfterRenewal) {
           throw new AuthFailedError(err, 'token-rejected-after-renewal');
         }
         if (renewals >= MAX_RENEWALS) throw new AuthFailedError(err, 'tokens-outlived');

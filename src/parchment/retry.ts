@@ -28,6 +28,11 @@ export interface SendOptions {
   readonly signal?: AbortSignal | undefined;
   readonly priority?: number;
   /**
+   * Withdraws the request while its first attempt waits in the queue. Later attempts are not
+   * withdrawn: a transient failure leaves open whether Parchment acted on the first one.
+   */
+  readonly withdraw?: AbortSignal | undefined;
+  /**
    * Called at the start of every attempt, when the scheduler lets it run, to refresh the request
    * (the newest bearer token): a request that waited in the queue while the token was renewed
    * must not go out with the old one.
@@ -45,9 +50,13 @@ export function retryingSender(transport: HttpTransport, scheduler: RequestSched
       ...(signal === undefined ? {} : { signal }),
       ...(opts?.priority === undefined ? {} : { priority: opts.priority }),
     };
+    const firstRunOpts = opts?.withdraw === undefined ? runOpts : { ...runOpts, withdraw: opts.withdraw };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await scheduler.run((s) => transport.attempt(opts?.prepare ? opts.prepare() : req, attempt, s), runOpts);
+        return await scheduler.run(
+          (s) => transport.attempt(opts?.prepare ? opts.prepare() : req, attempt, s),
+          attempt === 1 ? firstRunOpts : runOpts,
+        );
       } catch (err) {
         if (attempt >= policy.attempts || !isTransient(err) || signal?.aborted === true) throw err;
       }

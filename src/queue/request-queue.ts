@@ -1,6 +1,12 @@
 import PQueue from 'p-queue';
 import { backoffDelay } from './backoff.js';
-import { isRateLimited, type RateLimited, type RequestScheduler } from './contract.js';
+import {
+  isRateLimited,
+  RequestWithdrawnError,
+  type RateLimited,
+  type RequestScheduler,
+  type RunOptions,
+} from './contract.js';
 import { FixedRate, type RateController } from './rate-controller.js';
 
 /**
@@ -106,6 +112,8 @@ interface Job {
   /** What the attempt sees: aborted by the caller's signal or by the queue shutting down. */
   readonly controller: AbortController;
   abortedBy: 'caller' | 'queue' | undefined;
+  /** Takes the job out while it waits (see RunOptions.withdraw), also when it waits again after a 429. */
+  readonly withdraw: AbortSignal | undefined;
   state: JobState;
   /** When this request was first answered 429, and how many times since. */
   firstRateLimitedAt: number | undefined;
@@ -183,30 +191,34 @@ export class RequestQueue implements RequestScheduler {
     return this.#accepting;
   }
 
-  run<T>(
-    attempt: (signal: AbortSignal) => Promise<T>,
-    opts: { readonly priority?: number; readonly signal?: AbortSignal } = {},
-  ): Promise<T> {
+  run<T>(attempt: (signal: AbortSignal) => Promise<T>, opts: RunOptions = {}): Promise<T> {
     if (!this.#accepting) return Promise.reject(new QueueClosedError());
-    const { signal } = opts;
+    const { signal, withdraw } = opts;
     if (signal?.aborted) return Promise.reject(new RequestAbortedError(signal.reason));
+    if (withdraw?.aborted) return Promise.reject(new RequestWithdrawnError(withdraw.reason));
 
     return new Promise<T>((resolve, reject) => {
       const onCallerAbort = (): void => this.#abortByCaller(job, signal?.reason);
+      const onWithdraw = (): void => this.#withdraw(job, withdraw?.reason);
       const job: Job = {
         attempt,
         priority: opts.priority ?? 0,
         controller: new AbortController(),
         abortedBy: undefined,
+        withdraw,
         state: 'queued',
         firstRateLimitedAt: undefined,
         rateLimitedAnswers: 0,
         dequeue: undefined,
         resolve: resolve as (value: unknown) => void,
         reject,
-        detach: () => signal?.removeEventListener('abort', onCallerAbort),
+        detach: () => {
+          signal?.removeEventListener('abort', onCallerAbort);
+          withdraw?.removeEventListener('abort', onWithdraw);
+        },
       };
       signal?.addEventListener('abort', onCallerAbort, { once: true });
+      withdraw?.addEventListener('abort', onWithdraw, { once: true });
       this.#jobs.add(job);
       this.#enqueue(job, job.priority);
       this.#onDepthChange?.(this.#jobs.size);
@@ -308,6 +320,9 @@ export class RequestQueue implements RequestScheduler {
       );
     } else if (job.abortedBy !== undefined) {
       this.#settle(job, () => job.reject(this.#abortedError(job, error)));
+    } else if (job.withdraw?.aborted === true) {
+      const reason: unknown = job.withdraw.reason;
+      this.#settle(job, () => job.reject(new RequestWithdrawnError(reason)));
     } else if (this.#closing) {
       this.#settle(job, () =>
         job.reject(new QueueClosedError('the request queue closed while a request was rate-limited', { cause: error })),
@@ -365,6 +380,12 @@ export class RequestQueue implements RequestScheduler {
       job.dequeue?.abort();
       this.#settle(job, () => job.reject(new RequestAbortedError(reason)));
     }
+  }
+
+  #withdraw(job: Job, reason: unknown): void {
+    if (job.state !== 'queued') return;
+    job.dequeue?.abort();
+    this.#settle(job, () => job.reject(new RequestWithdrawnError(reason)));
   }
 
   /** An attempt that failed after its signal fired reports why it was aborted, not how the abort surfaced. */
