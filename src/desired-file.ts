@@ -4,14 +4,14 @@
  * print one format for everything.
  */
 import { createHash } from 'node:crypto';
-import { constants, type Stats } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { START_OF_FILE } from './core/domain.js';
 import type { DesiredState } from './core/desired-state.js';
 import { formatProblem, sortProblems, type Problem } from './core/problems.js';
 import { messageOf } from './core/wording.js';
 import { parseBytes } from './parse-bytes.js';
 import { PARSER_HEAP_MB, parseInParserProcess } from './parser-process.js';
+import { openRegularFile, readCapped } from './regular-file.js';
 
 const MIB = 1024 * 1024;
 
@@ -79,55 +79,6 @@ function tooLarge(file: string, size: string): LoadResult {
   );
 }
 
-/** What a path is when it is not a regular file, for the message; undefined for a regular file. */
-export function notRegular(info: Stats): string | undefined {
-  if (info.isFile()) return undefined;
-  if (info.isDirectory()) return 'a directory';
-  if (info.isFIFO()) return 'a named pipe (FIFO)';
-  if (info.isSocket()) return 'a socket';
-  if (info.isCharacterDevice()) return 'a character device';
-  if (info.isBlockDevice()) return 'a block device';
-  return 'not a regular file';
-}
-
-/**
- * Opens `path` for reading only if it is a regular file. O_NONBLOCK makes opening a FIFO return at
- * once instead of waiting for a writer (which would hold a libuv thread, and with it the process's
- * exit, for ever); the type is then checked on the open descriptor, so a file swapped for a FIFO
- * between a stat and the open is still refused. Regular files ignore O_NONBLOCK.
- */
-export async function openRegularFile(path: string): Promise<{ handle: FileHandle; size: number } | { kind: string }> {
-  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const info = await handle.stat();
-    const kind = notRegular(info);
-    if (kind === undefined) return { handle, size: info.size };
-    await handle.close();
-    return { kind };
-  } catch (err) {
-    await handle.close();
-    throw err;
-  }
-}
-
-/**
- * Reads at most MAX_FILE_BYTES + 1 bytes: the size from stat can be stale (the file is being replaced),
- * so the read itself is capped too.
- */
-async function readCapped(handle: FileHandle): Promise<Buffer | 'too-large'> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for (;;) {
-    const chunk = Buffer.allocUnsafe(Math.min(MIB, MAX_FILE_BYTES + 1 - total));
-    const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-    if (bytesRead === 0) break;
-    chunks.push(chunk.subarray(0, bytesRead));
-    total += bytesRead;
-    if (total > MAX_FILE_BYTES) return 'too-large';
-  }
-  return Buffer.concat(chunks, total);
-}
-
 /** `now` is the clock the expired-grant warning is judged by (the time of the call unless given). */
 export async function loadDesiredFile(file: string, opts: { readonly now?: number } = {}): Promise<LoadResult> {
   let bytes: Buffer;
@@ -135,10 +86,11 @@ export async function loadDesiredFile(file: string, opts: { readonly now?: numbe
     // stat first only for the clearer message about a directory; the open below decides.
     if ((await stat(file)).isDirectory()) return failure(file, `cannot read ${file}: it is a directory`);
     const opened = await openRegularFile(file);
-    if ('kind' in opened) return failure(file, `cannot read ${file}: it is ${opened.kind}, not a regular file`);
+    if (opened.kind === 'not-regular')
+      return failure(file, `cannot read ${file}: it is ${opened.what}, not a regular file`);
     try {
       if (opened.size > MAX_FILE_BYTES) return tooLarge(file, `${opened.size} bytes`);
-      const read = await readCapped(opened.handle);
+      const read = await readCapped(opened.handle, MAX_FILE_BYTES);
       if (read === 'too-large') return tooLarge(file, `more than ${MAX_FILE_BYTES} bytes`);
       bytes = read;
     } finally {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,6 +206,36 @@ describe('loadSettings: NAME_FILE', () => {
   it('names the _FILE variable when the file is a directory', async () => {
     const e = await settingsError({ ...partner, PARCHMENT_ORGANIZATION_SECRET_FILE: dir });
     expect(e.variable).toBe('PARCHMENT_ORGANIZATION_SECRET_FILE');
+  });
+
+  it('refuses a named pipe or a device at once, without waiting for a writer or reading for ever', async () => {
+    const fifo = join(dir, 'secret.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const began = Date.now();
+    const pipe = await settingsError({ ...partner, PARCHMENT_ORGANIZATION_SECRET_FILE: fifo });
+    expect(pipe.variable).toBe('PARCHMENT_ORGANIZATION_SECRET_FILE');
+    expect(pipe.message).toContain('a named pipe (FIFO), not a regular file');
+    const device = await settingsError({ ...partner, PARCHMENT_ORGANIZATION_SECRET_FILE: '/dev/zero' });
+    expect(device.message).toContain('a character device, not a regular file');
+    const credentials = await settingsError({ PARCHMENT_CREDENTIALS_FILE: fifo });
+    expect(credentials.variable).toBe('PARCHMENT_CREDENTIALS_FILE');
+    expect(credentials.message).toContain('a named pipe (FIFO)');
+    expect(Date.now() - began).toBeLessThan(2000);
+  });
+
+  it('refuses a secret file over 64 KiB and a credentials file over 1 MiB', async () => {
+    const secret = await settingsError({
+      ...partner,
+      PARCHMENT_ORGANIZATION_SECRET_FILE: await file('huge-secret', 'x'.repeat(64 * 1024 + 1)),
+    });
+    expect(secret.message).toContain('is larger than 65536 bytes');
+    const padded = `organizations: {}\n${'#'.repeat(1024 * 1024)}\n`;
+    const credentials = await settingsError({ PARCHMENT_CREDENTIALS_FILE: await file('huge.yaml', padded) });
+    expect(credentials.variable).toBe('PARCHMENT_CREDENTIALS_FILE');
+    expect(credentials.message).toContain('is larger than 1048576 bytes');
+    const fits = await file('fits', `${'s'.repeat(64 * 1024 - 1)}\n`);
+    const s = await loadSettings({ ...partner, PARCHMENT_ORGANIZATION_SECRET_FILE: fits }, [ORG_A]);
+    expect(s.organizations.get(ORG_A)?.secret).toHaveLength(64 * 1024 - 1);
   });
 
   it('refuses an empty secret file', async () => {

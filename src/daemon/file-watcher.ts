@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import { directorySha256, isDirectory, listParts } from '../config-source.js';
-import { openRegularFile } from '../desired-file.js';
+import { openRegularFile } from '../regular-file.js';
 import type { Logger } from '../log.js';
 import { messageOf } from '../core/wording.js';
 
@@ -217,7 +217,7 @@ async function isSymlink(path: string): Promise<boolean> {
 export async function fingerprintFile(path: string): Promise<FileFingerprint> {
   try {
     const opened = await openRegularFile(path);
-    if ('kind' in opened) return { kind: 'unreadable', code: 'NOT_REGULAR' };
+    if (opened.kind === 'not-regular') return { kind: 'unreadable', code: 'NOT_REGULAR' };
     // Streamed: an oversized file (refused by validation) must not be loaded whole on every re-read.
     const hash = createHash('sha256');
     await pipeline(opened.handle.createReadStream(), hash);

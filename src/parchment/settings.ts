@@ -4,12 +4,12 @@
  * request, and a problem is one SettingsError naming the variable. Secret values never appear in a
  * message: only variable names, file paths and keys.
  */
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { parseOrgId, parseUserId, type OrgId, type UserId } from '../core/domain.js';
 import type { RateSetting } from '../queue/rate-controller.js';
+import { readSmallFile } from '../regular-file.js';
 
 export interface OrgCredentials {
   readonly organizationId: OrgId;
@@ -139,6 +139,33 @@ function plain(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+/** Far above any real secret; a larger "secret" is the wrong file (or /dev/zero). */
+const MAX_SECRET_FILE_BYTES = 64 * 1024;
+/** About 5,000 organizations' entries: beyond any partner, and read in milliseconds. */
+const MAX_CREDENTIALS_FILE_BYTES = 1024 * 1024;
+
+/**
+ * A file a setting names, read whole: only a regular file, and at most `maxBytes`, so that a FIFO
+ * or a device named by mistake (or by an attacker who can set the environment) neither hangs
+ * start-up nor fills memory.
+ */
+async function readSettingsFile(setting: string, path: string, maxBytes: number): Promise<string> {
+  let read;
+  try {
+    read = await readSmallFile(path, maxBytes);
+  } catch (err) {
+    throw new SettingsError(setting, `cannot read ${path} (${errorCode(err)})`);
+  }
+  switch (read.kind) {
+    case 'read':
+      return read.text;
+    case 'not-regular':
+      throw new SettingsError(setting, `cannot read ${path}: it is ${read.what}, not a regular file`);
+    case 'too-large':
+      throw new SettingsError(setting, `${path} is larger than ${read.limit} bytes, the most role-sync reads there`);
+  }
+}
+
 /** `NAME` or `NAME_FILE` (a Kubernetes secret mount), never both. */
 async function credential(env: NodeJS.ProcessEnv, name: string): Promise<string | undefined> {
   const direct = plain(env, name);
@@ -147,12 +174,7 @@ async function credential(env: NodeJS.ProcessEnv, name: string): Promise<string 
     throw new SettingsError(name, `set either ${name} or ${name}_FILE, not both`);
   }
   if (path === undefined) return direct;
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new SettingsError(`${name}_FILE`, `cannot read ${path} (${errorCode(err)})`);
-  }
+  const text = await readSettingsFile(`${name}_FILE`, path, MAX_SECRET_FILE_BYTES);
   const value = text.replace(/\r?\n$/, '');
   if (value === '') throw new SettingsError(`${name}_FILE`, `${path} is empty`);
   return value;
@@ -232,12 +254,7 @@ const CredentialsFileSchema = z.strictObject({
 type CredentialsFile = z.infer<typeof CredentialsFileSchema>;
 
 async function readCredentialsFile(path: string): Promise<CredentialsFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new SettingsError(V.credentialsFile, `cannot read ${path} (${errorCode(err)})`);
-  }
+  const text = await readSettingsFile(V.credentialsFile, path, MAX_CREDENTIALS_FILE_BYTES);
   let raw: unknown;
   try {
     // YAML is a superset of JSON, so one parser reads both forms.
