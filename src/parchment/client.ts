@@ -121,7 +121,7 @@ export class ParchmentClient {
       } as const;
       const res = await this.#authorized(req, signal);
       const parsed = parseUserListBody(res.body);
-      if (!parsed.ok) throw responseError(req, res, parsed.problem);
+      if (parsed.kind === 'invalid') throw responseError(req, res, parsed.problem);
       users.push(...parsed.value.users);
       const next = parsed.value.nextKey;
       if (next === undefined) return users;
@@ -152,7 +152,7 @@ export class ParchmentClient {
     } as const;
     const res = await this.#authorized(req, signal);
     const parsed = parseUserBody(res.body);
-    if (!parsed.ok) throw responseError(req, res, parsed.problem);
+    if (parsed.kind === 'invalid') throw responseError(req, res, parsed.problem);
     if (parsed.value.id !== user) throw wrongUser(req, res, parsed.value.id);
     return parsed.value;
   }
@@ -182,7 +182,7 @@ export class ParchmentClient {
     } as const;
     const res = await this.#authorized(req, signal);
     const parsed = parseRolesBody(res.body);
-    if (!parsed.ok) throw responseError(req, res, parsed.problem);
+    if (parsed.kind === 'invalid') throw responseError(req, res, parsed.problem);
     const { roles: stored, userId: answeredFor } = parsed.value;
     if (answeredFor !== undefined && answeredFor !== user) throw wrongUser(req, res, answeredFor);
     return res.requestId === undefined ? { roles: stored } : { roles: stored, requestId: res.requestId };
@@ -213,7 +213,7 @@ export class ParchmentClient {
     } as const;
     const res = await this.#authorized(req, signal);
     const parsed = parseUserIdBody(res.body);
-    if (!parsed.ok) throw responseError(req, res, parsed.problem);
+    if (parsed.kind === 'invalid') throw responseError(req, res, parsed.problem);
     if (parsed.value !== user) throw wrongUser(req, res, parsed.value);
     return res.requestId === undefined ? { userId: parsed.value } : { userId: parsed.value, requestId: res.requestId };
   }
