@@ -94,7 +94,7 @@ export class Reconciler {
     const observed = await Promise.all(
       desired.organizations.map(async (org): Promise<Planning> => {
         const obs = await observeOrg(api, org, opts.signal);
-        if (!obs.ok) return { kind: 'unobserved', org, failure: obs.failure };
+        if (obs.kind === 'unobserved') return { kind: 'unobserved', org, failure: obs.failure };
         const context = defined({ now: this.#deps.now().getTime(), actingUser: this.#deps.actingUsers?.get(org.id) });
         return { kind: 'planned', plan: planOrg(org, obs.observed, snapshot.organizations.get(org.id), context) };
       }),
