@@ -185,7 +185,7 @@ export class Reconciler {
       if (signal?.aborted) throw new NotAttempted('shutdown');
       return this.#send(org, entry.id, write, anySignal(signal, writeSignal));
     });
-    switch (outcome.status) {
+    switch (outcome.kind) {
       case 'done': {
         const { roles, requestId } = outcome.result;
         if (entry.kind === 'disable' || roles === undefined || sameGrantedRoles(roles, entry.to))
