@@ -54,8 +54,8 @@ function makeFile(variant) {
 
 async function roleSyncPath(headFile, baseFile, buildOfflineReport) {
   const [head, base] = await Promise.all([loadDesiredFile(headFile), loadDesiredFile(baseFile)]);
-  if (!head.ok || !base.ok) {
-    const problem = [head, base].find((r) => !r.ok).problems[0];
+  if (head.kind === 'invalid' || base.kind === 'invalid') {
+    const problem = [head, base].find((r) => r.kind === 'invalid').problems[0];
     throw new Error(`benchmark files must be valid: ${problem.message}`);
   }
   if (buildOfflineReport === undefined) return undefined;

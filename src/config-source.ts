@@ -34,7 +34,8 @@ export interface PartDigest {
  * a directory's `sha256` is then of its parts' names and digests (`directorySha256`).
  */
 export type ConfigLoadResult =
-  (Extract<LoadResult, { ok: true }> & { readonly parts?: readonly PartDigest[] }) | Extract<LoadResult, { ok: false }>;
+  | (Extract<LoadResult, { kind: 'loaded' }> & { readonly parts?: readonly PartDigest[] })
+  | Extract<LoadResult, { kind: 'invalid' }>;
 
 /**
  * A directory entry that is a part: a regular file, or a link to one (a ConfigMap mount's
@@ -117,12 +118,12 @@ export function directorySha256(parts: readonly { readonly name: string; readonl
 
 async function loadDirectory(dir: string): Promise<ConfigLoadResult> {
   const listing = await listParts(dir);
-  if (listing.kind === 'error') return { ok: false, file: dir, problems: [atStart(listing.message)] };
+  if (listing.kind === 'error') return { kind: 'invalid', file: dir, problems: [atStart(listing.message)] };
   const total = await totalSize(listing.parts);
   if (total > MAX_DIRECTORY_BYTES) {
     const limit = `${MAX_DIRECTORY_BYTES / (1024 * 1024)} MiB`;
     return {
-      ok: false,
+      kind: 'invalid',
       file: dir,
       problems: [atStart(`the parts of ${dir} hold ${total} bytes; the limit is ${limit}`)],
     };
@@ -131,16 +132,16 @@ async function loadDirectory(dir: string): Promise<ConfigLoadResult> {
   const loaded = await mapLimited(listing.parts, READ_CONCURRENCY, async (entry) =>
     entry.problem === undefined
       ? { entry, result: await loadDesiredFile(entry.file) }
-      : { entry, result: { ok: false as const, file: entry.file, problems: [atStart(entry.problem)] } },
+      : { entry, result: { kind: 'invalid' as const, file: entry.file, problems: [atStart(entry.problem)] } },
   );
 
   const problems: Problem[] = [];
   const parts: DesiredPart[] = [];
   const digests: (PartDigest & { readonly name: string })[] = [];
   for (const { entry, result } of loaded) {
-    const own = result.ok ? result.warnings : result.problems;
+    const own = result.kind === 'loaded' ? result.warnings : result.problems;
     for (const p of own) problems.push({ ...p, file: entry.file });
-    if (!result.ok) continue;
+    if (result.kind === 'invalid') continue;
     parts.push({ file: entry.file, state: result.state });
     digests.push({ name: entry.name, file: entry.file, sha256: result.sha256 });
   }
@@ -148,10 +149,10 @@ async function loadDirectory(dir: string): Promise<ConfigLoadResult> {
   const merged = parts.length > 0 || loaded.length === 0 ? mergeParts(dir, parts) : { problems: [] };
   problems.push(...merged.problems);
   if (parts.length < loaded.length || merged.state === undefined) {
-    return { ok: false, file: dir, problems: sortProblems(problems) };
+    return { kind: 'invalid', file: dir, problems: sortProblems(problems) };
   }
   return {
-    ok: true,
+    kind: 'loaded',
     file: dir,
     state: merged.state,
     warnings: sortProblems(problems),

@@ -30,7 +30,7 @@ export const IN_PROCESS_MAX_BYTES = 64 * 1024;
 
 export type LoadResult =
   | {
-      readonly ok: true;
+      readonly kind: 'loaded';
       /** The path as given, for messages. */
       readonly file: string;
       readonly state: DesiredState;
@@ -39,7 +39,7 @@ export type LoadResult =
       readonly sha256: string;
     }
   | {
-      readonly ok: false;
+      readonly kind: 'invalid';
       readonly file: string;
       readonly problems: Problem[];
       /** sha256 of the bytes, when they could be read (an invalid file has a content; a missing one has none). */
@@ -59,7 +59,7 @@ const REASONS: Readonly<Record<string, string>> = {
 
 function failure(file: string, message: string, sha256?: string): LoadResult {
   return {
-    ok: false,
+    kind: 'invalid',
     file,
     problems: [{ severity: 'error', pos: START_OF_FILE, message }],
     ...(sha256 !== undefined ? { sha256 } : {}),
@@ -117,8 +117,8 @@ export async function loadDesiredFile(file: string, opts: { readonly now?: numbe
       return failure(file, `${file} could not be parsed: ${parsed.message}`, sha256);
     case 'parsed': {
       const { state, problems } = parsed.result;
-      if (state === undefined) return { ok: false, file, problems, sha256 };
-      return { ok: true, file, state, warnings: problems, sha256 };
+      if (state === undefined) return { kind: 'invalid', file, problems, sha256 };
+      return { kind: 'loaded', file, state, warnings: problems, sha256 };
     }
   }
 }

@@ -436,7 +436,7 @@ describe('a directory of files, one part per clinic', () => {
       loadDesiredConfig(PARTS),
       loadDesiredConfig(join(ROOT, 'roles.example.yaml')),
     ]);
-    if (!dir.ok || !file.ok) throw new Error('both examples must be valid');
+    if (dir.kind === 'invalid' || file.kind === 'invalid') throw new Error('both examples must be valid');
     const strip = (orgs: typeof dir.state.organizations): unknown =>
       orgs.map((o) => ({
         id: o.id,

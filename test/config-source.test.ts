@@ -42,7 +42,7 @@ afterEach(async () => {
 
 async function problemsOf(path: string): Promise<string[]> {
   const result = await loadDesiredConfig(path);
-  const problems = result.ok ? result.warnings : result.problems;
+  const problems = result.kind === 'loaded' ? result.warnings : result.problems;
   return problems.map((p) => formatProblem(result.file, p));
 }
 
@@ -58,8 +58,8 @@ describe('a directory of files', () => {
     await writeFile(join(dir, 'old', 'c.yaml'), part(C));
 
     const result = await loadDesiredConfig(dir);
-    expect(result.ok).toBe(true);
-    if (!result.ok) return;
+    expect(result.kind).toBe('loaded');
+    if (result.kind === 'invalid') return;
     expect(result.state.organizations.map((o) => [o.id, o.name, o.file])).toEqual([
       [A, 'Collins', join(dir, 'a-collins.yaml')],
       [B, 'Fitzroy', join(dir, 'b-fitzroy.yml')],
@@ -93,7 +93,7 @@ describe('a directory of files', () => {
     await rm(join(dir, 'c.yaml'));
     await rm(join(dir, 'd.yaml'));
     const result = await loadDesiredConfig(dir);
-    expect(result.ok && result.state.timezone).toBe('Australia/Melbourne');
+    expect(result.kind === 'loaded' && result.state.timezone).toBe('Australia/Melbourne');
   });
 
   it('names the part for every problem, and still checks the valid parts against each other', async () => {
@@ -124,7 +124,7 @@ describe('a directory of files', () => {
     await symlink('..2026_01_01_00_00_00.000000001', join(dir, '..data'));
     await symlink('..data/a.yaml', join(dir, 'a.yaml'));
     const ok = await loadDesiredConfig(dir);
-    expect(ok.ok && ok.state.organizations.map((o) => o.id)).toEqual([A]);
+    expect(ok.kind === 'loaded' && ok.state.organizations.map((o) => o.id)).toEqual([A]);
 
     await symlink('..data/gone.yaml', join(dir, 'b.yaml'));
     execFileSync('mkfifo', [join(dir, 'c.yaml')]);
@@ -140,7 +140,7 @@ describe('a directory of files', () => {
     const digest = async (): Promise<string> => {
       const loaded = await loadDesiredConfig(dir);
       const fingerprint = await fingerprintConfig(dir);
-      if (!loaded.ok || fingerprint.kind !== 'content') throw new Error('expected a valid directory');
+      if (loaded.kind === 'invalid' || fingerprint.kind !== 'content') throw new Error('expected a valid directory');
       expect(fingerprint.sha256).toBe(loaded.sha256);
       return loaded.sha256;
     };
@@ -170,7 +170,7 @@ describe('a directory of files', () => {
     const file = join(root, 'roles.yaml');
     await writeFile(file, part(A));
     const result = await loadDesiredConfig(file);
-    expect(result.ok && result.parts).toBeUndefined();
-    expect(result.ok && result.state.organizations[0]?.file).toBeUndefined();
+    expect(result.kind === 'loaded' && result.parts).toBeUndefined();
+    expect(result.kind === 'loaded' && result.state.organizations[0]?.file).toBeUndefined();
   });
 });

@@ -169,13 +169,13 @@ describe('ops server', () => {
   }
 
   it('answers health, readiness, metrics and status', async () => {
-    let ready: Readiness = { ready: false, reason: 'no reconcile has completed yet' };
+    let ready: Readiness = { kind: 'not-ready', reason: 'no reconcile has completed yet' };
     const base = await serve(() => ready);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const notReady = await fetch(`${base}/readyz`);
     expect(notReady.status).toBe(503);
     expect(await notReady.text()).toContain('no reconcile has completed yet');
-    ready = { ready: true };
+    ready = { kind: 'ready' };
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);

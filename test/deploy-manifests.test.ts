@@ -455,7 +455,7 @@ describe('the Kubernetes manifests', () => {
       for (const e of container['env'] as Obj[])
         env[e['name'] as string] = (e['value'] as string).replace(secretMount, dir);
       const roles = await loadDesiredFile(join(K8S, 'roles.yaml'));
-      if (!roles.ok) throw new Error('deploy/kubernetes/roles.yaml is not valid');
+      if (roles.kind === 'invalid') throw new Error('deploy/kubernetes/roles.yaml is not valid');
       const orgs = roles.state.organizations.map((o) => o.id);
       const settings = await loadSettings(env, orgs);
       expect(settings.auth).toMatchObject({

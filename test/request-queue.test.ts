@@ -329,7 +329,7 @@ describe('Retry-After that asks for no pause, or for ever (fake timers)', () => 
     await vi.advanceTimersByTimeAsync(5 * 60_000 + 10);
     const r = await stuck;
     expect(attempts).toEqual([0, 60_000, 120_000, 180_000, 240_000, 300_000]);
-    expect(r.ok).toBe(false);
+    expect(r.kind).toBe('rejected');
     const error = (r as { error: unknown }).error;
     expect(error).toBeInstanceOf(RateLimitedTooLongError);
     expect((error as Error).message).toMatch(
@@ -357,7 +357,7 @@ describe('Retry-After that asks for no pause, or for ever (fake timers)', () => 
     await expect(p).resolves.toBe('ok');
     const stuck = outcome(q.run(async () => Promise.reject(new TooManyRequests(1000))));
     await vi.advanceTimersByTimeAsync(3_010);
-    expect((await stuck).ok).toBe(false);
+    expect((await stuck).kind).toBe('rejected');
   });
 });
 
@@ -421,7 +421,7 @@ describe('abort signals', () => {
     expect(q.depth).toBe(2);
     ac.abort('user went away');
     const result = await waiting;
-    expect(result.ok).toBe(false);
+    expect(result.kind).toBe('rejected');
     const error = (result as { error: unknown }).error;
     expect(error).toBeInstanceOf(RequestAbortedError);
     expect((error as Error).name).toBe('AbortError');
@@ -469,7 +469,7 @@ describe('abort signals', () => {
     ac.abort();
     const result = await p;
     expect(Date.now() - began).toBeLessThan(1000);
-    expect(result.ok).toBe(false);
+    expect(result.kind).toBe('rejected');
     expect((result as { error: unknown }).error).toBeInstanceOf(RequestAbortedError);
     expect(attempt).toHaveBeenCalledTimes(1);
     expect(q.depth).toBe(0);
@@ -568,7 +568,7 @@ describe('shutdown', () => {
     await started.promise;
     const drained = q.drain();
     for (const r of await Promise.all(queued)) {
-      expect(r.ok).toBe(false);
+      expect(r.kind).toBe('rejected');
       expect((r as { error: unknown }).error).toBeInstanceOf(QueueClosedError);
     }
     expect(q.depth).toBe(1);
@@ -607,7 +607,7 @@ describe('shutdown', () => {
     await expect(quick).resolves.toBe('quick');
     expect(seen?.aborted).toBe(true);
     const r = await stuck;
-    expect(r.ok).toBe(false);
+    expect(r.kind).toBe('rejected');
     expect((r as { error: unknown }).error).toBeInstanceOf(QueueClosedError);
   });
 

@@ -55,9 +55,9 @@ class Ledger {
     }
     const writtenValues = new Set([...this.written.values()].flat());
     for (const [value, outcome] of outcomes) {
-      if (outcome.status === 'done' || outcome.status === 'failed') expect(writtenValues.has(value)).toBe(true);
-      else expect(outcome.status === 'superseded' && !writtenValues.has(value)).toBe(true);
-      if (outcome.status === 'done') expect(outcome.result).toBe(value);
+      if (outcome.kind === 'done' || outcome.kind === 'failed') expect(writtenValues.has(value)).toBe(true);
+      else expect(outcome.kind === 'superseded' && !writtenValues.has(value)).toBe(true);
+      if (outcome.kind === 'done') expect(outcome.result).toBe(value);
     }
   }
 }
@@ -150,7 +150,7 @@ describe('WriteCoordinator ordering properties', () => {
         await Promise.all(pending);
 
         expect(outcomes.size).toBe(subs.length);
-        expect([...outcomes.values()].some((o) => o.status === 'failed')).toBe(false);
+        expect([...outcomes.values()].some((o) => o.kind === 'failed')).toBe(false);
         ledger.check(outcomes);
         expect(q.depth).toBe(0);
       }),

@@ -23,14 +23,14 @@ describe('WriteCoordinator', () => {
     expect(w.calls.map((x) => x.value)).toEqual(['v1']);
     expect(c.size).toBe(2);
     expect(c.inFlightKeys()).toEqual(['alice']);
-    await expect(v2).resolves.toEqual({ status: 'superseded' });
+    await expect(v2).resolves.toEqual({ kind: 'superseded' });
 
     w.calls[0]!.done.resolve('wrote v1');
-    await expect(v1).resolves.toEqual({ status: 'done', result: 'wrote v1' });
+    await expect(v1).resolves.toEqual({ kind: 'done', result: 'wrote v1' });
     await flush();
     expect(w.calls.map((x) => x.value)).toEqual(['v1', 'v3']);
     w.calls[1]!.done.resolve('wrote v3');
-    await expect(v3).resolves.toEqual({ status: 'done', result: 'wrote v3' });
+    await expect(v3).resolves.toEqual({ kind: 'done', result: 'wrote v3' });
     await c.idle();
     expect(c.size).toBe(0);
     expect(c.inFlightKeys()).toEqual([]);
@@ -52,10 +52,10 @@ describe('WriteCoordinator', () => {
     const second = c.submit('alice', 'v2', w.write);
     const boom = new Error('409 Conflict');
     w.calls[0]!.done.reject(boom);
-    await expect(first).resolves.toEqual({ status: 'failed', error: boom });
+    await expect(first).resolves.toEqual({ kind: 'failed', error: boom });
     await flush();
     w.calls[1]!.done.resolve('ok');
-    await expect(second).resolves.toEqual({ status: 'done', result: 'ok' });
+    await expect(second).resolves.toEqual({ kind: 'done', result: 'ok' });
   });
 
   it('turns a write that throws synchronously into a failed outcome', async () => {
@@ -64,7 +64,7 @@ describe('WriteCoordinator', () => {
     const outcome = await c.submit('alice', 'v1', () => {
       throw boom;
     });
-    expect(outcome).toEqual({ status: 'failed', error: boom });
+    expect(outcome).toEqual({ kind: 'failed', error: boom });
     await c.idle();
   });
 
@@ -75,11 +75,11 @@ describe('WriteCoordinator', () => {
     const queued = c.submit('alice', 'v2', w.write);
     c.close();
     expect(c.closed).toBe(true);
-    await expect(queued).resolves.toEqual({ status: 'cancelled' });
-    await expect(c.submit('bob', 'b1', w.write)).resolves.toEqual({ status: 'cancelled' });
+    await expect(queued).resolves.toEqual({ kind: 'cancelled' });
+    await expect(c.submit('bob', 'b1', w.write)).resolves.toEqual({ kind: 'cancelled' });
     expect(w.calls[0]!.signal.aborted).toBe(false);
     w.calls[0]!.done.resolve('finished');
-    await expect(running).resolves.toEqual({ status: 'done', result: 'finished' });
+    await expect(running).resolves.toEqual({ kind: 'done', result: 'finished' });
     await c.idle();
     expect(w.calls.map((x) => x.value)).toEqual(['v1']);
   });
@@ -94,7 +94,7 @@ describe('WriteCoordinator', () => {
     );
     c.close({ abortInFlight: true });
     const outcome: SubmitOutcome<string> = await running;
-    expect(outcome.status).toBe('failed');
+    expect(outcome.kind).toBe('failed');
     await c.idle();
   });
 

@@ -9,33 +9,34 @@ import { scopeDesired, unknownOrgsMessage } from '../core/scope.js';
 import { loadDesiredConfig, type ConfigLoadResult } from '../config-source.js';
 import { printProblems } from '../desired-file.js';
 
-export type LoadedOk = Extract<ConfigLoadResult, { ok: true }>;
+export type LoadedOk = Extract<ConfigLoadResult, { kind: 'loaded' }>;
 
 export type ScopedLoad =
   | {
-      readonly ok: true;
+      readonly kind: 'scoped';
       readonly loaded: LoadedOk;
       /** The organizations in scope. */
       readonly state: DesiredState;
       readonly leftOut: readonly LeftOutOrg[];
     }
-  | { readonly ok: false };
+  /** The problems are on stderr already. */
+  | { readonly kind: 'refused' };
 
 /** Reads `-c`, prints every problem (`FILE:LINE:COL: severity: message`) to stderr, and applies `--org`. */
 export async function loadScoped(config: string, orgs: readonly OrgId[] | undefined): Promise<ScopedLoad> {
   const loaded = await loadDesiredConfig(config);
   printProblemsOf(loaded);
-  if (!loaded.ok) return { ok: false };
+  if (loaded.kind === 'invalid') return { kind: 'refused' };
   const scoped = scopeDesired(loaded.state, orgs);
-  if (!scoped.ok) {
+  if (scoped.kind === 'unknown-orgs') {
     process.stderr.write(`role-sync: ${unknownOrgsMessage(loaded.file, scoped.unknown, loaded.state)}\n`);
-    return { ok: false };
+    return { kind: 'refused' };
   }
-  return { ok: true, loaded, state: scoped.state, leftOut: scoped.leftOut };
+  return { kind: 'scoped', loaded, state: scoped.state, leftOut: scoped.leftOut };
 }
 
 export function printProblemsOf(result: ConfigLoadResult): void {
-  printProblems(result.file, result.ok ? result.warnings : result.problems, process.stderr);
+  printProblems(result.file, result.kind === 'loaded' ? result.warnings : result.problems, process.stderr);
 }
 
 /** What a report says it is about: the file, or the directory and its parts. */

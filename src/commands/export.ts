@@ -96,7 +96,7 @@ export async function runExport(opts: ExportCommand): Promise<ExitCode> {
   try {
     for (const org of settings.organizations.keys()) {
       const result = await observeForExport(api, org, opts.key, settings.concurrency);
-      if (!result.ok) {
+      if (result.kind === 'unobserved') {
         process.stderr.write(`role-sync: export: ${result.message}; nothing was written\n`);
         return ExitCode.error;
       }
@@ -115,7 +115,8 @@ export async function runExport(opts: ExportCommand): Promise<ExitCode> {
   return ExitCode.ok;
 }
 
-type Observed = { readonly ok: true; readonly org: ExportOrg } | { readonly ok: false; readonly message: string };
+type Observed =
+  { readonly kind: 'observed'; readonly org: ExportOrg } | { readonly kind: 'unobserved'; readonly message: string };
 
 /**
  * Lists the organization, then reads each user the list says too little about: roles always (the
@@ -128,7 +129,7 @@ async function observeForExport(api: ParchmentApi, org: OrgId, key: ExportKey, c
     listed = await api.listUsers(org);
   } catch (err) {
     return {
-      ok: false,
+      kind: 'unobserved',
       message: failureText(failureOf(err, 'observe', `cannot list the users of organization ${org}`)),
     };
   }
@@ -152,8 +153,8 @@ async function observeForExport(api: ParchmentApi, org: OrgId, key: ExportKey, c
     progress.update(++done);
   });
   progress.finish();
-  if (failure !== undefined) return { ok: false, message: failure };
-  return { ok: true, org: { id: org, users: listed.map((u) => read.get(u.id) ?? u) } };
+  if (failure !== undefined) return { kind: 'unobserved', message: failure };
+  return { kind: 'observed', org: { id: org, users: listed.map((u) => read.get(u.id) ?? u) } };
 }
 
 /** On a terminal, one line rewritten in place; otherwise a line every few seconds, so CI logs stay short. */

@@ -33,7 +33,7 @@ export interface LiveRunOptions {
 export async function runLive(opts: LiveRunOptions): Promise<ExitCode> {
   const logger = createLogger({ stream: 'stderr' });
   const scoped = await loadScoped(opts.config, opts.orgs);
-  if (!scoped.ok) return ExitCode.error;
+  if (scoped.kind === 'refused') return ExitCode.error;
   const { loaded, state, leftOut } = scoped;
 
   let settings;

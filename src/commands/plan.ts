@@ -87,10 +87,10 @@ export async function runOfflinePlan(opts: OfflinePlanCommand): Promise<ExitCode
   const [head, base] = await Promise.all([loadDesiredConfig(opts.config), loadDesiredConfig(opts.against)]);
   printProblemsOf(head);
   printProblemsOf(base);
-  if (!head.ok || !base.ok) return ExitCode.error;
+  if (head.kind === 'invalid' || base.kind === 'invalid') return ExitCode.error;
 
   const headScope = scopeDesired(head.state, opts.orgs, base.state);
-  if (!headScope.ok) {
+  if (headScope.kind === 'unknown-orgs') {
     process.stderr.write(`role-sync: ${unknownOrgsMessage(head.file, headScope.unknown, head.state)}\n`);
     return ExitCode.error;
   }

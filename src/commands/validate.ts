@@ -16,7 +16,7 @@ function describeState(state: DesiredState, parts: number | undefined): string {
 export async function runValidate(file: string): Promise<ExitCode> {
   const result = await loadDesiredConfig(file);
   printProblemsOf(result);
-  if (!result.ok) {
+  if (result.kind === 'invalid') {
     const errors = result.problems.filter((p) => p.severity === 'error').length;
     const warnings = result.problems.length - errors;
     const tally = warnings > 0 ? `${plural(errors, 'error')}, ${plural(warnings, 'warning')}` : plural(errors, 'error');

@@ -7,9 +7,9 @@ import type { DesiredState } from './desired-state.js';
 import type { LeftOutOrg, Report } from './report.js';
 
 export type Scoped =
-  | { readonly ok: true; readonly state: DesiredState; readonly leftOut: readonly LeftOutOrg[] }
+  | { readonly kind: 'scoped'; readonly state: DesiredState; readonly leftOut: readonly LeftOutOrg[] }
   /** `--org` values the desired state does not define, in the order given. */
-  | { readonly ok: false; readonly unknown: readonly OrgId[] };
+  | { readonly kind: 'unknown-orgs'; readonly unknown: readonly OrgId[] };
 
 /**
  * Without `only` (no `--org`), everything is in scope and nothing is left out. Every value of `only`
@@ -21,18 +21,18 @@ export function scopeDesired(
   only: readonly OrgId[] | undefined,
   ...others: readonly DesiredState[]
 ): Scoped {
-  if (only === undefined || only.length === 0) return { ok: true, state, leftOut: [] };
+  if (only === undefined || only.length === 0) return { kind: 'scoped', state, leftOut: [] };
   const wanted = new Set(only);
   const all = [state, ...others].flatMap((s) => s.organizations);
   const defined = new Set(all.map((o) => o.id));
   const unknown = [...wanted].filter((id) => !defined.has(id));
-  if (unknown.length > 0) return { ok: false, unknown };
+  if (unknown.length > 0) return { kind: 'unknown-orgs', unknown };
   const leftOut = new Map<OrgId, LeftOutOrg>();
   for (const o of all) {
     if (!wanted.has(o.id) && !leftOut.has(o.id))
       leftOut.set(o.id, { id: o.id, ...(o.name !== undefined ? { name: o.name } : {}) });
   }
-  return { ok: true, state: restrict(state, wanted), leftOut: [...leftOut.values()] };
+  return { kind: 'scoped', state: restrict(state, wanted), leftOut: [...leftOut.values()] };
 }
 
 /** The organizations of `state` that are in `wanted`, and nothing else. */

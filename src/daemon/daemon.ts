@@ -166,14 +166,14 @@ export class Daemon {
   }
 
   readiness(): Readiness {
-    if (this.#stopping) return { ready: false, reason: 'shutting down' };
-    if (!this.#deps.source.valid) return { ready: false, reason: 'the desired-state file is not valid' };
-    if (this.#snapshotError !== undefined) return { ready: false, reason: this.#snapshotError };
-    if (!this.#lastCompleted) return { ready: false, reason: 'no reconcile has completed yet' };
+    if (this.#stopping) return { kind: 'not-ready', reason: 'shutting down' };
+    if (!this.#deps.source.valid) return { kind: 'not-ready', reason: 'the desired-state file is not valid' };
+    if (this.#snapshotError !== undefined) return { kind: 'not-ready', reason: this.#snapshotError };
+    if (!this.#lastCompleted) return { kind: 'not-ready', reason: 'no reconcile has completed yet' };
     const age = this.#deps.now().getTime() - this.#lastCompleted.getTime();
     if (age > 3 * this.#opts.resyncIntervalMs)
-      return { ready: false, reason: `the last completed reconcile was ${Math.round(age / 1000)} s ago` };
-    return { ready: true };
+      return { kind: 'not-ready', reason: `the last completed reconcile was ${Math.round(age / 1000)} s ago` };
+    return { kind: 'ready' };
   }
 
   /** `/status` as JSON text: built once per change of what the daemon knows, whatever the number of requests. */

@@ -68,9 +68,9 @@ export class DesiredSource {
   /** Read and validate the file; every problem is logged with its line and column. */
   async reload(): Promise<SourceUpdate> {
     const loaded = await this.#load(this.#path);
-    if (!loaded.ok) return this.#invalid(loaded.file, loaded.problems, loaded.sha256);
+    if (loaded.kind === 'invalid') return this.#invalid(loaded.file, loaded.problems, loaded.sha256);
     const scoped = scopeDesired(loaded.state, this.#orgs);
-    if (!scoped.ok) {
+    if (scoped.kind === 'unknown-orgs') {
       const message = unknownOrgsMessage(loaded.file, scoped.unknown, loaded.state);
       return this.#invalid(loaded.file, [{ severity: 'error', pos: { line: 1, col: 1 }, message }], loaded.sha256);
     }

@@ -20,7 +20,7 @@ export interface ListenAddress {
 /** `/status` without personal data (`summary`), or with it for a request bearing the status token. */
 export type StatusDetail = 'summary' | 'full';
 
-export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
+export type Readiness = { readonly kind: 'ready' } | { readonly kind: 'not-ready'; readonly reason: string };
 
 export interface OpsHandlers {
   readonly readiness: () => Readiness;
@@ -111,7 +111,8 @@ async function handle(
       return;
     case '/readyz': {
       const r = handlers.readiness();
-      send(res, r.ready ? 200 : 503, 'text/plain; charset=utf-8', r.ready ? 'ready\n' : `not ready: ${r.reason}\n`);
+      if (r.kind === 'ready') send(res, 200, 'text/plain; charset=utf-8', 'ready\n');
+      else send(res, 503, 'text/plain; charset=utf-8', `not ready: ${r.reason}\n`);
       return;
     }
     case '/metrics': {

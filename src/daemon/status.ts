@@ -296,8 +296,8 @@ export class StatusPages {
     const head = JSON.stringify({
       statusVersion: STATUS_VERSION,
       detail,
-      ready: live.readiness.ready,
-      ...(live.readiness.ready ? {} : { readyReason: live.readiness.reason }),
+      ready: live.readiness.kind === 'ready',
+      ...(live.readiness.kind === 'ready' ? {} : { readyReason: live.readiness.reason }),
       shuttingDown: live.shuttingDown,
       process: {
         uptimeSeconds: Math.round(process.uptime()),

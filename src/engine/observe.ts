@@ -7,7 +7,8 @@ import type { ParchmentApi } from './parchment-api.js';
 import { failureOf } from './failures.js';
 
 export type Observation =
-  { readonly ok: true; readonly observed: ObservedOrg } | { readonly ok: false; readonly failure: FailureDetail };
+  | { readonly kind: 'observed'; readonly observed: ObservedOrg }
+  | { readonly kind: 'unobserved'; readonly failure: FailureDetail };
 
 /** Reads sent together while looking for the users behind email keys (see UserReads.findEmails). */
 export const EMAIL_READ_WINDOW = 4;
@@ -27,7 +28,10 @@ export async function observeOrg(api: ParchmentApi, org: DesiredOrg, signal?: Ab
   try {
     listed = await api.listUsers(org.id, signal);
   } catch (err) {
-    return { ok: false, failure: failureOf(err, 'observe', `cannot list the users of organization ${org.id}`) };
+    return {
+      kind: 'unobserved',
+      failure: failureOf(err, 'observe', `cannot list the users of organization ${org.id}`),
+    };
   }
   const reads = new UserReads(api, org, signal);
   await reads.findEmails(listed);
@@ -52,7 +56,7 @@ export async function observeOrg(api: ParchmentApi, org: DesiredOrg, signal?: Ab
   await Promise.all([...needRoles.values()].map((u) => reads.read(u)));
   const failures = reads.failures();
   return {
-    ok: true,
+    kind: 'observed',
     observed: { id: org.id, users: reads.merge(listed), ...(failures.size > 0 ? { readFailures: failures } : {}) },
   };
 }

@@ -97,7 +97,7 @@ export class Reconciler {
     const observed = await Promise.all(
       desired.organizations.map(async (org): Promise<Planning> => {
         const obs = await observeOrg(api, org, opts.signal);
-        if (!obs.ok) return { kind: 'unobserved', org, failure: obs.failure };
+        if (obs.kind === 'unobserved') return { kind: 'unobserved', org, failure: obs.failure };
         const context = defined({ now: this.#deps.now().getTime(), actingUser: this.#deps.actingUsers?.get(org.id) });
         return { kind: 'planned', plan: planOrg(org, obs.observed, snapshot.organizations.get(org.id), context) };
       }),
@@ -191,7 +191,7 @@ export class Reconciler {
       if (signal?.aborted) throw new NotAttempted('shutdown');
       return this.#send(org, entry.id, write, { signal: anySignal(signal, writeSignal), withdraw: stop.signal });
     });
-    switch (outcome.status) {
+    switch (outcome.kind) {
       case 'done': {
         const { roles, requestId } = outcome.result;
         if (entry.kind === 'disable' || roles === undefined || sameGrantedRoles(roles, entry.to))

@@ -150,7 +150,7 @@ class MintedTokens implements TokenSource {
       throw err;
     }
     const grant = parseTokenBody(res.body);
-    if (!grant.ok) {
+    if (grant.kind === 'invalid') {
       throw new ParchmentResponseError({ ...req, status: res.status, requestId: res.requestId }, grant.problem);
     }
     const { accessToken, expiresIn = DEFAULT_TOKEN_LIFETIME_S, scope } = grant.value;

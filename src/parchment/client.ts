@@ -133,7 +133,7 @@ export class ParchmentClient {
       } as const;
       const res = await this.#authorized(req, signal);
       const parsed = parseUserListBody(res.body);
-      if (!parsed.ok) throw responseError(req, res, parsed.problem);
+      if (parsed.kind === 'invalid') throw responseError(req, res, parsed.problem);
       users.push(...parsed.value.users);
       const next = parsed.value.nextKey;
       if (next === undefined) return users;
@@ -164,7 +164,7 @@ export class ParchmentClient {
     } as const;
     const res = await this.#authorized(req, signal);
     const parsed = parseUserBody(res.body);
-    if (!parsed.ok) throw responseError(req, res, parsed.problem);
+    if (parsed.kind === 'invalid') throw responseError(req, res, parsed.problem);
     if (parsed.value.id !== user) throw wrongUser(req, res, parsed.value.id);
     return parsed.value;
   }
@@ -194,7 +194,7 @@ export class ParchmentClient {
     } as const;
     const res = await this.#authorized(req, opts.signal, opts.withdraw);
     const parsed = parseRolesBody(res.body);
-    if (!parsed.ok) throw responseError(req, res, parsed.problem);
+    if (parsed.kind === 'invalid') throw responseError(req, res, parsed.problem);
     const { roles: stored, userId: answeredFor } = parsed.value;
     if (answeredFor !== undefined && answeredFor !== user) throw wrongUser(req, res, answeredFor);
     return res.requestId === undefined ? { roles: stored } : { roles: stored, requestId: res.requestId };
@@ -225,7 +225,7 @@ export class ParchmentClient {
     } as const;
     const res = await this.#authorized(req, opts.signal, opts.withdraw);
     const parsed = parseUserIdBody(res.body);
-    if (!parsed.ok) throw responseError(req, res, parsed.problem);
+    if (parsed.kind === 'invalid') throw responseError(req, res, parsed.problem);
     if (parsed.value !== user) throw wrongUser(req, res, parsed.value);
     return res.requestId === undefined ? { userId: parsed.value } : { userId: parsed.value, requestId: res.requestId };
   }

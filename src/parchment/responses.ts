@@ -10,10 +10,11 @@ import type { ObservedUser } from '../core/observed-state.js';
 import { defined } from '../core/objects.js';
 import type { ValidationItem } from './errors.js';
 
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
+export type Parsed<T> =
+  { readonly kind: 'parsed'; readonly value: T } | { readonly kind: 'invalid'; readonly problem: string };
 
-const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
-const fail = <T>(problem: string): Parsed<T> => ({ ok: false, problem });
+const ok = <T>(value: T): Parsed<T> => ({ kind: 'parsed', value });
+const fail = <T>(problem: string): Parsed<T> => ({ kind: 'invalid', problem });
 
 /** A field of the wrong type is treated as absent rather than failing the whole body. */
 const looseString = z.string().optional().catch(undefined);
@@ -113,7 +114,7 @@ export function parseUserListBody(body: unknown): Parsed<UserListPage> {
   const users: ObservedUser[] = [];
   for (const [i, item] of items.entries()) {
     const user = parseUserItem(item, `${itemsAt}[${i}]`);
-    if (!user.ok) return user;
+    if (user.kind === 'invalid') return user;
     users.push(user.value);
   }
 

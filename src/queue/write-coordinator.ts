@@ -6,17 +6,17 @@ import { setMaxListeners } from 'node:events';
  */
 
 export type SubmitOutcome<R> =
-  | { readonly status: 'done'; readonly result: R }
-  | { readonly status: 'failed'; readonly error: unknown }
+  | { readonly kind: 'done'; readonly result: R }
+  | { readonly kind: 'failed'; readonly error: unknown }
   /** A newer value for the same key arrived before this one started; this one was never written. */
-  | { readonly status: 'superseded' }
+  | { readonly kind: 'superseded' }
   /** The coordinator closed before this value started; it was never written. */
-  | { readonly status: 'cancelled' };
+  | { readonly kind: 'cancelled' };
 
 export type WriteFn<V, R> = (value: V, signal: AbortSignal) => Promise<R>;
 
 /** Never-started outcomes, shared by every result type. */
-type Unwritten = Extract<SubmitOutcome<never>, { status: 'superseded' | 'cancelled' }>;
+type Unwritten = Extract<SubmitOutcome<never>, { kind: 'superseded' | 'cancelled' }>;
 
 interface Pending<V> {
   readonly value: V;
@@ -29,8 +29,8 @@ interface Lane<V> {
   next: Pending<V> | undefined;
 }
 
-const superseded: Unwritten = { status: 'superseded' };
-const cancelled: Unwritten = { status: 'cancelled' };
+const superseded: Unwritten = { kind: 'superseded' };
+const cancelled: Unwritten = { kind: 'cancelled' };
 
 export class WriteCoordinator<V> {
   readonly #lanes = new Map<string, Lane<V>>();
@@ -59,7 +59,7 @@ export class WriteCoordinator<V> {
   }
 
   submit<R>(key: string, value: V, write: WriteFn<V, R>): Promise<SubmitOutcome<R>> {
-    if (this.#closed) return Promise.resolve({ status: 'cancelled' });
+    if (this.#closed) return Promise.resolve({ kind: 'cancelled' });
     return new Promise<SubmitOutcome<R>>((resolve) => {
       const pending: Pending<V> = {
         value,
@@ -106,9 +106,9 @@ export class WriteCoordinator<V> {
 
   async #perform(pending: Pending<V>): Promise<SubmitOutcome<unknown>> {
     try {
-      return { status: 'done', result: await pending.write(pending.value, this.#abort.signal) };
+      return { kind: 'done', result: await pending.write(pending.value, this.#abort.signal) };
     } catch (error) {
-      return { status: 'failed', error };
+      return { kind: 'failed', error };
     }
   }
 

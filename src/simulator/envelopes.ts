@@ -20,21 +20,21 @@ export interface Problem {
 /** What a route decided; the server turns it into the documented envelope. */
 export type Outcome =
   | {
-      ok: true;
+      kind: 'success';
       status: number;
       message: string;
       data: unknown;
       /** The response-standards list shape puts pagination beside `data`. */
       pagination?: Record<string, unknown>;
     }
-  | { ok: false; status: number; problem: Problem; headers?: Record<string, string> };
+  | { kind: 'failure'; status: number; problem: Problem; headers?: Record<string, string> };
 
 export function success(message: string, data: unknown, pagination?: Record<string, unknown>): Outcome {
-  return defined({ ok: true, status: 200, message, data, pagination });
+  return defined({ kind: 'success', status: 200, message, data, pagination });
 }
 
 export function failure(status: number, problem: Problem, headers?: Record<string, string>): Outcome {
-  return defined({ ok: false, status, problem, headers });
+  return defined({ kind: 'failure', status, problem, headers });
 }
 
 /** The captured-looking form (AWS X-Ray trace id): `1-<8 hex epoch seconds>-<24 hex>`. */
@@ -54,7 +54,7 @@ export interface EnvelopeContext {
 
 export function renderEnvelope(outcome: Outcome, ctx: EnvelopeContext): Record<string, unknown> {
   const common = { timestamp: ctx.now.toISOString(), requestId: ctx.requestId };
-  if (outcome.ok) {
+  if (outcome.kind === 'success') {
     return defined({
       success: true,
       statusCode: outcome.status,

@@ -1,6 +1,6 @@
 import type { RateLimitOptions, RetryAfterMode } from './types.js';
 
-export type TakeResult = { ok: true } | { ok: false; retryAfterSeconds: number };
+export type TakeResult = { kind: 'taken' } | { kind: 'limited'; retryAfterSeconds: number };
 
 /** A token bucket: `perSecond` refill, `burst` capacity (default: one second's worth, at least 1). */
 export class TokenBucket {
@@ -21,10 +21,10 @@ export class TokenBucket {
     this.tokens = Math.min(this.burst, this.tokens + elapsed * this.opts.perSecond);
     if (this.tokens >= 1) {
       this.tokens -= 1;
-      return { ok: true };
+      return { kind: 'taken' };
     }
     // Retry-After is whole seconds (RFC 9110), so round up and never say 0.
-    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - this.tokens) / this.opts.perSecond)) };
+    return { kind: 'limited', retryAfterSeconds: Math.max(1, Math.ceil((1 - this.tokens) / this.opts.perSecond)) };
   }
 }
 

@@ -138,7 +138,7 @@ function authorize(req: ApiRequest, deps: RouteDeps, scope: string): TokenGrant 
   const m = auth === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(auth);
   if (!m) return failure(401, problems.unauthorized('Valid authentication token is required'));
   const check = deps.tokens.check(m[1] as string, deps.nowMs());
-  if (!check.ok)
+  if (check.kind === 'invalid')
     return failure(401, problems.unauthorized(check.reason === 'expired' ? 'token expired' : 'invalid token'));
   const orgId = normalizeOrgId(req.params['organization_id'] ?? '');
   if (check.grant.orgId !== orgId)
@@ -153,7 +153,7 @@ function authorize(req: ApiRequest, deps: RouteDeps, scope: string): TokenGrant 
 }
 
 function isOutcome(v: TokenGrant | Outcome): v is Outcome {
-  return 'ok' in v;
+  return 'kind' in v;
 }
 
 // ---------------------------------------------------------------------------

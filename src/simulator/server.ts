@@ -253,29 +253,32 @@ class Simulator implements RunningSimulator, SimControl {
       return;
     }
     const outcome =
-      !decided.ok && this.config.echoSecrets
+      decided.kind === 'failure' && this.config.echoSecrets
         ? { ...decided, problem: echoCredentials(decided.problem, this.credentialsOf(req.headers)) }
         : decided;
     const now = new Date();
     const requestId = newRequestId(now);
     const meta = match?.route.withMeta
-      ? defined({ apiVersion: '1.0' as const, responseTime: outcome.ok ? now.getTime() - started : undefined })
+      ? defined({
+          apiVersion: '1.0' as const,
+          responseTime: outcome.kind === 'success' ? now.getTime() - started : undefined,
+        })
       : undefined;
     const envelope = renderEnvelope(outcome, defined({ requestId, now, meta }));
     const huge = this.config.hugeListBody;
-    if (outcome.ok && huge !== undefined && match?.route.template === LIST_USERS_TEMPLATE) {
+    if (outcome.kind === 'success' && huge !== undefined && match?.route.template === LIST_USERS_TEMPLATE) {
       const empty = success('Users retrieved successfully', {
         users: [],
         pagination: { total: 0, limit: this.config.pageSize, lastKey: null },
       });
       await this.flood(res, renderEnvelope(empty, { requestId, now }), huge);
-    } else if (!outcome.ok && outcome.status === 502) {
+    } else if (outcome.kind === 'failure' && outcome.status === 502) {
       res.writeHead(502, { 'content-type': 'text/html; charset=utf-8', ...(outcome.headers ?? {}) });
       res.end(gatewayPage(502, outcome.problem));
     } else {
       res.writeHead(outcome.status, {
         'content-type': 'application/json; charset=utf-8',
-        ...(outcome.ok ? {} : (outcome.headers ?? {})),
+        ...(outcome.kind === 'success' ? {} : (outcome.headers ?? {})),
       });
       res.end(JSON.stringify(envelope));
     }
@@ -323,7 +326,7 @@ class Simulator implements RunningSimulator, SimControl {
     match: RouteMatch | undefined,
     input: { headers: IncomingMessage['headers']; body: unknown; invalid: boolean },
   ): Outcome | 'drop' {
-    if (limited && !limited.ok)
+    if (limited?.kind === 'limited')
       return failure(
         429,
         problems.rateLimited(),

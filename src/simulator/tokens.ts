@@ -10,7 +10,8 @@ export interface TokenGrant {
   expiresAt: number;
 }
 
-export type TokenCheck = { ok: true; grant: TokenGrant } | { ok: false; reason: 'unknown' | 'expired' | 'revoked' };
+export type TokenCheck =
+  { kind: 'valid'; grant: TokenGrant } | { kind: 'invalid'; reason: 'unknown' | 'expired' | 'revoked' };
 
 /**
  * Bearer tokens are opaque random strings bound to an organization, user, scopes and expiry.
@@ -31,10 +32,10 @@ export class TokenStore {
 
   check(token: string, nowMs: number): TokenCheck {
     const g = this.grants.get(token);
-    if (!g) return { ok: false, reason: 'unknown' };
-    if (g.revoked) return { ok: false, reason: 'revoked' };
-    if (nowMs >= g.expiresAt) return { ok: false, reason: 'expired' };
-    return { ok: true, grant: g };
+    if (!g) return { kind: 'invalid', reason: 'unknown' };
+    if (g.revoked) return { kind: 'invalid', reason: 'revoked' };
+    if (nowMs >= g.expiresAt) return { kind: 'invalid', reason: 'expired' };
+    return { kind: 'valid', grant: g };
   }
 
   /** Every token issued so far is refused from now on; tokens minted later work. */

@@ -30,9 +30,11 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 export const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Settles to what the promise did, so a test can assert on a rejection it has not awaited yet. */
-export function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+export function outcome<T>(
+  p: Promise<T>,
+): Promise<{ kind: 'fulfilled'; value: T } | { kind: 'rejected'; error: unknown }> {
   return p.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
+    (value) => ({ kind: 'fulfilled' as const, value }),
+    (error: unknown) => ({ kind: 'rejected' as const, error }),
   );
 }
