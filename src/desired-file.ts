@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { START_OF_FILE } from './core/domain.js';
 import type { DesiredState } from './core/desired-state.js';
-import { formatProblem, sortProblems, type Problem } from './core/problems.js';
+import { formatProblem, problemsShown, type Problem } from './core/problems.js';
 import { messageOf } from './core/wording.js';
 import { parseBytes } from './parse-bytes.js';
 import { PARSER_HEAP_MB, parseInParserProcess } from './parser-process.js';
@@ -127,7 +127,7 @@ export async function loadDesiredFile(file: string, opts: { readonly now?: numbe
 export function printProblems(file: string, problems: readonly Problem[], stream: NodeJS.WritableStream): void {
   if (problems.length === 0) return;
   stream.write(
-    sortProblems(problems)
+    problemsShown(problems)
       .map((p) => `${formatProblem(file, p)}\n`)
       .join(''),
   );

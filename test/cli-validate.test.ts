@@ -84,6 +84,28 @@ function bomb(): string {
   return `${levels.join('\n')}\n${withUsers('a@b.example: *a11')}`;
 }
 
+describe('role-sync validate: a file with thousands of problems', () => {
+  it('shows the first 1,000 in file order, then how many more there are, and counts them all', async () => {
+    const lines = Array.from({ length: 2500 }, (_, i) => `u${i}: [${i % 5 === 0 ? 'admin, admin' : 'zz'}]`);
+    const { stderr, path } = await invalid(withUsers(...lines));
+    const shown = stderr.trimEnd().split('\n');
+    // 1,000 problems, the line saying how many more, and the verdict.
+    expect(shown).toHaveLength(1002);
+    expect(shown[0]).toMatch(new RegExp(`^${path}:5:\\d+: warning: role "admin" is listed twice`));
+    expect(shown[1]).toMatch(new RegExp(`^${path}:6:\\d+: error: unknown role "zz"`));
+    expect(shown[999]).toMatch(new RegExp(`^${path}:1004:\\d+: error: unknown role "zz"`));
+    const more = 2500 - 1000;
+    const moreErrors = (more * 4) / 5;
+    expect(shown[1000]).toMatch(
+      new RegExp(
+        `^${path}:1005:\\d+: error: ${moreErrors.toLocaleString('en-US')} more errors and ` +
+          `${(more - moreErrors).toLocaleString('en-US')} more warnings from here on not shown`,
+      ),
+    );
+    expect(shown[1001]).toBe(`${path}: invalid — 2,000 errors, 500 warnings`);
+  });
+});
+
 describe('role-sync validate: each bad input exits 1 with FILE:LINE:COL', () => {
   it('YAML syntax error', async () => {
     const { stderr, path } = await invalid('version: 1\norganizations: [a\n');

@@ -31,3 +31,33 @@ export function sortProblems(problems: readonly Problem[]): Problem[] {
 export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * The most problems shown for one file, or for a directory of parts: enough to fix a file by, and
+ * bounded for a hostile one (50,000 bad lines would otherwise print 6 MB on every run and cycle).
+ */
+export const MAX_PROBLEMS_SHOWN = 1000;
+
+/**
+ * The first `max` problems in file order, then one that says how many more there are, placed at the
+ * first one left out; an error when any of them is one. Validation is decided on the whole list.
+ */
+export function problemsShown(problems: readonly Problem[], max: number = MAX_PROBLEMS_SHOWN): Problem[] {
+  const sorted = sortProblems(problems);
+  if (sorted.length <= max) return sorted;
+  const rest = sorted.slice(max);
+  const errors = rest.filter((p) => p.severity === 'error').length;
+  const warnings = rest.length - errors;
+  const counts = [
+    ...(errors > 0 ? [`${errors.toLocaleString('en-US')} more error${errors === 1 ? '' : 's'}`] : []),
+    ...(warnings > 0 ? [`${warnings.toLocaleString('en-US')} more warning${warnings === 1 ? '' : 's'}`] : []),
+  ].join(' and ');
+  const first = rest[0]!;
+  const summary: Problem = {
+    severity: errors > 0 ? 'error' : 'warning',
+    pos: first.pos,
+    message: `${counts} from here on not shown (role-sync shows the first ${max.toLocaleString('en-US')})`,
+    ...(first.file === undefined ? {} : { file: first.file }),
+  };
+  return [...sorted.slice(0, max), summary];
+}

@@ -1,6 +1,6 @@
 import type { OrgId } from '../core/domain.js';
 import type { DesiredState } from '../core/desired-state.js';
-import { formatProblem, type Problem } from '../core/problems.js';
+import { formatProblem, problemsShown, type Problem } from '../core/problems.js';
 import type { LeftOutOrg, ReportSource } from '../core/report.js';
 import { scopeDesired, unknownOrgsMessage } from '../core/scope.js';
 import type { ConfigLoadResult } from '../config-source.js';
@@ -74,7 +74,7 @@ export class DesiredSource {
       const message = unknownOrgsMessage(loaded.file, scoped.unknown, loaded.state);
       return this.#invalid(loaded.file, [{ severity: 'error', pos: { line: 1, col: 1 }, message }], loaded.sha256);
     }
-    for (const p of loaded.warnings) this.#logProblem(loaded.file, p);
+    for (const p of problemsShown(loaded.warnings)) this.#logProblem(loaded.file, p);
     this.#valid = true;
     this.#problems = [];
     const desired: GoodDesired = {
@@ -95,8 +95,9 @@ export class DesiredSource {
 
   #invalid(file: string, problems: readonly Problem[], sha256: string | undefined): SourceUpdate {
     this.#valid = false;
-    this.#problems = problems.map((p) => formatProblem(file, p));
-    for (const p of problems) this.#logProblem(file, p);
+    const shown = problemsShown(problems);
+    this.#problems = shown.map((p) => formatProblem(file, p));
+    for (const p of shown) this.#logProblem(file, p);
     this.#logger.error(
       { file, errors: problems.filter((p) => p.severity === 'error').length },
       this.#good
