@@ -144,7 +144,7 @@ describe('an answer for another user', () => {
       expect.objectContaining({
         user: expect.objectContaining({ key: emailOf(0), id: userId(0) }),
         reason: 'wrong-user',
-        message: expect.stringContaining(`Parchment answered for user ${userId(3)} instead of ${userId(0)}`),
+        message: expect.stringContaining(`Parchment answered for another user (${userId(3)})`),
       }),
     ]);
     expect(putTo(s.requests(), userId(0))).toEqual([]);
@@ -166,7 +166,7 @@ describe('an answer for another user', () => {
     const change = report.organizations[0]!.changes.find((c) => c.user.key === userId(0))!;
     expect(change.result).toMatchObject({
       state: 'failed',
-      failure: { reason: 'wrong-user', message: expect.stringContaining(`answered for user ${userId(3)}`) },
+      failure: { reason: 'wrong-user', message: expect.stringContaining(`answered for another user (${userId(3)})`) },
     });
     expect(report.summary).toMatchObject({ applied: 1, failed: 1 });
     // The write was sent once, to the user asked for; only its answer was about someone else.

@@ -346,6 +346,11 @@ describe('Reconciler.cycle over an in-memory Parchment', () => {
     expect(result.refusals.map((r) => r.kind)).toEqual(expected.refusals ?? []);
     expect(api.calls.filter((call) => call.kind === 'put-roles')).toHaveLength(expected.writes);
     expect(result.outcomes.flatMap((o) => failuresOf(o).map((f) => f.reason))).toEqual(expected.failures ?? []);
+    // Every rendering shows a failure under its organization and user: the message names neither again.
+    for (const f of result.outcomes.flatMap(failuresOf)) {
+      expect(f.message).not.toContain(ORG);
+      if (f.user !== undefined) expect(f.message).not.toContain(f.user.key);
+    }
     expect(
       result.outcomes.filter(credentialsRejected).map((o) => (o.kind === 'unobserved' ? o.org.id : o.plan.id)),
     ).toEqual(expected.credentialsRejected ?? []);
@@ -360,7 +365,9 @@ describe('Reconciler.cycle over an in-memory Parchment', () => {
     expect(stopped.kind).toBe('auth-stopped');
     if (stopped.kind !== 'auth-stopped') return;
     expect(stopped.failure).toMatchObject({ reason: 'auth', status: 401, requestId: 'req-err' });
-    expect(stopped.failure.message).toMatch(new RegExp(`^writes to organization ${ORG} stopped: PUT roles of ${U1}`));
+    // Shown under the organization: it names the user whose write met the refusal, and the organization not at all.
+    expect(stopped.failure.message).toMatch(new RegExp(`^writes stopped at ${U1}: `));
+    expect(stopped.failure.message).not.toContain(ORG);
   });
 
   it('keeps the requestId of a mismatching answer', async () => {

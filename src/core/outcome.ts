@@ -80,7 +80,6 @@ export function appliedCount(outcome: OrgOutcome, kinds?: readonly WriteEntry['k
 export function failuresOf(outcome: OrgOutcome): Failure[] {
   if (outcome.kind === 'unobserved') return [outcome.failure];
   const failures: Failure[] = outcome.kind === 'auth-stopped' ? [outcome.failure] : [];
-  const org = outcome.plan.id;
   for (const u of outcome.users) {
     if (u.kind === 'write') {
       if (u.result.state === 'failed') failures.push({ user: u.entry.user, ...u.result.failure });
@@ -89,23 +88,23 @@ export function failuresOf(outcome: OrgOutcome): Failure[] {
     const e = u.entry;
     switch (e.kind) {
       case 'not-found':
-        failures.push({ user: e.user, reason: 'not-found', message: notFoundMessage(e, org) });
+        failures.push({ user: e.user, reason: 'not-found', message: notFoundMessage(e) });
         break;
       case 'ambiguous':
         failures.push({
           user: e.user,
           reason: 'ambiguous',
-          message: `user ${e.user.key} is ambiguous: ${ambiguityText(e.cause)}; nothing was sent to any of them`,
+          message: `${ambiguityText(e.cause)}; nothing was sent to any of them`,
         });
         break;
       case 'unreadable':
         failures.push(
           e.failure
-            ? { user: e.user, ...e.failure, message: `${e.failure.message}; nothing was sent to ${e.user.key}` }
+            ? { user: e.user, ...e.failure, message: `${e.failure.message}; nothing was sent` }
             : {
                 user: e.user,
                 reason: 'observe',
-                message: `the roles of user ${e.user.key} could not be read; nothing was sent`,
+                message: 'the roles could not be read; nothing was sent',
               },
         );
         break;
@@ -118,8 +117,9 @@ export function failuresOf(outcome: OrgOutcome): Failure[] {
   return failures;
 }
 
-function notFoundMessage(e: Extract<PlanEntry, { kind: 'not-found' }>, org: OrgId): string {
-  const base = `user ${e.user.key} is not in organization ${org}`;
+/** Read under the organization and the user, so it names neither. */
+function notFoundMessage(e: Extract<PlanEntry, { kind: 'not-found' }>): string {
+  const base = 'not in the organization';
   if (!e.user.key.includes('@') || e.unknownEmails === 0) return `${base}; nothing was sent`;
   return (
     `${base} as far as role-sync can tell: ${e.unknownEmails} listed user(s) have no email ` +

@@ -14,42 +14,33 @@ import { messageOf } from '../core/wording.js';
 /**
  * Turn whatever a call threw into the report's failure value, keeping status, code, detail and
  * requestId as fields: the message never repeats them, so each appears once in every rendering.
+ * Nor does it name the organization or the user: every rendering shows a failure under both.
+ * `context` says what the request was for when the request alone does not (reading which user).
  */
-export function failureOf(err: unknown, fallback: FailureReason, context: string): FailureDetail {
+export function failureOf(err: unknown, fallback: FailureReason, context?: string): FailureDetail {
+  const say = (prose: string): string => (context === undefined ? prose : `${context}: ${prose}`);
   if (err instanceof AuthFailedError) {
-    return { reason: 'auth', message: `${context}: ${apiFailureSummary(err)}`, status: err.status, ...apiFields(err) };
+    return { reason: 'auth', message: say(apiFailureSummary(err)), status: err.status, ...apiFields(err) };
   }
   if (err instanceof ParchmentApiError) {
     return {
       reason: fallback === 'observe' ? 'observe' : 'rejected',
-      message: `${context}: ${apiFailureSummary(err)}`,
+      message: say(apiFailureSummary(err)),
       status: err.status,
       ...apiFields(err),
     };
   }
   if (err instanceof ParchmentResponseError) {
-    return defined({
-      reason: fallback,
-      message: `${context}: ${err.summary}`,
-      status: err.status,
-      requestId: err.requestId,
-    });
+    return defined({ reason: fallback, message: say(err.summary), status: err.status, requestId: err.requestId });
   }
   if (err instanceof WrongUserAnswerError) {
-    return {
-      reason: 'wrong-user',
-      message: `${context}: ${err.message}`,
-      status: err.status,
-      ...(err.requestId !== undefined ? { requestId: err.requestId } : {}),
-    };
+    return defined({ reason: 'wrong-user', message: say(err.summary), status: err.status, requestId: err.requestId });
   }
-  if (err instanceof ReadOnlyViolation) {
-    return { reason: fallback, message: `${context}: ${err.message}` };
-  }
+  if (err instanceof ReadOnlyViolation) return { reason: fallback, message: say(err.message) };
   if (err instanceof ParchmentNetworkError) {
-    return { reason: fallback === 'observe' ? 'observe' : 'network', message: `${context}: ${err.message}` };
+    return { reason: fallback === 'observe' ? 'observe' : 'network', message: say(err.summary) };
   }
-  return { reason: fallback, message: `${context}: ${messageOf(err)}` };
+  return { reason: fallback, message: say(messageOf(err)) };
 }
 
 function apiFields(err: ParchmentApiError): Pick<FailureDetail, 'code' | 'detail' | 'requestId'> {

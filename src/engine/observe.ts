@@ -30,7 +30,7 @@ export async function observeOrg(api: ParchmentApi, org: DesiredOrg, signal?: Ab
   } catch (err) {
     return {
       kind: 'unobserved',
-      failure: failureOf(err, 'observe', `cannot list the users of organization ${org.id}`),
+      failure: failureOf(err, 'observe', 'cannot list the users'),
     };
   }
   const reads = new UserReads(api, org, signal);
@@ -89,8 +89,7 @@ class UserReads {
       this.#answers.set(user.id, answer);
       return answer;
     } catch (err) {
-      const context = `GET user ${user.id} in organization ${this.org.id}`;
-      this.#failures.set(user.id, failureOf(err, 'observe', context));
+      this.#failures.set(user.id, failureOf(err, 'observe'));
       return undefined;
     }
   }

@@ -167,14 +167,14 @@ export class Reconciler {
         return [change.id, result] as const;
       }),
     );
-    const authFailure = results.find(([, r]) => r.state === 'failed' && r.failure.reason === 'auth')?.[1];
-    if (authFailure?.state !== 'failed') return { results: new Map(results) };
+    const refused = results.find(([, r]) => r.state === 'failed' && r.failure.reason === 'auth');
+    if (refused?.[1].state !== 'failed') return { results: new Map(results) };
+    const [id, { failure }] = [refused[0], refused[1]];
+    // Shown under the organization, so it names the user whose write met the refusal, not the organization.
+    const at = writesOf(plan).find((w) => w.id === id)?.user.key ?? id;
     return {
       results: new Map(results),
-      authStop: {
-        ...authFailure.failure,
-        message: `writes to organization ${plan.id} stopped: ${authFailure.failure.message}`,
-      },
+      authStop: { ...failure, message: `writes stopped at ${at}: ${failure.message}` },
     };
   }
 
@@ -185,7 +185,6 @@ export class Reconciler {
     signal: AbortSignal | undefined,
   ): Promise<ChangeResult> {
     const { coordinator } = this.#deps;
-    const context = `${writeName(entry)} of ${entry.user.key} in organization ${org}`;
     const outcome = await coordinator.submit(`${org}/${entry.id}`, userWrite(entry), async (write, writeSignal) => {
       if (stop.signal.aborted) throw new NotAttempted('auth');
       if (signal?.aborted) throw new NotAttempted('shutdown');
@@ -197,7 +196,7 @@ export class Reconciler {
         if (entry.kind === 'disable' || roles === undefined || sameGrantedRoles(roles, entry.to))
           return { state: 'applied' };
         const answered = `Parchment answered with roles [${roles.join(', ')}] instead of [${entry.to.join(', ')}]`;
-        const failure: FailureDetail = { reason: 'mismatch', message: `${context}: ${answered}` };
+        const failure: FailureDetail = { reason: 'mismatch', message: `${writeName(entry)}: ${answered}` };
         return { state: 'failed', failure: requestId === undefined ? failure : { ...failure, requestId } };
       }
       case 'failed': {
@@ -206,7 +205,7 @@ export class Reconciler {
         // Shutdown drained the queue before this write started: nothing was sent.
         if (outcome.error instanceof QueueClosedError) return { state: 'not-attempted', reason: 'shutdown' };
         if (outcome.error instanceof AuthFailedError) stop.abort();
-        return { state: 'failed', failure: failureOf(outcome.error, 'rejected', context) };
+        return { state: 'failed', failure: failureOf(outcome.error, 'rejected') };
       }
       case 'superseded':
       case 'cancelled':
@@ -253,7 +252,7 @@ function writeName(entry: WriteEntry): string {
     case 'disable':
       return 'PUT disable';
     case 'enable':
-      return 'PUT enable, then PUT roles,';
+      return 'PUT enable, then PUT roles';
   }
 }
 

@@ -42,13 +42,18 @@ export interface ApiErrorFields extends RequestContext {
   readonly hint?: string | undefined;
 }
 
+/** `GET /v1/…/users`: the request alone, for text that is read under its organization and user. */
+export function requestLine(ctx: RequestContext): string {
+  return `${ctx.method} ${ctx.route}`;
+}
+
 /** `GET /v1/…/users (org 7fa84d2b…, user a7748dfd…)` */
 export function describeRequest(ctx: RequestContext): string {
   const who = [
     ctx.organizationId === undefined ? undefined : `org ${shortId(ctx.organizationId)}`,
     ctx.userId === undefined ? undefined : `user ${shortId(ctx.userId)}`,
   ].filter((s) => s !== undefined);
-  return `${ctx.method} ${ctx.route}${who.length > 0 ? ` (${who.join(', ')})` : ''}`;
+  return `${requestLine(ctx)}${who.length > 0 ? ` (${who.join(', ')})` : ''}`;
 }
 
 function apiErrorMessage(f: ApiErrorFields): string {
@@ -141,14 +146,15 @@ const AUTH_REASON_TEXT: Record<AuthFailureReason, string> = {
 /**
  * The error as a failure line's prose: which request failed, the title, validation items, the
  * hint and (for a 401 that stops writes) why. Status, detail, code and requestId are left out:
- * the failure carries each as a field, and every rendering shows each once.
+ * the failure carries each as a field, and every rendering shows each once. So are the
+ * organization and the user: a failure is always shown under both.
  */
 export function apiFailureSummary(err: ParchmentApiError): string {
   const explanation = [err.title, ...validationTexts(err.validation), err.hint]
     .filter((s) => s !== undefined && s !== '')
     .join('; ');
   const reason = err instanceof AuthFailedError ? ` (${AUTH_REASON_TEXT[err.reason]})` : '';
-  return `${describeRequest(err)} failed${explanation === '' ? '' : `: ${explanation}`}${reason}`;
+  return `${requestLine(err)} failed${explanation === '' ? '' : `: ${explanation}`}${reason}`;
 }
 
 /** No HTTP response: reset, refused, timed out, dropped. */
@@ -159,9 +165,13 @@ export class ParchmentNetworkError extends Error {
   readonly route: string;
   declare readonly organizationId?: OrgId;
   declare readonly userId?: UserId;
+  /** The message without the organization and user, for a failure shown under both. */
+  readonly summary: string;
 
   constructor(ctx: RequestContext, code: string, attempts: number) {
-    super(`${describeRequest(ctx)} failed: ${code}${attempts > 1 ? ` after ${attempts} attempts` : ''}`);
+    const failed = `failed: ${code}${attempts > 1 ? ` after ${attempts} attempts` : ''}`;
+    super(`${describeRequest(ctx)} ${failed}`);
+    this.summary = `${requestLine(ctx)} ${failed}`;
     this.code = code;
     this.method = ctx.method;
     this.route = ctx.route;
@@ -178,16 +188,18 @@ export class ParchmentResponseError extends Error {
   declare readonly organizationId?: OrgId;
   declare readonly userId?: UserId;
   declare readonly requestId?: string;
-  /** The message without the requestId, which the failure it becomes carries as a field of its own. */
+  /**
+   * The message without the requestId, the organization and the user: the failure it becomes
+   * carries the requestId as a field of its own, and is shown under the organization and user.
+   */
   readonly summary: string;
 
   constructor(
     ctx: RequestContext & { readonly status: number; readonly requestId?: string | undefined },
     problem: string,
   ) {
-    const summary = `${describeRequest(ctx)}: ${problem}`;
-    super(`${summary}${ctx.requestId === undefined ? '' : `; requestId ${ctx.requestId}`}`);
-    this.summary = summary;
+    super(`${describeRequest(ctx)}: ${problem}${ctx.requestId === undefined ? '' : `; requestId ${ctx.requestId}`}`);
+    this.summary = `${requestLine(ctx)}: ${problem}`;
     this.status = ctx.status;
     this.method = ctx.method;
     this.route = ctx.route;
@@ -208,12 +220,15 @@ export class WrongUserAnswerError extends Error {
   declare readonly organizationId?: OrgId;
   declare readonly userId?: UserId;
   declare readonly requestId?: string;
+  /** The message without the organization and the user asked for, for a failure shown under both. */
+  readonly summary: string;
 
   constructor(
     ctx: RequestContext & { readonly status: number; readonly requestId?: string | undefined },
     answeredFor: UserId,
   ) {
     super(`${describeRequest(ctx)}: Parchment answered for user ${answeredFor} instead of ${ctx.userId ?? '(none)'}`);
+    this.summary = `${requestLine(ctx)}: Parchment answered for another user (${answeredFor})`;
     this.status = ctx.status;
     this.method = ctx.method;
     this.route = ctx.route;
