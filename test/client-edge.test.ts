@@ -417,6 +417,32 @@ describe('retry mechanics', () => {
     expect(lines.map((l) => l['level'])).toEqual([40, 40, 30]);
   });
 
+  it('a 5xx or 429 with a body over 16 MiB is cut off, still judged by its status', async () => {
+    const huge = (res: ServerResponse, status: number, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': 'text/plain', ...headers });
+      const chunk = 'x'.repeat(1024 * 1024);
+      // Written until the client hangs up: it must stop reading, not buffer the rest.
+      const pump = (): void => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      res.once('close', () => res.removeAllListeners('drain'));
+      pump();
+    };
+    const server = await serve((_q, res, i) => {
+      if (i === 0) huge(res, 503, { 'x-request-id': 'gw-503' });
+      else if (i === 1) sendJson(res, 200, { data: user(CAMERON, { access_roles: ['provider'] }) });
+      else huge(res, 429, { 'retry-after': '3' });
+    });
+    const { client } = await clientFor(server);
+    expect((await client.getUser(COLLINS, CAMERON)).roles).toEqual(['provider']);
+    const limited = (await rejection(client.getUser(COLLINS, CAMERON))) as ParchmentApiError;
+    expect(limited).toBeInstanceOf(ParchmentApiError);
+    expect(limited).toMatchObject({ status: 429, rateLimited: true, retryAfterMs: 3000 });
+    expect(limited.detail).toBe('response body exceeds 16 MiB; stopped reading it');
+    expect(apiRequests(server)).toHaveLength(3);
+  });
+
   it('each attempt is one scheduler run and back-off sleeps happen outside it', async () => {
     const server = await serve((_q, res, i) =>
       i < 3 ? sendJson(res, 500, { message: 'boom' }) : sendJson(res, 200, { data: user(CAMERON) }),

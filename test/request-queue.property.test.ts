@@ -16,6 +16,12 @@ const durationArb: fc.Arbitrary<Duration> = fc.oneof(
   fc.record({ kind: fc.constant('ms' as const), ms: fc.integer({ min: 0, max: 2 }) }),
 );
 
+/** A task: how long each attempt takes, and what its first attempts are answered (429, with a Retry-After). */
+const taskArb = fc.record({
+  duration: durationArb,
+  rateLimits: fc.array(fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }), { maxLength: 2 }),
+});
+
 async function take(d: Duration): Promise<void> {
   switch (d.kind) {
     case 'sync':
@@ -61,10 +67,6 @@ describe('RequestQueue properties', () => {
   });
 
   it('with 429s injected, every task completes once, no start falls in a pause, concurrency holds', async () => {
-    const taskArb = fc.record({
-      duration: durationArb,
-      rateLimits: fc.array(fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }), { maxLength: 2 }),
-    });
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 4 }),
@@ -109,10 +111,6 @@ describe('RequestQueue properties', () => {
   });
 
   it('withdrawing: nothing starts after the withdraw, a withdrawn request never succeeded', async () => {
-    const taskArb = fc.record({
-      duration: durationArb,
-      rateLimits: fc.array(fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }), { maxLength: 2 }),
-    });
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 4 }),

@@ -147,8 +147,12 @@ export class HttpTransport {
       });
       // The promise's own `response` event comes only once the whole body is read: too late here.
       let status = 0;
+      let headers: http.IncomingHttpHeaders = {};
       void pending.on('request', (request: http.ClientRequest) => {
-        request.once('response', (res) => (status = res.statusCode ?? 0));
+        request.once('response', (res) => {
+          status = res.statusCode ?? 0;
+          headers = res.headers;
+        });
       });
       // The first progress event comes with the headers (`total` is the Content-Length), then one per chunk.
       void pending.on('downloadProgress', (progress: { transferred: number; total?: number | undefined }) => {
@@ -164,13 +168,23 @@ export class HttpTransport {
           'parchment response body too large; stopped reading it',
         );
         this.#onAttempt?.({ method: req.method, route: req.route, status, durationSeconds: durationMs / 1000 });
-        throw new ParchmentResponseError(
-          { ...req, status },
-          `response body exceeds ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB; stopped reading it`,
-        );
+        const cut = `response body exceeds ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB; stopped reading it`;
+        if (status >= 200 && status < 300) throw new ParchmentResponseError({ ...req, status }, cut);
+        // The status still decides: a 5xx is retried, a 429 pauses, a 401 renews the token.
+        const header = headerRequestId(headers);
+        throw new ParchmentApiError({
+          method: req.method,
+          route: req.route,
+          organizationId: req.organizationId,
+          userId: req.userId,
+          status,
+          bodySummary: cut,
+          requestId: header === undefined ? undefined : this.#redactor.text(header),
+          retryAfterMs: parseRetryAfter(headerValue(headers['retry-after']), this.#now()),
+        });
       });
     } catch (err) {
-      if (err instanceof ParchmentResponseError) throw err;
+      if (err instanceof ParchmentResponseError || err instanceof ParchmentApiError) throw err;
       const durationMs = Math.round(performance.now() - started);
       const cause = (err as { cause?: unknown }).cause;
       if (cause instanceof ReadOnlyViolation) {
