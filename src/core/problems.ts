@@ -1,4 +1,5 @@
 import type { SourcePos } from './domain.js';
+import { plural } from './wording.js';
 
 /** One finding about the desired-state file, rendered as `FILE:LINE:COL: severity: message`. */
 export interface Problem {
@@ -49,14 +50,14 @@ export function problemsShown(problems: readonly Problem[], max: number = MAX_PR
   const errors = rest.filter((p) => p.severity === 'error').length;
   const warnings = rest.length - errors;
   const counts = [
-    ...(errors > 0 ? [`${errors.toLocaleString('en-US')} more error${errors === 1 ? '' : 's'}`] : []),
-    ...(warnings > 0 ? [`${warnings.toLocaleString('en-US')} more warning${warnings === 1 ? '' : 's'}`] : []),
+    ...(errors > 0 ? [plural(errors, 'more error', 'more errors')] : []),
+    ...(warnings > 0 ? [plural(warnings, 'more warning', 'more warnings')] : []),
   ].join(' and ');
   const first = rest[0]!;
   const summary: Problem = {
     severity: errors > 0 ? 'error' : 'warning',
     pos: first.pos,
-    message: `${counts} from here on not shown (role-sync shows the first ${max.toLocaleString('en-US')})`,
+    message: `${counts} from here on not shown (role-sync shows the first ${plural(max, 'problem')})`,
     ...(first.file === undefined ? {} : { file: first.file }),
   };
   return [...sorted.slice(0, max), summary];

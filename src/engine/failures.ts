@@ -15,7 +15,8 @@ import { messageOf } from '../core/wording.js';
  * Turn whatever a call threw into the report's failure value, keeping status, code, detail and
  * requestId as fields: the message never repeats them, so each appears once in every rendering.
  * Nor does it name the organization or the user: every rendering shows a failure under both.
- * `context` says what the request was for when the request alone does not (reading which user).
+ * `context` says what the request was for when the request alone does not, and names the
+ * organization where the message is shown on its own (export's).
  */
 export function failureOf(err: unknown, fallback: FailureReason, context?: string): FailureDetail {
   const say = (prose: string): string => (context === undefined ? prose : `${context}: ${prose}`);

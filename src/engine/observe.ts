@@ -28,10 +28,7 @@ export async function observeOrg(api: ParchmentApi, org: DesiredOrg, signal?: Ab
   try {
     listed = await api.listUsers(org.id, signal);
   } catch (err) {
-    return {
-      kind: 'unobserved',
-      failure: failureOf(err, 'observe', 'cannot list the users'),
-    };
+    return { kind: 'unobserved', failure: failureOf(err, 'observe', 'cannot list the users') };
   }
   const reads = new UserReads(api, org, signal);
   await reads.findEmails(listed);

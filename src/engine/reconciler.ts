@@ -168,13 +168,13 @@ export class Reconciler {
       }),
     );
     const refused = results.find(([, r]) => r.state === 'failed' && r.failure.reason === 'auth');
-    if (refused?.[1].state !== 'failed') return { results: new Map(results) };
-    const [id, { failure }] = [refused[0], refused[1]];
+    const result = refused?.[1];
+    if (refused === undefined || result?.state !== 'failed') return { results: new Map(results) };
     // Shown under the organization, so it names the user whose write met the refusal, not the organization.
-    const at = writesOf(plan).find((w) => w.id === id)?.user.key ?? id;
+    const at = writesOf(plan).find((w) => w.id === refused[0])?.user.key ?? refused[0];
     return {
       results: new Map(results),
-      authStop: { ...failure, message: `writes stopped at ${at}: ${failure.message}` },
+      authStop: { ...result.failure, message: `writes stopped at ${at}: ${result.failure.message}` },
     };
   }
 
