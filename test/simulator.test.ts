@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createLogger } from '../src/log.js';
 import {
@@ -666,11 +666,19 @@ describe('rate limit', () => {
   });
 
   it('refills at perSecond', async () => {
-    await start({ rateLimit: { perSecond: 20, burst: 1 } });
-    expect((await mintRequest(sim)).status).toBe(200);
-    expect((await mintRequest(sim)).status).toBe(429);
-    await new Promise((r) => setTimeout(r, 80));
-    expect((await mintRequest(sim)).status).toBe(200);
+    // Only Date is faked: the server and sockets run on real timers, the bucket on this clock.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse('2026-03-01T10:00:00Z') });
+    try {
+      await start({ rateLimit: { perSecond: 20, burst: 1 } });
+      expect((await mintRequest(sim)).status).toBe(200);
+      expect((await mintRequest(sim)).status).toBe(429);
+      vi.setSystemTime(Date.now() + 40);
+      expect((await mintRequest(sim)).status).toBe(429);
+      vi.setSystemTime(Date.now() + 15);
+      expect((await mintRequest(sim)).status).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('is a token bucket: a burst of one second, then perSecond', async () => {
