@@ -380,6 +380,30 @@ describe('paging and encoding', () => {
     await expect(client.getUser(COLLINS, CAMERON)).rejects.toThrow(/body has no data object/);
   });
 
+  it('a body nested deeper than 64 levels is refused unread, and an error body so nested is not parsed', async () => {
+    const deep = (n: number): string => `{"data":${'['.repeat(n)}"\\u0041"${']'.repeat(n)}}`;
+    const raw = (res: ServerResponse, status: number, text: string): void => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(text);
+    };
+    const server = await serve((_q, res, i) => {
+      if (i === 0) raw(res, 200, deep(2_000_000));
+      else if (i === 1) raw(res, 200, deep(62));
+      else raw(res, 422, deep(100));
+    });
+    const { client } = await clientFor(server);
+    const err = await rejection(client.getUser(COLLINS, CAMERON));
+    expect(err).toBeInstanceOf(ParchmentResponseError);
+    expect((err as Error).message).toMatch(/response body nests deeper than 64 levels; not read/);
+    // 63 levels is within the bound: read, and refused only for its shape.
+    const shallow = await rejection(client.getUser(COLLINS, CAMERON));
+    expect((shallow as Error).message).not.toMatch(/nests deeper/);
+    expect(shallow).toBeInstanceOf(ParchmentResponseError);
+    const rejected = (await rejection(client.replaceRoles(COLLINS, CAMERON, ['provider']))) as ParchmentApiError;
+    expect(rejected).toBeInstanceOf(ParchmentApiError);
+    expect(rejected.status).toBe(422);
+  });
+
   it('a PUT answer without data.access_roles is a clear error', async () => {
     const server = await serve((_q, res) =>
       sendJson(res, 200, { success: true, data: { user_id: CAMERON }, requestId: 'rq-put' }),

@@ -30,6 +30,8 @@ import { ROUTES, type Route } from './routes.js';
  * decompressed bytes while they stream in, so neither a huge nor a gzip-bombed body is ever held.
  */
 export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** Deeper than any answer Parchment documents (five or six levels), far below what a walk can take. */
+export const MAX_JSON_DEPTH = 64;
 
 export interface HttpRequest extends RequestContext {
   readonly route: Route;
@@ -211,12 +213,19 @@ export class HttpTransport {
     const ok = status >= 200 && status < 300;
     const trusted = ok && req.credentialResponse === true;
     const text = trusted ? response.body : this.#redactor.text(response.body);
-    const parsed = parseJson(response.body);
+    const tooDeep = nestsDeeperThan(response.body, MAX_JSON_DEPTH);
+    const parsed = tooDeep ? undefined : parseJson(response.body);
     const body = trusted ? parsed : this.#redactor.json(parsed, response.body);
     const header = headerRequestId(response.headers);
     const requestId = requestIdOf(body) ?? (header === undefined ? undefined : this.#redactor.text(header));
     this.#logger[ok ? 'info' : 'warn'](logFields(req, { status, attempt, durationMs, requestId }), 'parchment request');
     this.#onAttempt?.({ method: req.method, route: req.route, status, durationSeconds: durationMs / 1000 });
+    if (ok && tooDeep) {
+      throw new ParchmentResponseError(
+        { ...req, status, requestId },
+        `response body nests deeper than ${MAX_JSON_DEPTH} levels; not read`,
+      );
+    }
     if (ok) return requestId === undefined ? { status, body } : { status, body, requestId };
 
     const fields = parseErrorBody(body, text);
@@ -257,6 +266,34 @@ export class HttpTransport {
 /** Only chosen scalar fields: never headers, options or got errors, which can hold credentials. */
 function logFields(req: HttpRequest, extra: Record<string, unknown>): Record<string, unknown> {
   return { method: req.method, route: req.route, organizationId: req.organizationId, userId: req.userId, ...extra };
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+
+/**
+ * Whether JSON text opens more than `max` arrays or objects inside each other. Parchment's answers
+ * nest five or six levels; a hostile body of millions of `[` would parse, but every walk over it
+ * afterwards (redaction, validation) would run out of stack. Counted on the text, in one pass.
+ */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
+  }
+  return false;
 }
 
 function parseJson(text: string): unknown {
