@@ -18,6 +18,7 @@ import {
   ParchmentNetworkError,
   ParchmentResponseError,
   ReadOnlyViolation,
+  type ApiErrorFields,
   type HttpMethod,
   type RequestContext,
 } from './errors.js';
@@ -174,15 +175,9 @@ export class HttpTransport {
         if (status >= 200 && status < 300) throw new ParchmentResponseError({ ...req, status }, cut);
         // The status still decides: a 5xx is retried, a 429 pauses, a 401 renews the token.
         const header = headerRequestId(headers);
-        throw new ParchmentApiError({
-          method: req.method,
-          route: req.route,
-          organizationId: req.organizationId,
-          userId: req.userId,
-          status,
+        throw this.#apiError(req, status, headers, {
           bodySummary: cut,
           requestId: header === undefined ? undefined : this.#redactor.text(header),
-          retryAfterMs: parseRetryAfter(headerValue(headers['retry-after']), this.#now()),
         });
       });
     } catch (err) {
@@ -230,17 +225,29 @@ export class HttpTransport {
 
     const fields = parseErrorBody(body, text);
     const summary = fields.bodySummary === undefined ? undefined : this.#redactor.text(fields.bodySummary);
-    throw new ParchmentApiError({
+    throw this.#apiError(req, status, response.headers, {
+      ...fields,
+      ...(summary === undefined ? {} : { bodySummary: summary }),
+      requestId: fields.requestId ?? requestId,
+    });
+  }
+
+  /** An error answer: where the request went, its status, Retry-After and the 404 hint, beside what its body said. */
+  #apiError(
+    req: HttpRequest,
+    status: number,
+    headers: http.IncomingHttpHeaders,
+    said: Omit<ApiErrorFields, keyof RequestContext | 'status' | 'hint' | 'retryAfterMs'>,
+  ): ParchmentApiError {
+    return new ParchmentApiError({
       method: req.method,
       route: req.route,
       organizationId: req.organizationId,
       userId: req.userId,
       status,
-      ...fields,
-      ...(summary === undefined ? {} : { bodySummary: summary }),
-      requestId: fields.requestId ?? requestId,
+      ...said,
       hint: status === 404 ? this.#notFoundHint(req) : undefined,
-      retryAfterMs: parseRetryAfter(headerValue(response.headers['retry-after']), this.#now()),
+      retryAfterMs: parseRetryAfter(headerValue(headers['retry-after']), this.#now()),
     });
   }
 
