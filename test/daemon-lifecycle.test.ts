@@ -86,12 +86,17 @@ describe('role-sync run: expiring grants', () => {
     expect(triggered.filter((t) => t.includes('expiry')).length).toBeGreaterThanOrEqual(1);
     expect(triggered.some((t) => t.includes('resync'))).toBe(false);
 
+    // The metrics are set when a cycle ends, a moment after the simulator has seen its last PUT.
     await waitFor(
       async () => ((await d.metric('role_sync_disables_total', { organization: COLLINS })) === 1 ? true : undefined),
       5_000,
       'role_sync_disables_total 1',
     );
-    expect(await d.metric('role_sync_grants_expiring', { organization: COLLINS })).toBe(0);
+    await waitFor(
+      async () => ((await d.metric('role_sync_grants_expiring', { organization: COLLINS })) === 0 ? true : undefined),
+      5_000,
+      'role_sync_grants_expiring 0',
+    );
     expect(await d.metric('role_sync_enables_total', { organization: COLLINS })).toBe(0);
     expect(puts(w.sim)).toHaveLength(2);
   }, 40_000);
