@@ -11,7 +11,7 @@ import { formatProblem, problemsShown, type Problem } from './core/problems.js';
 import { messageOf } from './core/wording.js';
 import { parseBytes } from './parse-bytes.js';
 import { PARSER_HEAP_MB, parseInParserProcess } from './parser-process.js';
-import { openRegularFile, readCapped } from './regular-file.js';
+import { readBoundedFile } from './regular-file.js';
 
 const MIB = 1024 * 1024;
 
@@ -85,17 +85,12 @@ export async function loadDesiredFile(file: string, opts: { readonly now?: numbe
   try {
     // stat first only for the clearer message about a directory; the open below decides.
     if ((await stat(file)).isDirectory()) return failure(file, `cannot read ${file}: it is a directory`);
-    const opened = await openRegularFile(file);
-    if (opened.kind === 'not-regular')
-      return failure(file, `cannot read ${file}: it is ${opened.what}, not a regular file`);
-    try {
-      if (opened.size > MAX_FILE_BYTES) return tooLarge(file, `${opened.size} bytes`);
-      const read = await readCapped(opened.handle, MAX_FILE_BYTES);
-      if (read === 'too-large') return tooLarge(file, `more than ${MAX_FILE_BYTES} bytes`);
-      bytes = read;
-    } finally {
-      await opened.handle.close();
-    }
+    const read = await readBoundedFile(file, MAX_FILE_BYTES);
+    if (read.kind === 'not-regular')
+      return failure(file, `cannot read ${file}: it is ${read.what}, not a regular file`);
+    if (read.kind === 'too-large')
+      return tooLarge(file, read.size === undefined ? `more than ${MAX_FILE_BYTES} bytes` : `${read.size} bytes`);
+    bytes = read.bytes;
   } catch (err) {
     return failure(file, `cannot read ${file}: ${reason(err)}`);
   }

@@ -47,7 +47,7 @@ export async function openRegularFile(path: string): Promise<OpenedFile> {
  * Reads at most `maxBytes + 1` bytes: the size from stat can be stale (the file is being replaced),
  * so the read itself is capped too.
  */
-export async function readCapped(handle: FileHandle, maxBytes: number): Promise<Buffer | 'too-large'> {
+async function readCapped(handle: FileHandle, maxBytes: number): Promise<Buffer | 'too-large'> {
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
@@ -61,20 +61,21 @@ export async function readCapped(handle: FileHandle, maxBytes: number): Promise<
   return Buffer.concat(chunks, total);
 }
 
-export type SmallFileRead =
-  | { readonly kind: 'read'; readonly text: string }
+export type BoundedRead =
+  | { readonly kind: 'read'; readonly bytes: Buffer }
   | { readonly kind: 'not-regular'; readonly what: string }
-  | { readonly kind: 'too-large'; readonly limit: number };
+  /** `size` is the file's size when stat already told it; undefined when only the read found out. */
+  | { readonly kind: 'too-large'; readonly size: number | undefined };
 
-/** A small UTF-8 file (a secret, the credentials file). Errors from the file system are thrown. */
-export async function readSmallFile(path: string, maxBytes: number): Promise<SmallFileRead> {
+/** A regular file, whole, of at most `maxBytes`. Errors from the file system are thrown. */
+export async function readBoundedFile(path: string, maxBytes: number): Promise<BoundedRead> {
   const opened = await openRegularFile(path);
   if (opened.kind === 'not-regular') return opened;
   try {
-    if (opened.size > maxBytes) return { kind: 'too-large', limit: maxBytes };
+    if (opened.size > maxBytes) return { kind: 'too-large', size: opened.size };
     const bytes = await readCapped(opened.handle, maxBytes);
-    if (bytes === 'too-large') return { kind: 'too-large', limit: maxBytes };
-    return { kind: 'read', text: bytes.toString('utf8') };
+    if (bytes === 'too-large') return { kind: 'too-large', size: undefined };
+    return { kind: 'read', bytes };
   } finally {
     await opened.handle.close();
   }

@@ -9,7 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { parseOrgId, parseUserId, type OrgId, type UserId } from '../core/domain.js';
 import type { RateSetting } from '../queue/rate-controller.js';
-import { readSmallFile } from '../regular-file.js';
+import { readBoundedFile } from '../regular-file.js';
 
 export interface OrgCredentials {
   readonly organizationId: OrgId;
@@ -152,17 +152,17 @@ const MAX_CREDENTIALS_FILE_BYTES = 1024 * 1024;
 async function readSettingsFile(setting: string, path: string, maxBytes: number): Promise<string> {
   let read;
   try {
-    read = await readSmallFile(path, maxBytes);
+    read = await readBoundedFile(path, maxBytes);
   } catch (err) {
     throw new SettingsError(setting, `cannot read ${path} (${errorCode(err)})`);
   }
   switch (read.kind) {
     case 'read':
-      return read.text;
+      return read.bytes.toString('utf8');
     case 'not-regular':
       throw new SettingsError(setting, `cannot read ${path}: it is ${read.what}, not a regular file`);
     case 'too-large':
-      throw new SettingsError(setting, `${path} is larger than ${read.limit} bytes, the most role-sync reads there`);
+      throw new SettingsError(setting, `${path} is larger than ${maxBytes} bytes, the most role-sync reads there`);
   }
 }
 
